@@ -1,0 +1,213 @@
+import tempfile
+from pathlib import Path
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .bundle import BundleInvalid, import_bundle, read_upload
+from .models import (
+    Annotation,
+    AuditEvent,
+    BundleImport,
+    Case,
+    Conversation,
+    Image,
+    ModelUnderTest,
+    PatientProfile,
+    Rubric,
+    RubricDimension,
+    Turn,
+)
+
+
+def thumbnail(image: Image | None, size: int = 64) -> str:
+    if image is None or not image.derivative:
+        return "—"
+    return format_html(
+        '<img src="{}" width="{}" height="{}" alt="{}" class="admin-thumb">',
+        image.derivative.url, size, size, image.modality or "image",
+    )
+
+
+class ImageInline(admin.TabularInline):
+    model = Image
+    extra = 0
+    fields = ("preview", "position", "bundle_path", "modality", "original_format", "width", "height", "source",
+              "license", "caption")
+    readonly_fields = ("preview", "bundle_path", "original_format", "width", "height")
+
+    @admin.display(description="Image")
+    def preview(self, image: Image) -> str:
+        return thumbnail(image, 96)
+
+
+class PatientProfileInline(admin.StackedInline):
+    model = PatientProfile
+    extra = 0
+    can_delete = False
+    fields = ("format", "summary", "raw")
+    readonly_fields = ("format",)
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ("preview", "key", "title", "specialty", "modality", "malignant", "rare", "conversation_count")
+    list_display_links = ("key", "title")
+    list_filter = ("specialty", "modality", "malignant", "rare", "bundle")
+    search_fields = ("key", "title", "diagnosis")
+    readonly_fields = ("content_hash", "bundle", "created_at")
+    inlines = [PatientProfileInline, ImageInline]
+    change_form_template = "admin/annotation/case/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_conversations=Count("conversations")).prefetch_related("images")
+
+    @admin.display(description="Image")
+    def preview(self, case: Case) -> str:
+        return thumbnail(next(iter(case.images.all()), None))
+
+    @admin.display(description="Conversations", ordering="_conversations")
+    def conversation_count(self, case: Case) -> int:
+        return case._conversations
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        case = self.get_object(request, object_id)
+        if case is not None:
+            extra_context["preview_case"] = case
+            extra_context["preview_conversations"] = case.conversations.select_related("model").annotate(
+                turn_count=Count("turns")
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ("preview", "case", "position", "modality", "original_format", "width", "height", "license")
+    list_filter = ("modality", "original_format", "license")
+    search_fields = ("case__key", "bundle_path", "caption", "checksum")
+    list_select_related = ("case",)
+    readonly_fields = ("preview_large", "checksum", "original_format", "width", "height")
+
+    @admin.display(description="Image")
+    def preview(self, image: Image) -> str:
+        return thumbnail(image)
+
+    @admin.display(description="Preview")
+    def preview_large(self, image: Image) -> str:
+        return thumbnail(image, 320)
+
+
+@admin.register(PatientProfile)
+class PatientProfileAdmin(admin.ModelAdmin):
+    list_display = ("case", "format")
+    list_filter = ("format",)
+    search_fields = ("case__key",)
+    list_select_related = ("case",)
+
+
+@admin.register(ModelUnderTest)
+class ModelUnderTestAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "family", "provider")
+    list_filter = ("family", "provider")
+    search_fields = ("key", "name")
+
+
+class TurnInline(admin.TabularInline):
+    model = Turn
+    extra = 0
+    fields = ("index", "role", "content")
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("key", "case", "model", "condition", "synthetic")
+    list_filter = ("condition", "synthetic", "model__family", "model", "case__malignant", "case__rare")
+    search_fields = ("key", "case__key", "model__key")
+    list_select_related = ("case", "model")
+    raw_id_fields = ("case",)
+    inlines = [TurnInline]
+
+
+class RubricDimensionInline(admin.StackedInline):
+    model = RubricDimension
+    extra = 0
+
+
+@admin.register(Rubric)
+class RubricAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "is_default", "rationale_required_at_or_below")
+    search_fields = ("key", "name")
+    inlines = [RubricDimensionInline]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ("conversation", "annotator", "rubric", "status", "version", "submitted_at")
+    list_filter = ("status", "rubric", "annotator")
+    search_fields = ("conversation__key", "annotator__username")
+    list_select_related = ("conversation", "annotator", "rubric")
+    raw_id_fields = ("conversation",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor", "action", "target")
+    list_filter = ("action",)
+    search_fields = ("target", "actor__username")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class BundleUploadForm(forms.Form):
+    bundle = forms.FileField(label="Bundle (.zip)", help_text="A benchmark bundle zipped with its manifest.json.")
+
+
+@admin.register(BundleImport)
+class BundleImportAdmin(admin.ModelAdmin):
+    list_display = ("name", "imported_at", "imported_by", "synthetic", "content_hash")
+    list_filter = ("synthetic",)
+    search_fields = ("name", "content_hash")
+    readonly_fields = [field.name for field in BundleImport._meta.fields]
+    change_list_template = "admin/annotation/bundleimport/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_urls(self):
+        return [
+            path("upload/", self.admin_site.admin_view(self.upload_view), name="annotation_bundleimport_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request):
+        form = BundleUploadForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            with tempfile.TemporaryDirectory() as directory:
+                saved = read_upload(form.cleaned_data["bundle"], directory=Path(directory))
+                try:
+                    report = import_bundle(path=saved, actor=request.user)
+                except BundleInvalid as error:
+                    problems = [str(problem) for problem in error.problems]
+                    messages.error(request, f"The bundle was not imported: {len(problems)} problem(s); nothing changed.")
+                else:
+                    messages.success(request, report.summary())
+                    for note in report.notes:
+                        messages.warning(request, note)
+                    return redirect(reverse("admin:annotation_bundleimport_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "problems": problems,
+                   "title": "Import a benchmark bundle", "opts": self.model._meta}
+        return TemplateResponse(request, "admin/annotation/bundleimport/upload.html", context)

@@ -1,0 +1,34 @@
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.bundle import BundleInvalid, import_bundle
+from annotation.demo import build_demo_bundle
+from annotation.demo_accounts import ensure_demo_accounts
+
+
+class Command(BaseCommand):
+    help = "Build the demo bundle from packaged public images, import it, and create the demo accounts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bundle-dir", type=Path, default=settings.DATA_DIR / "demo-bundle")
+        parser.add_argument("--force", action="store_true", help="Create demo accounts even with DEBUG off.")
+
+    def handle(self, *args, bundle_dir: Path, force: bool, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("Demo accounts have a published password: run with DEBUG on, or pass --force.")
+        started = time.perf_counter()
+        if not (bundle_dir / "manifest.json").exists():
+            build_demo_bundle(out_dir=bundle_dir)
+            self.stdout.write(f"Built the demo bundle in {bundle_dir} ({time.perf_counter() - started:.1f} s)")
+        try:
+            report = import_bundle(path=bundle_dir)
+        except BundleInvalid as error:
+            raise CommandError(f"The demo bundle did not import:\n{error}") from None
+        self.stdout.write(report.summary())
+        created = ensure_demo_accounts()
+        if created:
+            self.stdout.write(f"Created demo accounts: {', '.join(created)}")
+        self.stdout.write(f"Demo ready in {time.perf_counter() - started:.1f} s")

@@ -1,0 +1,263 @@
+"""The benchmark's data: cases with images and patient profiles, models under test, conversations, rubrics,
+and clinicians' annotations. Keys (``key``) are the ids used in benchmark bundles."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+SCORE_MIN, SCORE_MAX = 1, 5
+SCORES = range(SCORE_MIN, SCORE_MAX + 1)
+
+bundle_key = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,199}$",
+    "Use 1–200 letters, digits or . _ : @ / + - (starting with a letter or digit).",
+)
+
+
+class BundleImport(models.Model):
+    """One import of a benchmark bundle: where it came from and what it changed."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=500, help_text="File or directory the bundle was read from.")
+    content_hash = models.CharField(max_length=64, db_index=True, help_text="SHA-256 over every record and file.")
+    manifest = models.JSONField(default=dict)
+    synthetic = models.BooleanField(default=False, help_text="The bundle declares its content synthetic.")
+    counts = models.JSONField(default=dict, help_text="Records created and unchanged, by kind.")
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.imported_at:%Y-%m-%d %H:%M})"
+
+
+class ModelUnderTest(models.Model):
+    key = models.CharField(max_length=200, unique=True, validators=[bundle_key])
+    name = models.CharField(max_length=200)
+    family = models.CharField(max_length=40, db_index=True, help_text="Claude, GPT, Nova, Llama, ...")
+    provider = models.CharField(max_length=60, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["family", "name"]
+        verbose_name = "model under test"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    key = models.CharField(max_length=200, unique=True, validators=[bundle_key])
+    title = models.CharField(max_length=300)
+    specialty = models.CharField(max_length=100, blank=True, db_index=True)
+    diagnosis = models.CharField(max_length=300, blank=True)
+    malignant = models.BooleanField(default=False, db_index=True)
+    rare = models.BooleanField(default=False, db_index=True)
+    modality = models.CharField(max_length=100, blank=True, db_index=True, help_text="Of the first image.")
+    tags = models.JSONField(default=dict, blank=True, help_text="Every tag from the bundle, malignant and rare too.")
+    extra = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    bundle = models.ForeignKey(BundleImport, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.title}"
+
+
+class Image(models.Model):
+    case = models.ForeignKey(Case, related_name="images", on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField(default=0)
+    bundle_path = models.CharField(max_length=500, help_text="Path of the file inside its bundle.")
+    original = models.FileField(upload_to="images/original/", max_length=300)
+    original_format = models.CharField(max_length=10)
+    derivative = models.ImageField(
+        upload_to="images/web/", max_length=300, help_text="Web-safe, metadata-free rendering."
+    )
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    checksum = models.CharField(max_length=64, db_index=True, help_text="SHA-256 of the original file.")
+    modality = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=500)
+    license = models.CharField(max_length=200)
+    caption = models.TextField(blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["case", "position"]
+        constraints = [models.UniqueConstraint(fields=["case", "position"], name="unique_image_position")]
+
+    def __str__(self) -> str:
+        return f"{self.case.key} image {self.position + 1} ({self.modality or self.original_format})"
+
+
+class PatientProfile(models.Model):
+    class Format(models.TextChoices):
+        FHIR_R4 = "fhir-r4", "FHIR R4 bundle"
+        FLAT = "flat", "Flat record"
+
+    case = models.OneToOneField(Case, related_name="profile", on_delete=models.CASCADE)
+    format = models.CharField(max_length=10, choices=Format.choices)
+    raw = models.JSONField(help_text="The profile exactly as the bundle gave it.")
+    summary = models.JSONField(
+        default=dict,
+        help_text="Normalised for display: age, sex, conditions, medications, allergies, observations.",
+    )
+
+    def __str__(self) -> str:
+        return f"Profile of {self.case.key}"
+
+
+class Conversation(models.Model):
+    class Condition(models.TextChoices):
+        FULL = "full", "Full (image and EHR)"
+        NO_IMAGE = "no_image", "Without the image"
+        NO_EHR = "no_ehr", "Without the EHR"
+
+    key = models.CharField(max_length=200, unique=True, validators=[bundle_key])
+    case = models.ForeignKey(Case, related_name="conversations", on_delete=models.PROTECT)
+    model = models.ForeignKey(ModelUnderTest, related_name="conversations", on_delete=models.PROTECT)
+    condition = models.CharField(max_length=10, choices=Condition.choices, db_index=True)
+    synthetic = models.BooleanField(default=False, help_text="Generated demo content, not real model output.")
+    extra = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    bundle = models.ForeignKey(BundleImport, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["case__key", "model__key", "condition"]
+        indexes = [models.Index(fields=["model", "condition"])]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Turn(models.Model):
+    class Role(models.TextChoices):
+        PATIENT = "patient"
+        ASSISTANT = "assistant"
+
+    conversation = models.ForeignKey(Conversation, related_name="turns", on_delete=models.CASCADE)
+    index = models.PositiveSmallIntegerField(help_text="0-based position in the conversation.")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["conversation", "index"]
+        constraints = [models.UniqueConstraint(fields=["conversation", "index"], name="unique_turn_index")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation.key} #{self.index + 1} {self.role}"
+
+
+class Rubric(models.Model):
+    key = models.CharField(max_length=100, unique=True, validators=[bundle_key])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    rationale_required_at_or_below = models.PositiveSmallIntegerField(
+        default=2, help_text="A rationale is required when any score is at or below this (0: never)."
+    )
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RubricDimension(models.Model):
+    rubric = models.ForeignKey(Rubric, related_name="dimensions", on_delete=models.CASCADE)
+    key = models.CharField(max_length=60, validators=[bundle_key])
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    anchor_1 = models.TextField("anchor for 1", blank=True)
+    anchor_2 = models.TextField("anchor for 2", blank=True)
+    anchor_3 = models.TextField("anchor for 3", blank=True)
+    anchor_4 = models.TextField("anchor for 4", blank=True)
+    anchor_5 = models.TextField("anchor for 5", blank=True)
+
+    class Meta:
+        ordering = ["rubric", "position"]
+        constraints = [models.UniqueConstraint(fields=["rubric", "key"], name="unique_dimension_key")]
+
+    def __str__(self) -> str:
+        return f"{self.rubric.key}/{self.key}"
+
+    @property
+    def anchors(self) -> dict[int, str]:
+        return {score: getattr(self, f"anchor_{score}") for score in SCORES}
+
+
+def validate_scores(scores: object, *, dimension_keys: set[str]) -> None:
+    """Raise ValidationError unless ``scores`` maps known dimension keys to whole scores 1..5."""
+    if not isinstance(scores, dict):
+        raise ValidationError({"scores": "must be an object of dimension: score"})
+    problems = []
+    for key, score in scores.items():
+        if key not in dimension_keys:
+            problems.append(f"{key!r} is not a dimension of the rubric ({', '.join(sorted(dimension_keys))})")
+        elif isinstance(score, bool) or not isinstance(score, int) or not SCORE_MIN <= score <= SCORE_MAX:
+            problems.append(f"{key}: {score!r} is not a whole score from {SCORE_MIN} to {SCORE_MAX}")
+    if problems:
+        raise ValidationError({"scores": problems})
+
+
+class Annotation(models.Model):
+    """A clinician's scores of one conversation against a rubric."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+
+    conversation = models.ForeignKey(Conversation, related_name="annotations", on_delete=models.PROTECT)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="annotations", on_delete=models.PROTECT)
+    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    scores = models.JSONField(default=dict, blank=True)
+    rationale = models.TextField(blank=True)
+    flags = models.JSONField(default=list, blank=True, help_text='[{"turn": 3, "kind": "...", "note": "..."}]')
+    version = models.PositiveIntegerField(default=1)
+    active_seconds = models.PositiveIntegerField(default=0)
+    extra = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    bundle = models.ForeignKey(BundleImport, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["conversation", "annotator"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "annotator", "rubric"], name="one_annotation_per_annotator")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.conversation.key}"
+
+    def clean(self) -> None:
+        validate_scores(self.scores, dimension_keys=set(self.rubric.dimensions.values_list("key", flat=True)))
+
+
+class AuditEvent(models.Model):
+    """Who did what, when: every write service records one."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=80, db_index=True)
+    target = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"

@@ -1,0 +1,176 @@
+"""Patient profiles: recognise FHIR R4 bundles and flat records, and normalise both into one summary that the
+workspace shows a clinician (age, sex, conditions, medications, allergies, observations).
+
+FHIR R4 resources read: Patient, Condition, MedicationStatement / MedicationRequest, AllergyIntolerance,
+Observation (https://hl7.org/fhir/R4/resourcelist.html).
+"""
+
+from datetime import date
+
+FHIR_FORMAT = "fhir-r4"
+FLAT_FORMAT = "flat"
+SUMMARY_KEYS = ("age", "sex", "conditions", "medications", "allergies", "observations")
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be read; ``field`` is the path inside the profile."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def profile_format(profile: dict) -> str:
+    if profile.get("resourceType") == "Bundle":
+        return FHIR_FORMAT
+    if "resourceType" in profile:
+        raise ProfileError("resourceType", f"{profile['resourceType']!r} is not a FHIR Bundle")
+    return FLAT_FORMAT
+
+
+def summarise_profile(profile: object, *, today: date | None = None) -> tuple[str, dict]:
+    """Return ``(format, summary)`` for a FHIR R4 Bundle or a flat dict; raise ProfileError when unreadable."""
+    if not isinstance(profile, dict):
+        raise ProfileError("profile", "must be a JSON object (a FHIR R4 Bundle or a flat record)")
+    fmt = profile_format(profile)
+    summary = _summarise_fhir(profile, today or date.today()) if fmt == FHIR_FORMAT else _summarise_flat(profile)
+    return fmt, summary
+
+
+def _text_of(concept: object) -> str:
+    """The human text of a FHIR CodeableConcept (text, else first coding's display or code)."""
+    if not isinstance(concept, dict):
+        return ""
+    if concept.get("text"):
+        return str(concept["text"])
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, dict) and (coding.get("display") or coding.get("code")):
+            return str(coding.get("display") or coding.get("code"))
+    return ""
+
+
+def _age_on(birth_date: str, today: date) -> int:
+    try:
+        year, month, day = (int(part) for part in (birth_date.split("-") + ["1", "1"])[:3])
+        born = date(year, month, day)
+    except (ValueError, TypeError):
+        raise ProfileError("Patient.birthDate", f"{birth_date!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _observation_value(resource: dict) -> str:
+    if isinstance(resource.get("valueQuantity"), dict):
+        quantity = resource["valueQuantity"]
+        return f"{quantity.get('value', '')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+    for key in ("valueString", "valueInteger", "valueBoolean", "valueDateTime"):
+        if key in resource:
+            return str(resource[key])
+    if "valueCodeableConcept" in resource:
+        return _text_of(resource["valueCodeableConcept"])
+    components = [
+        f"{_text_of(part.get('code'))} {_observation_value(part)}".strip()
+        for part in resource.get("component") or []
+        if isinstance(part, dict)
+    ]
+    return "; ".join(components)
+
+
+def _summarise_fhir(bundle: dict, today: date) -> dict:
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        raise ProfileError("entry", "a FHIR Bundle needs a list of entries")
+    summary: dict = {
+        "age": None,
+        "sex": None,
+        "conditions": [],
+        "medications": [],
+        "allergies": [],
+        "observations": [],
+    }
+    patients = 0
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or "resourceType" not in resource:
+            raise ProfileError(f"entry[{index}].resource", "missing or has no resourceType")
+        kind = resource["resourceType"]
+        if kind == "Patient":
+            patients += 1
+            summary["sex"] = resource.get("gender")
+            if resource.get("birthDate"):
+                summary["age"] = _age_on(str(resource["birthDate"]), today)
+        elif kind == "Condition":
+            text = _text_of(resource.get("code"))
+            status = _text_of(resource.get("clinicalStatus"))
+            summary["conditions"].append(f"{text} ({status})" if status and status != "active" else text)
+        elif kind in ("MedicationStatement", "MedicationRequest"):
+            name = _text_of(resource.get("medicationCodeableConcept"))
+            dosage = [
+                d.get("text")
+                for d in resource.get("dosage") or resource.get("dosageInstruction") or []
+                if isinstance(d, dict) and d.get("text")
+            ]
+            summary["medications"].append(f"{name} — {dosage[0]}" if dosage else name)
+        elif kind == "AllergyIntolerance":
+            text = _text_of(resource.get("code"))
+            reactions = [
+                _text_of(m)
+                for r in resource.get("reaction") or []
+                if isinstance(r, dict)
+                for m in r.get("manifestation") or []
+            ]
+            summary["allergies"].append(f"{text} ({', '.join(reactions)})" if reactions else text)
+        elif kind == "Observation":
+            summary["observations"].append(
+                {
+                    "name": _text_of(resource.get("code")),
+                    "value": _observation_value(resource),
+                    "date": resource.get("effectiveDateTime", ""),
+                }
+            )
+    if patients != 1:
+        raise ProfileError("entry", f"a FHIR profile needs exactly one Patient resource, found {patients}")
+    for key in ("conditions", "medications", "allergies"):
+        summary[key] = [item for item in summary[key] if item]
+    return summary
+
+
+def _as_list(value: object, field: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise ProfileError(field, "must be a list or a string")
+    return value
+
+
+def _summarise_flat(profile: dict) -> dict:
+    age = profile.get("age")
+    if age is not None and (isinstance(age, bool) or not isinstance(age, int | float) or not 0 <= age <= 130):
+        raise ProfileError("age", f"{age!r} is not an age in years (0–130)")
+    observations = []
+    raw_observations = profile.get("observations") or {}
+    if isinstance(raw_observations, dict):
+        observations = [{"name": str(k), "value": str(v), "date": ""} for k, v in raw_observations.items()]
+    else:
+        for item in _as_list(raw_observations, "observations"):
+            if isinstance(item, dict):
+                observations.append(
+                    {
+                        "name": str(item.get("name", "")),
+                        "value": str(item.get("value", "")),
+                        "date": str(item.get("date", "")),
+                    }
+                )
+            else:
+                observations.append({"name": str(item), "value": "", "date": ""})
+    conditions = _as_list(profile.get("conditions", profile.get("history")), "history")
+    return {
+        "age": int(age) if age is not None else None,
+        "sex": profile.get("sex"),
+        "conditions": [str(item) for item in conditions],
+        "medications": [str(item) for item in _as_list(profile.get("medications"), "medications")],
+        "allergies": [str(item) for item in _as_list(profile.get("allergies"), "allergies")],
+        "observations": observations,
+    }

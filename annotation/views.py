@@ -1,0 +1,84 @@
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_htmx.middleware import HtmxDetails
+
+from imcbench_site.celery import app as celery_app
+
+from . import selectors
+from .models import Case, Conversation
+from .roles import Role, role_required, roles_of
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and broker state, for load balancers and operators. 503 when the database is down."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = {"ok": True, "vendor": connection.vendor}
+    except Exception as error:  # noqa: BLE001 — any failure is reported, not raised
+        checks["database"] = {"ok": False, "error": str(error)[:200]}
+    if celery_app.conf.task_always_eager:
+        checks["broker"] = {"ok": True, "mode": "eager (tasks run in-process)"}
+    else:
+        try:
+            with celery_app.connection_for_write() as broker:
+                broker.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = {"ok": True, "mode": "broker", "transport": broker.transport_cls}
+        except Exception as error:  # noqa: BLE001
+            checks["broker"] = {"ok": False, "mode": "broker", "error": str(error)[:200]}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    roles = roles_of(request.user)
+    context = {
+        "roles": sorted(roles),
+        "case_count": Case.objects.count(),
+        "conversation_count": Conversation.objects.count(),
+        "can_browse": bool(roles & {Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR}),
+    }
+    return render(request, "annotation/home.html", context)
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+def case_list(request: HtmxHttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    template_name = "annotation/case_list.html"
+    if request.htmx:
+        template_name += "#case-table"
+    return render(request, template_name, {"cases": selectors.case_list(search=search), "search": search})
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+def case_detail(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        case = selectors.case_with_everything(key=key)
+    except Case.DoesNotExist:
+        raise Http404(f"No case {key!r}") from None
+    return render(request, "annotation/case_detail.html", {"case": case})
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+def conversation_detail(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        conversation = selectors.conversation_with_turns(key=key)
+    except Conversation.DoesNotExist:
+        raise Http404(f"No conversation {key!r}") from None
+    return render(request, "annotation/conversation_detail.html", {"conversation": conversation})

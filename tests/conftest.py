@@ -1,0 +1,58 @@
+"""Personas shared by every test. Each says in one line who they are.
+
+- Ada is an admin (staff): she manages cases, campaigns and imports, and may do everything.
+- Carmen and Chidi are clinicians: they score conversations.
+- Adele is an adjudicator: she resolves disagreements between clinicians.
+- Rex is a researcher: he imports bundles, runs the jury and reads the statistics.
+- Otto is an outsider with an account and no role: he must be refused everywhere.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from annotation.roles import Role
+from tests.factories import UserFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def ada(db):
+    return UserFactory(username="ada", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def carmen(db):
+    return UserFactory(username="carmen", roles=[Role.CLINICIAN])
+
+
+@pytest.fixture
+def chidi(db):
+    return UserFactory(username="chidi", roles=[Role.CLINICIAN])
+
+
+@pytest.fixture
+def adele(db):
+    return UserFactory(username="adele", roles=[Role.ADJUDICATOR, Role.CLINICIAN])
+
+
+@pytest.fixture
+def rex(db):
+    return UserFactory(username="rex", roles=[Role.RESEARCHER])
+
+
+@pytest.fixture
+def otto(db):
+    return UserFactory(username="otto")
+
+
+def services_required() -> bool:
+    return settings.IMCBENCH_REQUIRE_SERVICES or os.environ.get("CI") == "true"

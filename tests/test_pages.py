@@ -1,0 +1,99 @@
+"""Pages: who may see them, what they show, and how many queries they take."""
+
+import pytest
+
+from annotation.bundle import import_bundle
+from tests.bundles import write_bundle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def imported(tmp_path):
+    return import_bundle(path=write_bundle(tmp_path / "bundle"))
+
+
+def test_healthz_reports_database_and_broker(client):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["broker"]["ok"] is True
+
+
+def test_healthz_says_when_the_broker_is_down(client, settings):
+    from imcbench_site.celery import app
+
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
+
+
+@pytest.mark.parametrize("url", ["/cases/", "/cases/case-0001/", "/conversations/conv-0001-model-claude-full/"])
+def test_outsiders_and_clinicians_are_refused_browsing(client, imported, otto, carmen, url):
+    assert client.get(url).status_code == 302
+    for user in (otto, carmen):
+        client.force_login(user)
+        assert client.get(url).status_code == 403
+
+
+def test_case_page_shows_images_profile_and_conversations(client, imported, rex, django_assert_max_num_queries):
+    client.force_login(rex)
+    with django_assert_max_num_queries(8):
+        response = client.get("/cases/case-0001/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count("<img ") == 2
+    assert "Metformin — 500 mg twice daily" in html and "Penicillin (rash)" in html
+    assert html.count("/conversations/conv-0001-") == 6
+
+
+def test_case_list_answers_htmx_with_the_table_partial(client, imported, rex):
+    client.force_login(rex)
+    response = client.get("/cases/?q=head", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<table id="case-table"')
+    assert "case-0002" in html and "case-0001" not in html
+
+
+def test_admin_case_page_shows_image_profile_and_conversations(client, imported, ada):
+    from annotation.models import Case
+
+    client.force_login(ada)
+    case = Case.objects.get(key="case-0002")
+    response = client.get(f"/admin/annotation/case/{case.pk}/change/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="case-preview"' in html and "apixaban" in html
+    assert html.count("conv-0002-") >= 6
+
+
+def test_admin_bundle_upload_imports_a_zip_and_lists_problems(client, ada, tmp_path):
+    from tests.bundles import base_records, zip_directory
+
+    client.force_login(ada)
+    good = zip_directory(write_bundle(tmp_path / "good"), tmp_path / "good.zip")
+    with good.open("rb") as handle:
+        response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle}, follow=True)
+    assert "Bundle &#x27;Test bundle&#x27; imported: created 2 models" in response.content.decode()
+
+    records = base_records()
+    records["cases"][0]["id"] = "case-9"
+    records["conversations"][0]["condition"] = "x"
+    bad = zip_directory(write_bundle(tmp_path / "bad", records), tmp_path / "bad.zip")
+    with bad.open("rb") as handle:
+        response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle})
+    html = response.content.decode()
+    assert "nothing changed" in html
+    assert "conversations.jsonl:1: condition: &#x27;x&#x27; is not one of full, no_image, no_ehr" in html
+
+
+def test_case_list_refuses_non_admin_upload(client, rex):
+    client.force_login(rex)
+    assert client.get("/admin/annotation/bundleimport/upload/").status_code == 302

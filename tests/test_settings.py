@@ -1,0 +1,66 @@
+"""Settings come from the environment and fail loudly when they cannot be right."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL",
+                                                               "CELERY_BROKER_URL"}}
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.ALLOWED_HOSTS, s.DEBUG)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "imcbench_site.settings", **env},
+    )
+
+
+def test_embedded_default_is_sqlite_with_eager_tasks():
+    result = load_settings()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["django.db.backends.sqlite3", "True"]
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    result = load_settings(DEBUG="0", ALLOWED_HOSTS="example.org")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set. With DEBUG off, set SECRET_KEY" in result.stderr
+
+
+def test_allowed_hosts_are_required_when_debug_is_off():
+    result = load_settings(DEBUG="0", SECRET_KEY="x" * 50)
+    assert "ImproperlyConfigured: ALLOWED_HOSTS is empty. With DEBUG off, set ALLOWED_HOSTS=host1,host2." in result.stderr
+
+
+def test_a_boolean_that_is_not_one_is_refused():
+    result = load_settings(DEBUG="maybe")
+    assert "ImproperlyConfigured: DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_production_settings_use_postgres_and_a_broker():
+    result = load_settings(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="a.org,b.org",
+                           DATABASE_URL="postgres://u@db:5432/imc", CELERY_BROKER_URL="redis://r:6379/0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.postgresql False ['a.org', 'b.org'] False"
+
+
+def test_an_unparseable_database_url_names_the_variable():
+    result = load_settings(DATABASE_URL="nosuchdb://x")
+    assert result.returncode != 0
+    assert "DATABASE_URL='nosuchdb://x' cannot be parsed" in result.stderr
+
+
+@pytest.mark.django_db
+def test_every_response_carries_a_strict_content_security_policy(client):
+    response = client.get("/login/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "<script>" not in response.content.decode()
