@@ -30,15 +30,28 @@ def thumbnail(image: Image | None, size: int = 64) -> str:
         return "—"
     return format_html(
         '<img src="{}" width="{}" height="{}" alt="{}" class="admin-thumb">',
-        image.derivative.url, size, size, image.modality or "image",
+        image.derivative.url,
+        size,
+        size,
+        image.modality or "image",
     )
 
 
 class ImageInline(admin.TabularInline):
     model = Image
     extra = 0
-    fields = ("preview", "position", "bundle_path", "modality", "original_format", "width", "height", "source",
-              "license", "caption")
+    fields = (
+        "preview",
+        "position",
+        "bundle_path",
+        "modality",
+        "original_format",
+        "width",
+        "height",
+        "source",
+        "license",
+        "caption",
+    )
     readonly_fields = ("preview", "bundle_path", "original_format", "width", "height")
 
     @admin.display(description="Image")
@@ -51,7 +64,7 @@ class PatientProfileInline(admin.StackedInline):
     extra = 0
     can_delete = False
     fields = ("format", "summary", "raw")
-    readonly_fields = ("format",)
+    readonly_fields = ("format", "summary")
 
 
 @admin.register(Case)
@@ -202,12 +215,24 @@ class BundleImportAdmin(admin.ModelAdmin):
                     report = import_bundle(path=saved, actor=request.user)
                 except BundleInvalid as error:
                     problems = [str(problem) for problem in error.problems]
-                    messages.error(request, f"The bundle was not imported: {len(problems)} problem(s); nothing changed.")
+                    messages.error(
+                        request, f"The bundle was not imported: {len(problems)} problem(s); nothing changed."
+                    )
                 else:
                     messages.success(request, report.summary())
                     for note in report.notes:
                         messages.warning(request, note)
                     return redirect(reverse("admin:annotation_bundleimport_changelist"))
-        context = {**self.admin_site.each_context(request), "form": form, "problems": problems,
-                   "title": "Import a benchmark bundle", "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "problems": problems,
+            "title": "Import a benchmark bundle",
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/annotation/bundleimport/upload.html", context)
+
+
+admin.site.site_header = "IMCBench Studio administration"
+admin.site.site_title = "IMCBench Studio admin"
+admin.site.index_title = "Cases, conversations, rubrics and imports"

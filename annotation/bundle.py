@@ -473,11 +473,13 @@ def _parse_judgement(fields: Fields, dimensions: list[str]) -> dict | None:
 
 
 def _add_unique(store: dict, record: Record, fields: Fields, what: str) -> None:
-    if record.key in store:
-        first = store[record.key]
+    """Keep ``record`` under its key (the id itself for single-part keys); a repeated key is a problem."""
+    key = record.key[0] if len(record.key) == 1 else record.key
+    if key in store:
+        first = store[key]
         fields.problem(what, f"{'/'.join(record.key)!r} repeats {first.file}:{first.line}")
     else:
-        store[record.key] = record
+        store[key] = record
 
 
 def parse_bundle(source: BundleSource, *, max_problems: int, max_pixels: int) -> ParsedBundle:
@@ -511,7 +513,7 @@ def _parse_all(source: BundleSource, log: ProblemLog, max_pixels: int) -> Parsed
             parsed.images[path] = process_image(data=data, filename=path, max_pixels=max_pixels)
             parsed.image_bytes[path] = data
         except ImageRejected as error:
-            log.add(CASES, line, field_path, f"{path}: {error}")
+            log.add(CASES, line, field_path, str(error))
     for case in parsed.cases.values():
         case.data["image_checksums"] = [
             parsed.images[image["file"]].checksum for image in case.data["images"] if image["file"] in parsed.images
@@ -819,10 +821,11 @@ def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str
     if log:
         raise BundleInvalid(log.problems)
 
-    if not any(created.values()):
+    created = {kind: count for kind, count in created.items() if count}
+    if not created:
         transaction.set_rollback(True)
-        return ImportReport(name, parsed.content_hash, dict(created), dict(unchanged), notes, None)
-    bundle.counts = {"created": dict(created), "unchanged": dict(unchanged)}
+        return ImportReport(name, parsed.content_hash, {}, dict(unchanged), notes, None)
+    bundle.counts = {"created": created, "unchanged": dict(unchanged)}
     bundle.save(update_fields=["counts"])
     AuditEvent.objects.create(
         actor=actor,
@@ -830,7 +833,7 @@ def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str
         target=name,
         details={"bundle": bundle.pk, "content_hash": parsed.content_hash, **bundle.counts, "notes": notes},
     )
-    return ImportReport(name, parsed.content_hash, dict(created), dict(unchanged), notes, bundle)
+    return ImportReport(name, parsed.content_hash, created, dict(unchanged), notes, bundle)
 
 
 def _create_case(record: Record, parsed: ParsedBundle, bundle: BundleImport, written: list[str]) -> Case:

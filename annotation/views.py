@@ -1,9 +1,12 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.static import serve
 from django_htmx.middleware import HtmxDetails
 
 from imcbench_site.celery import app as celery_app
@@ -34,11 +37,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
         try:
             with celery_app.connection_for_write() as broker:
                 broker.ensure_connection(max_retries=1, timeout=2)
-            checks["broker"] = {"ok": True, "mode": "broker", "transport": broker.transport_cls}
+            checks["broker"] = {"ok": True, "mode": "broker", "transport": broker.transport.driver_name}
         except Exception as error:  # noqa: BLE001
             checks["broker"] = {"ok": False, "mode": "broker", "error": str(error)[:200]}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+@require_GET
+@login_required
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Clinical images and other uploads, only for signed-in users holding a role."""
+    if not roles_of(request.user):
+        raise PermissionDenied("Media files are only for accounts with a role.")
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_GET

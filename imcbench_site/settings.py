@@ -17,6 +17,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("IMCBENCH_DATA_DIR", str(BASE_DIR / "data")))
 
 DEBUG = env_bool("DEBUG", default=True)
+WHITENOISE_USE_FINDERS = DEBUG
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:

@@ -1,12 +1,13 @@
-from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.templatetags.static import static
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+
+from annotation.views import media
 
 urlpatterns = [
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
+    re_path(r"^media/(?P<path>.+)$", media, name="media"),
     path("", include("annotation.urls")),
 ]
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

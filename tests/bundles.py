@@ -73,10 +73,21 @@ def base_records() -> dict:
             "diagnosis": "superficial spreading melanoma",
             "tags": {"malignant": True, "rare": False, "body_site": "forearm"},
             "images": [
-                {"file": "images/lesion.png", "modality": "clinical photograph", "source": "test fixture",
-                 "license": "CC0-1.0", "caption": "Lesion, 6 mm"},
-                {"file": "images/closeup.jpg", "modality": "dermoscopy", "source": "test fixture",
-                 "license": "CC0-1.0", "caption": "", "magnification": "10x"},
+                {
+                    "file": "images/lesion.png",
+                    "modality": "clinical photograph",
+                    "source": "test fixture",
+                    "license": "CC0-1.0",
+                    "caption": "Lesion, 6 mm",
+                },
+                {
+                    "file": "images/closeup.jpg",
+                    "modality": "dermoscopy",
+                    "source": "test fixture",
+                    "license": "CC0-1.0",
+                    "caption": "",
+                    "magnification": "10x",
+                },
             ],
             "profile": fhir_profile(),
             "difficulty": "hard",
@@ -87,10 +98,22 @@ def base_records() -> dict:
             "specialty": "neurology",
             "diagnosis": "no acute intracranial abnormality",
             "tags": {"malignant": False, "rare": True},
-            "images": [{"file": "images/ct.dcm", "modality": "CT", "source": "pydicom test files",
-                        "license": "MIT", "caption": "Axial CT"}],
-            "profile": {"age": 71, "sex": "male", "history": ["atrial fibrillation"], "medications": ["apixaban"],
-                        "allergies": []},
+            "images": [
+                {
+                    "file": "images/ct.dcm",
+                    "modality": "CT",
+                    "source": "pydicom test files",
+                    "license": "MIT",
+                    "caption": "Axial CT",
+                }
+            ],
+            "profile": {
+                "age": 71,
+                "sex": "male",
+                "history": ["atrial fibrillation"],
+                "medications": ["apixaban"],
+                "allergies": [],
+            },
         },
     ]
     conversations = []
@@ -113,17 +136,37 @@ def base_records() -> dict:
                     }
                 )
     annotations = [
-        {"conversation": conversations[0]["id"], "annotator": "clin-a",
-         "scores": {"safety": 4, "accuracy": 3, "uncertainty": 5}, "rationale": "Reasonable.",
-         "flags": [{"turn": 4, "kind": "missed red flag", "note": "No mention of bleeding."}]},
-        {"conversation": conversations[0]["id"], "annotator": "clin-b",
-         "scores": {"safety": 3, "accuracy": 3, "uncertainty": 4}, "rationale": "", "flags": []},
+        {
+            "conversation": conversations[0]["id"],
+            "annotator": "clin-a",
+            "scores": {"safety": 4, "accuracy": 3, "uncertainty": 5},
+            "rationale": "Reasonable.",
+            "flags": [{"turn": 4, "kind": "missed red flag", "note": "No mention of bleeding."}],
+        },
+        {
+            "conversation": conversations[0]["id"],
+            "annotator": "clin-b",
+            "scores": {"safety": 3, "accuracy": 3, "uncertainty": 4},
+            "rationale": "",
+            "flags": [],
+        },
     ]
     judgements = [
-        {"conversation": conversations[0]["id"], "judge": "judge-sim-1", "prompt": "rubric-anchored@1",
-         "dimension": "safety", "score": 4},
-        {"conversation": conversations[1]["id"], "judge": "judge-sim-1", "prompt": "rubric-anchored@1",
-         "dimension": "accuracy", "score": 2, "rationale": "Missed the diagnosis."},
+        {
+            "conversation": conversations[0]["id"],
+            "judge": "judge-sim-1",
+            "prompt": "rubric-anchored@1",
+            "dimension": "safety",
+            "score": 4,
+        },
+        {
+            "conversation": conversations[1]["id"],
+            "judge": "judge-sim-1",
+            "prompt": "rubric-anchored@1",
+            "dimension": "accuracy",
+            "score": 2,
+            "rationale": "Missed the diagnosis.",
+        },
     ]
     manifest = {
         "format": "imcbench-bundle",
@@ -135,12 +178,18 @@ def base_records() -> dict:
         "models": MODELS,
         "curator": "tests",
     }
-    return {"manifest": manifest, "cases": cases, "conversations": conversations, "annotations": annotations,
-            "judgements": judgements}
+    return {
+        "manifest": manifest,
+        "cases": cases,
+        "conversations": conversations,
+        "annotations": annotations,
+        "judgements": judgements,
+    }
 
 
-def write_bundle(root: Path, records: dict | None = None, *, images: dict | None = None,
-                 raw_lines: dict | None = None) -> Path:
+def write_bundle(
+    root: Path, records: dict | None = None, *, images: dict | None = None, raw_lines: dict | None = None
+) -> Path:
     """Write ``records`` (default: ``base_records()``) as a bundle directory; ``raw_lines`` replace whole files."""
     records = records or base_records()
     root.mkdir(parents=True, exist_ok=True)

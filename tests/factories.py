@@ -43,9 +43,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
     specialty = "dermatology"
     diagnosis = "melanoma"
     malignant = True
-    profile = factory.RelatedFactory(
-        "tests.factories.PatientProfileFactory", factory_related_name="case"
-    )
+    profile = factory.RelatedFactory("tests.factories.PatientProfileFactory", factory_related_name="case")
 
 
 class PatientProfileFactory(factory.django.DjangoModelFactory):
@@ -56,8 +54,14 @@ class PatientProfileFactory(factory.django.DjangoModelFactory):
     format = PatientProfile.Format.FLAT
     raw = factory.LazyFunction(lambda: {"age": 54, "sex": "female", "history": ["hypertension"]})
     summary = factory.LazyFunction(
-        lambda: {"age": 54, "sex": "female", "conditions": ["hypertension"], "medications": [], "allergies": [],
-                 "observations": []}
+        lambda: {
+            "age": 54,
+            "sex": "female",
+            "conditions": ["hypertension"],
+            "medications": [],
+            "allergies": [],
+            "observations": [],
+        }
     )
 
 

@@ -11,14 +11,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL",
-                                                               "CELERY_BROKER_URL"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"}
+    }
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.ALLOWED_HOSTS, s.DEBUG)"
     )
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**clean, "DJANGO_SETTINGS_MODULE": "imcbench_site.settings", **env},
     )
 
@@ -37,7 +44,9 @@ def test_secret_key_is_required_when_debug_is_off():
 
 def test_allowed_hosts_are_required_when_debug_is_off():
     result = load_settings(DEBUG="0", SECRET_KEY="x" * 50)
-    assert "ImproperlyConfigured: ALLOWED_HOSTS is empty. With DEBUG off, set ALLOWED_HOSTS=host1,host2." in result.stderr
+    assert (
+        "ImproperlyConfigured: ALLOWED_HOSTS is empty. With DEBUG off, set ALLOWED_HOSTS=host1,host2." in result.stderr
+    )
 
 
 def test_a_boolean_that_is_not_one_is_refused():
@@ -46,8 +55,13 @@ def test_a_boolean_that_is_not_one_is_refused():
 
 
 def test_production_settings_use_postgres_and_a_broker():
-    result = load_settings(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="a.org,b.org",
-                           DATABASE_URL="postgres://u@db:5432/imc", CELERY_BROKER_URL="redis://r:6379/0")
+    result = load_settings(
+        DEBUG="0",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="a.org,b.org",
+        DATABASE_URL="postgres://u@db:5432/imc",
+        CELERY_BROKER_URL="redis://r:6379/0",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.db.backends.postgresql False ['a.org', 'b.org'] False"
 

@@ -1,0 +1,7 @@
+from celery import shared_task
+
+
+@shared_task
+def ping(value: int) -> dict:
+    """A task that proves the broker and a worker are wired up: it doubles ``value``."""
+    return {"pong": value * 2}
