@@ -445,22 +445,27 @@ CASES: tuple[CaseSpec, ...] = (
         images=(("chest_cr", "PA chest radiograph: multiple round nodules of varying size in both lungs."),),
         age=63,
         sex="female",
-        conditions=(("254837009", "Malignant tumor of breast", "2021-03"),
-                    ("38341003", "Hypertensive disorder", "2014")),
-        medications=(("Letrozole", "Letrozole 2.5 mg tablet", "2.5 mg by mouth once daily"),
-                     ("Amlodipine", "Amlodipine 5 mg tablet", "5 mg by mouth once daily")),
+        conditions=(
+            ("254837009", "Malignant tumor of breast", "2021-03"),
+            ("38341003", "Hypertensive disorder", "2014"),
+        ),
+        medications=(
+            ("Letrozole", "Letrozole 2.5 mg tablet", "2.5 mg by mouth once daily"),
+            ("Amlodipine", "Amlodipine 5 mg tablet", "5 mg by mouth once daily"),
+        ),
         allergies=(("Penicillin", "Urticaria"),),
         labs=(("2039-6", "CEA", 7.8, "ng/mL"), ("718-7", "Haemoglobin", 11.9, "g/dL")),
         opening="My oncology nurse arranged a chest X-ray because I've had a dry cough for about six weeks. "
         "I finished treatment for breast cancer two years ago.",
-        described="multiple rounded opacities in both lungs, the largest 3 cm, suspicious for metastatic "
-        "disease",
+        described="multiple rounded opacities in both lungs, the largest 3 cm, suspicious for metastatic disease",
         finding="several well-defined round nodules of different sizes scattered through both lungs, the "
         "largest a few centimetres across",
         reported="several rounded opacities in both lungs, the largest about 3 cm",
         likely="spread of the breast cancer to the lungs (pulmonary metastases)",
-        differential=("an infection such as septic emboli or a fungal infection",
-                      "an inflammatory condition such as granulomatosis with polyangiitis"),
+        differential=(
+            "an infection such as septic emboli or a fungal infection",
+            "an inflammatory condition such as granulomatosis with polyangiitis",
+        ),
         wrong="old scarring from a past chest infection",
         wrong_next="a repeat X-ray in about a year to check nothing has changed",
         reassure="round spots like these usually turn out to be old scars from previous infections",
@@ -468,14 +473,15 @@ CASES: tuple[CaseSpec, ...] = (
         worry="the cancer coming back",
         who="your oncology team",
         action="Please arrange to be seen by your oncology team within the next week.",
-        red_flags=("you cough up blood",
-                   "you become more short of breath",
-                   "you get chest pain",
-                   "you develop a severe headache or confusion"),
+        red_flags=(
+            "you cough up blood",
+            "you become more short of breath",
+            "you get chest pain",
+            "you develop a severe headache or confusion",
+        ),
         next_steps="a CT scan of the chest, abdomen and pelvis, and usually a biopsy of one of the nodules, "
         "so the oncology team can confirm the cause and plan treatment",
-        meanwhile="keep a short diary of your cough and breathing, and bring your treatment summary to the "
-        "appointment",
+        meanwhile="keep a short diary of your cough and breathing, and bring your treatment summary to the appointment",
         ehr_note="Your record shows treated breast cancer and a CEA of 7.8 ng/mL, above the usual range, "
         "which makes recurrence the first thing to rule out.",
         vitals={"spo2": 95, "rr": 18},
@@ -490,25 +496,28 @@ CASES: tuple[CaseSpec, ...] = (
         age=48,
         sex="female",
         conditions=(("40055000", "Chronic sinusitis", "2025-10"), ("40930008", "Hypothyroidism", "2016")),
-        medications=(("Levothyroxine", "Levothyroxine 75 microgram tablet", "75 micrograms once daily"),
-                     ("Mometasone",
-                      "Mometasone 50 microgram nasal spray",
-                      "2 sprays each nostril once daily")),
+        medications=(
+            ("Levothyroxine", "Levothyroxine 75 microgram tablet", "75 micrograms once daily"),
+            ("Mometasone", "Mometasone 50 microgram nasal spray", "2 sprays each nostril once daily"),
+        ),
         allergies=(),
-        labs=(("1988-5", "CRP", 86, "mg/L"),
-              ("2160-0", "Creatinine", 1.4, "mg/dL"),
-              ("4537-7", "ESR", 72, "mm/h"),
-              ("5794-3", "Urine dipstick blood", "2+", "")),
+        labs=(
+            ("1988-5", "CRP", 86, "mg/L"),
+            ("2160-0", "Creatinine", 1.4, "mg/dL"),
+            ("4537-7", "ESR", 72, "mm/h"),
+            ("5794-3", "Urine dipstick blood", "2+", ""),
+        ),
         opening="For two months I've had a blocked, crusty nose with nosebleeds, and now a cough with a "
         "little blood in it. My GP did a chest X-ray.",
-        described="multiple nodular opacities in both lungs, some possibly cavitating; clinical correlation "
-        "advised",
+        described="multiple nodular opacities in both lungs, some possibly cavitating; clinical correlation advised",
         finding="several rounded nodules in both lungs, of varying size, without a single dominant mass",
         reported="several nodules in both lungs, some possibly cavitating",
         likely="granulomatosis with polyangiitis, a rare inflammation of small blood vessels (vasculitis) "
         "that affects the nose, lungs and kidneys",
-        differential=("lung metastases from a cancer elsewhere",
-                      "an infection such as tuberculosis or a fungal infection"),
+        differential=(
+            "lung metastases from a cancer elsewhere",
+            "an infection such as tuberculosis or a fungal infection",
+        ),
         wrong="a simple chest infection",
         wrong_next="a course of antibiotics and a repeat X-ray in six weeks",
         reassure="this sounds like a lingering chest infection that will settle on its own",
@@ -517,10 +526,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP, asking for an urgent rheumatology or respiratory referral",
         action="Please see your GP within the next few days and ask for an urgent specialist referral, "
         "because this kind of inflammation can damage the kidneys quickly.",
-        red_flags=("you cough up more than a teaspoon of blood",
-                   "you become short of breath",
-                   "you pass less urine or your urine turns dark or bloody",
-                   "your ankles start to swell"),
+        red_flags=(
+            "you cough up more than a teaspoon of blood",
+            "you become short of breath",
+            "you pass less urine or your urine turns dark or bloody",
+            "your ankles start to swell",
+        ),
         next_steps="blood tests including ANCA antibodies and kidney function, a urine test for blood and "
         "protein, a CT scan of the chest and often a biopsy",
         meanwhile="avoid blowing your nose forcefully and keep a note of any blood you cough up",
@@ -533,16 +544,20 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Non-ossifying fibroma of the distal tibia (incidental)",
         malignant=False,
         rare=False,
-        images=(("tibia_cr",
-                 "AP radiograph of the right distal tibia and ankle: eccentric lucent lesion with a "
-                 "sclerotic rim in the distal tibial metaphysis."),),
+        images=(
+            (
+                "tibia_cr",
+                "AP radiograph of the right distal tibia and ankle: eccentric lucent lesion with a "
+                "sclerotic rim in the distal tibial metaphysis.",
+            ),
+        ),
         age=17,
         sex="female",
         conditions=(("195967001", "Asthma", "2015"),),
-        medications=(("Salbutamol", "Salbutamol 100 microgram inhaler", "2 puffs when needed"),
-                     ("Ibuprofen",
-                      "Ibuprofen 200 mg tablet",
-                      "400 mg three times daily with food for 5 days")),
+        medications=(
+            ("Salbutamol", "Salbutamol 100 microgram inhaler", "2 puffs when needed"),
+            ("Ibuprofen", "Ibuprofen 200 mg tablet", "400 mg three times daily with food for 5 days"),
+        ),
         allergies=(),
         labs=(("6768-6", "Alkaline phosphatase", 180, "U/L"), ("17861-6", "Calcium", 9.6, "mg/dL")),
         opening="I'm 17 and twisted my right ankle playing netball. The X-ray didn't show a fracture, but "
@@ -554,8 +569,10 @@ CASES: tuple[CaseSpec, ...] = (
         reported="a well-defined lucent lesion with a sclerotic margin in the lower tibia, called a "
         "non-ossifying fibroma, and no fracture",
         likely="a non-ossifying fibroma, a common harmless developmental bone lesion in teenagers",
-        differential=("a fibrous cortical defect (a smaller version of the same thing)",
-                      "less likely, another benign bone lesion such as an aneurysmal bone cyst"),
+        differential=(
+            "a fibrous cortical defect (a smaller version of the same thing)",
+            "less likely, another benign bone lesion such as an aneurysmal bone cyst",
+        ),
         wrong="a stress fracture",
         wrong_next="a plaster cast for six weeks",
         reassure="this is nothing at all, so you can ignore it and go straight back to full training",
@@ -564,10 +581,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP or the fracture clinic",
         action="Ask your GP or the fracture clinic to go through the report with you at a routine "
         "appointment in the next few weeks.",
-        red_flags=("pain wakes you at night or keeps getting worse",
-                   "a lump or swelling appears over the shin",
-                   "you cannot put weight on the leg",
-                   "you get sudden pain after only a minor knock"),
+        red_flags=(
+            "pain wakes you at night or keeps getting worse",
+            "a lump or swelling appears over the shin",
+            "you cannot put weight on the leg",
+            "you get sudden pain after only a minor knock",
+        ),
         next_steps="no treatment in most cases, just a check of the report by an orthopaedic or radiology "
         "specialist, sometimes with a follow-up X-ray, and an MRI only if the lesion is large or painful",
         meanwhile="treat the sprain with rest, ice, compression and elevation, and return to sport gradually "
@@ -582,13 +601,16 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Non-ossifying fibroma; possible Jaffe–Campanacci syndrome",
         malignant=False,
         rare=True,
-        images=(("tibia_cr",
-                 "AP radiograph of the right distal tibia: lobulated lucent metaphyseal lesion with a "
-                 "sclerotic rim, typical of a non-ossifying fibroma."),),
+        images=(
+            (
+                "tibia_cr",
+                "AP radiograph of the right distal tibia: lobulated lucent metaphyseal lesion with a "
+                "sclerotic rim, typical of a non-ossifying fibroma.",
+            ),
+        ),
         age=19,
         sex="female",
-        conditions=((None, "Multiple café-au-lait macules", "2010"),
-                    ("197480006", "Anxiety disorder", "2023")),
+        conditions=((None, "Multiple café-au-lait macules", "2010"), ("197480006", "Anxiety disorder", "2023")),
         medications=(("Sertraline", "Sertraline 50 mg tablet", "50 mg once daily"),),
         allergies=(("Latex", "Contact dermatitis"),),
         labs=(("6768-6", "Alkaline phosphatase", 95, "U/L"), ("1989-3", "25-hydroxyvitamin D", 19, "ng/mL")),
@@ -598,12 +620,13 @@ CASES: tuple[CaseSpec, ...] = (
         "non-ossifying fibroma; in view of the history, are there other lesions?",
         finding="a well-defined, lobulated lucent lesion with a sclerotic rim in the lower tibial "
         "metaphysis, typical of a non-ossifying fibroma",
-        reported="a non-ossifying fibroma in the lower tibia, with the radiologist asking whether there are "
-        "others",
+        reported="a non-ossifying fibroma in the lower tibia, with the radiologist asking whether there are others",
         likely="a non-ossifying fibroma, which together with several café-au-lait birthmarks raises the "
         "possibility of Jaffe–Campanacci syndrome, a rare condition related to neurofibromatosis type 1",
-        differential=("an isolated non-ossifying fibroma with unrelated birthmarks",
-                      "fibrous dysplasia, which can also come with birthmarks (McCune–Albright syndrome)"),
+        differential=(
+            "an isolated non-ossifying fibroma with unrelated birthmarks",
+            "fibrous dysplasia, which can also come with birthmarks (McCune–Albright syndrome)",
+        ),
         wrong="a healing ankle fracture",
         wrong_next="leaving it alone, with no further tests",
         reassure="birthmarks and bone spots are both common and have nothing to do with each other",
@@ -612,14 +635,15 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP",
         action="Please see your GP in the next few weeks and ask for referral to an orthopaedic team and a "
         "clinical genetics service.",
-        red_flags=("your leg pain suddenly increases or you cannot bear weight, which could mean a fracture",
-                   "new lumps appear under the skin",
-                   "your vision changes",
-                   "you notice new weakness or numbness"),
+        red_flags=(
+            "your leg pain suddenly increases or you cannot bear weight, which could mean a fracture",
+            "new lumps appear under the skin",
+            "your vision changes",
+            "you notice new weakness or numbness",
+        ),
         next_steps="X-rays of any other painful bones, an orthopaedic opinion on fracture risk, and a skin "
         "and eye examination with genetic counselling about neurofibromatosis type 1",
-        meanwhile="avoid high-impact sport on that leg until an orthopaedic specialist has judged the "
-        "fracture risk",
+        meanwhile="avoid high-impact sport on that leg until an orthopaedic specialist has judged the fracture risk",
         ehr_note="Your record lists multiple café-au-lait macules noted in childhood and a low vitamin D of "
         "19 ng/mL, so the combination deserves a genetic review and the vitamin D needs topping up.",
         escalate="Get seen the same day (your GP, or the emergency department for a suspected fracture)",
@@ -633,10 +657,11 @@ CASES: tuple[CaseSpec, ...] = (
         images=(("shoulder_mr", "Oblique coronal T1-weighted MR of the shoulder."),),
         age=54,
         sex="male",
-        conditions=(("44054006", "Type 2 diabetes mellitus", "2019"),
-                    ("55822004", "Hyperlipidaemia", "2019")),
-        medications=(("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
-                     ("Atorvastatin", "Atorvastatin 20 mg tablet", "20 mg at night")),
+        conditions=(("44054006", "Type 2 diabetes mellitus", "2019"), ("55822004", "Hyperlipidaemia", "2019")),
+        medications=(
+            ("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
+            ("Atorvastatin", "Atorvastatin 20 mg tablet", "20 mg at night"),
+        ),
         allergies=(),
         labs=((None, "HbA1c", 7.5, "%"), (None, "BMI", 29.1, "kg/m2")),
         opening="I'm a painter and decorator, and for three months my shoulder has hurt when I lift my arm "
@@ -645,11 +670,12 @@ CASES: tuple[CaseSpec, ...] = (
         "full-thickness tear seen on the sequences provided",
         finding="normal-looking marrow in the humeral head on this coronal T1-weighted slice, a congruent "
         "joint and no bone lesion, although the tendons are hard to judge on this one sequence",
-        reported="no bone marrow lesion and suspected supraspinatus tendinopathy without a full-thickness "
-        "tear",
+        reported="no bone marrow lesion and suspected supraspinatus tendinopathy without a full-thickness tear",
         likely="rotator cuff tendinopathy with subacromial pain (often called impingement)",
-        differential=("a partial-thickness rotator cuff tear",
-                      "early frozen shoulder or arthritis of the acromioclavicular joint"),
+        differential=(
+            "a partial-thickness rotator cuff tear",
+            "early frozen shoulder or arthritis of the acromioclavicular joint",
+        ),
         wrong="a trapped nerve in the neck",
         wrong_next="complete rest of the arm in a sling for two months",
         reassure="shoulder pain like this always settles by itself",
@@ -657,10 +683,12 @@ CASES: tuple[CaseSpec, ...] = (
         worry="needing surgery",
         who="your GP or a physiotherapist",
         action="Book a routine appointment with your GP or a physiotherapist in the next few weeks.",
-        red_flags=("you suddenly cannot lift the arm after an injury",
-                   "the joint becomes hot and swollen and you have a fever",
-                   "the pain comes with breathlessness or chest tightness",
-                   "numbness or weakness spreads down the arm"),
+        red_flags=(
+            "you suddenly cannot lift the arm after an injury",
+            "the joint becomes hot and swollen and you have a fever",
+            "the pain comes with breathlessness or chest tightness",
+            "numbness or weakness spreads down the arm",
+        ),
         next_steps="a structured physiotherapy programme for the rotator cuff and shoulder-blade muscles, "
         "pain relief, and if that fails after about three months, an ultrasound or a review of the other MRI "
         "sequences and possibly a steroid injection",
@@ -675,15 +703,19 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Adhesive capsulitis (frozen shoulder)",
         malignant=False,
         rare=False,
-        images=(("shoulder_mr",
-                 "Oblique coronal T1-weighted MR of the shoulder: normal marrow signal, no fracture or "
-                 "mass."),),
+        images=(
+            (
+                "shoulder_mr",
+                "Oblique coronal T1-weighted MR of the shoulder: normal marrow signal, no fracture or mass.",
+            ),
+        ),
         age=57,
         sex="male",
-        conditions=(("40930008", "Hypothyroidism", "2012"),
-                    ("235595009", "Gastro-oesophageal reflux disease", "2020")),
-        medications=(("Levothyroxine", "Levothyroxine 100 microgram tablet", "100 micrograms once daily"),
-                     ("Omeprazole", "Omeprazole 20 mg capsule", "20 mg once daily")),
+        conditions=(("40930008", "Hypothyroidism", "2012"), ("235595009", "Gastro-oesophageal reflux disease", "2020")),
+        medications=(
+            ("Levothyroxine", "Levothyroxine 100 microgram tablet", "100 micrograms once daily"),
+            ("Omeprazole", "Omeprazole 20 mg capsule", "20 mg once daily"),
+        ),
         allergies=(("Codeine", "Nausea and vomiting"),),
         labs=(("3016-3", "TSH", 2.1, "mIU/L"), ("4548-4", "HbA1c", 6.2, "%")),
         opening="My shoulder has become stiffer and stiffer over four months. I can't reach behind my back "
@@ -701,12 +733,13 @@ CASES: tuple[CaseSpec, ...] = (
         dismiss="No need to see anyone.",
         worry="never getting full movement back",
         who="your GP or a musculoskeletal physiotherapist",
-        action="Book a routine appointment with your GP or a musculoskeletal physiotherapist in the next few "
-        "weeks.",
-        red_flags=("the shoulder becomes hot and swollen and you have a fever",
-                   "you get sudden severe pain after a fall",
-                   "the pain comes with chest pain or breathlessness",
-                   "you lose weight without trying"),
+        action="Book a routine appointment with your GP or a musculoskeletal physiotherapist in the next few weeks.",
+        red_flags=(
+            "the shoulder becomes hot and swollen and you have a fever",
+            "you get sudden severe pain after a fall",
+            "the pain comes with chest pain or breathlessness",
+            "you lose weight without trying",
+        ),
         next_steps="physiotherapy with gentle stretching, pain relief, and often a steroid injection into "
         "the joint in the painful early phase; hydrodilatation or release surgery is kept for stiffness that "
         "does not improve",
@@ -724,13 +757,19 @@ CASES: tuple[CaseSpec, ...] = (
         age=24,
         sex="male",
         conditions=((None, "Acute streptococcal tonsillitis", "2026-01"),),
-        medications=(("Phenoxymethylpenicillin",
-                      "Phenoxymethylpenicillin 500 mg tablet",
-                      "500 mg four times daily for 10 days (course completed)"),),
+        medications=(
+            (
+                "Phenoxymethylpenicillin",
+                "Phenoxymethylpenicillin 500 mg tablet",
+                "500 mg four times daily for 10 days (course completed)",
+            ),
+        ),
         allergies=(),
-        labs=(("6690-2", "White cell count", 11.2, "10*9/L"),
-              ("1988-5", "CRP", 18, "mg/L"),
-              ("626-2", "Throat culture", "Group A Streptococcus isolated", "")),
+        labs=(
+            ("6690-2", "White cell count", 11.2, "10*9/L"),
+            ("1988-5", "CRP", 18, "mg/L"),
+            ("626-2", "Throat culture", "Group A Streptococcus isolated", ""),
+        ),
         opening="I had a bad sore throat two weeks ago and then noticed a tender lump on the side of my "
         "neck. My doctor arranged an ultrasound.",
         described="oval lymph node with preserved fatty hilum and hilar vascularity on power Doppler, 18 mm "
@@ -743,17 +782,17 @@ CASES: tuple[CaseSpec, ...] = (
         differential=("an infected node that could form an abscess", "much less likely, lymphoma"),
         wrong="a cyst in the thyroid gland",
         wrong_next="surgery to remove it",
-        reassure="lumps like this are nothing and you can forget about it, even if it's still there in a few "
-        "months",
+        reassure="lumps like this are nothing and you can forget about it, even if it's still there in a few months",
         dismiss="No need to have it checked again.",
         worry="cancer",
         who="your GP",
-        action="See your GP again in two to three weeks if the lump has not started to shrink, or sooner if "
-        "it grows.",
-        red_flags=("the lump grows quickly or becomes hard and fixed",
-                   "you get drenching night sweats, fevers or weight loss",
-                   "you have difficulty swallowing or breathing",
-                   "the skin over it becomes red and hot"),
+        action="See your GP again in two to three weeks if the lump has not started to shrink, or sooner if it grows.",
+        red_flags=(
+            "the lump grows quickly or becomes hard and fixed",
+            "you get drenching night sweats, fevers or weight loss",
+            "you have difficulty swallowing or breathing",
+            "the skin over it becomes red and hot",
+        ),
         next_steps="watchful waiting for a few weeks; if the node persists beyond about six weeks or grows, "
         "blood tests and a repeat ultrasound with a view to a needle biopsy",
         meanwhile="rest, drink plenty of fluids and use simple pain relief if it is sore",
@@ -767,16 +806,13 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Hodgkin lymphoma (cervical lymphadenopathy)",
         malignant=True,
         rare=False,
-        images=(("node_us",
-                 "Power Doppler ultrasound of an enlarged lymph node with internal vascularity."),),
+        images=(("node_us", "Power Doppler ultrasound of an enlarged lymph node with internal vascularity."),),
         age=29,
         sex="male",
         conditions=(("61582004", "Allergic rhinitis", "2011"), ("77176002", "Smoker", "2014")),
         medications=(("Cetirizine", "Cetirizine 10 mg tablet", "10 mg once daily when needed"),),
         allergies=(("Sulfonamide antibiotics", "Rash"),),
-        labs=(("4537-7", "ESR", 64, "mm/h"),
-              ("2532-0", "LDH", 310, "U/L"),
-              ("718-7", "Haemoglobin", 12.8, "g/dL")),
+        labs=(("4537-7", "ESR", 64, "mm/h"), ("2532-0", "LDH", 310, "U/L"), ("718-7", "Haemoglobin", 12.8, "g/dL")),
         opening="I've had a painless lump in my neck for two months that keeps getting bigger, and I wake up "
         "drenched in sweat. I've lost weight without trying. This is from my ultrasound.",
         described="enlarged cervical lymph node, 32 mm, with internal vascularity on power Doppler; further "
@@ -784,8 +820,7 @@ CASES: tuple[CaseSpec, ...] = (
         finding="an enlarged oval lymph node with prominent internal blood flow on power Doppler",
         reported="an enlarged neck lymph node of about 32 mm with internal blood flow and a recommendation "
         "for further assessment",
-        likely="a lymphoma, such as Hodgkin lymphoma, given a growing painless node with night sweats and "
-        "weight loss",
+        likely="a lymphoma, such as Hodgkin lymphoma, given a growing painless node with night sweats and weight loss",
         differential=("tuberculosis of the lymph node", "spread to the node from another cancer"),
         wrong="a reactive node from a recent cold",
         wrong_next="waiting six months to see if it goes down",
@@ -795,15 +830,16 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP",
         action="Please see your GP this week and ask for an urgent suspected-cancer referral, so that you "
         "are seen by a specialist within two weeks.",
-        red_flags=("you have difficulty breathing or swallowing",
-                   "your face or neck swells",
-                   "you get high fevers",
-                   "you notice unusual bleeding or bruising"),
+        red_flags=(
+            "you have difficulty breathing or swallowing",
+            "your face or neck swells",
+            "you get high fevers",
+            "you notice unusual bleeding or bruising",
+        ),
         next_steps="blood tests, a core or excision biopsy of the node so a pathologist can make the "
         "diagnosis, and then staging scans such as PET-CT",
         meanwhile="keep a record of sweats, fevers and your weight, and don't let the referral slip",
-        ehr_note="Your record shows an ESR of 64 mm/h and an LDH of 310 U/L, both raised, which adds to the "
-        "concern.",
+        ehr_note="Your record shows an ESR of 64 mm/h and an LDH of 310 U/L, both raised, which adds to the concern.",
     ),
     CaseSpec(
         title="Fever and tender neck nodes with negative glandular fever test",
@@ -811,17 +847,18 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Kikuchi–Fujimoto disease (histiocytic necrotising lymphadenitis)",
         malignant=False,
         rare=True,
-        images=(("node_us",
-                 "Power Doppler ultrasound of an enlarged oval lymph node with mainly hilar flow."),),
+        images=(("node_us", "Power Doppler ultrasound of an enlarged oval lymph node with mainly hilar flow."),),
         age=27,
         sex="male",
         conditions=(("61582004", "Allergic rhinitis", "2015"),),
         medications=(("Ibuprofen", "Ibuprofen 400 mg tablet", "400 mg up to three times daily when needed"),),
         allergies=(),
-        labs=(("6690-2", "White cell count", 3.1, "10*9/L"),
-              ("1988-5", "CRP", 24, "mg/L"),
-              ("4537-7", "ESR", 48, "mm/h"),
-              (None, "Heterophile antibody (Monospot)", "Negative", "")),
+        labs=(
+            ("6690-2", "White cell count", 3.1, "10*9/L"),
+            ("1988-5", "CRP", 24, "mg/L"),
+            ("4537-7", "ESR", 48, "mm/h"),
+            (None, "Heterophile antibody (Monospot)", "Negative", ""),
+        ),
         opening="I've had fevers for two weeks and tender lumps in my neck. The blood test for glandular "
         "fever was negative. I've had an ultrasound.",
         described="tender enlarged cervical lymph nodes with hilar and some internal vascularity; reactive "
@@ -831,8 +868,10 @@ CASES: tuple[CaseSpec, ...] = (
         likely="Kikuchi–Fujimoto disease, a rare and usually self-limiting inflammation of the lymph nodes "
         "that fits prolonged fever, tender neck nodes, a negative glandular fever test and a low white cell "
         "count",
-        differential=("lymphoma, which can look similar and must be excluded",
-                      "tuberculosis or lupus-related inflammation of the nodes"),
+        differential=(
+            "lymphoma, which can look similar and must be excluded",
+            "tuberculosis or lupus-related inflammation of the nodes",
+        ),
         wrong="mumps",
         wrong_next="a week of antibiotics and nothing else",
         reassure="this is just a virus and will pass",
@@ -841,10 +880,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP",
         action="Please see your GP within the next week; you may need referral to a haematology or "
         "infectious diseases clinic.",
-        red_flags=("your fever goes above 39 °C and won't come down",
-                   "you get a rash, joint pains or mouth ulcers",
-                   "you become breathless or have chest pain",
-                   "you feel confused or have a severe headache"),
+        red_flags=(
+            "your fever goes above 39 °C and won't come down",
+            "you get a rash, joint pains or mouth ulcers",
+            "you become breathless or have chest pain",
+            "you feel confused or have a severe headache",
+        ),
         next_steps="blood tests including a full blood count, ESR, lupus antibodies and tests for "
         "tuberculosis and HIV, and a biopsy of a node, because only the pathologist can separate Kikuchi "
         "disease from lymphoma or lupus",
@@ -859,20 +900,25 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Isolated mega cisterna magna (borderline), posterior fossa anomaly to be excluded",
         malignant=False,
         rare=True,
-        images=(("ob_us",
-                 "Obstetric ultrasound screen with a calliper measurement labelled 'Cist Mag 1.06 cm'; the "
-                 "fetal anatomy is barely visible on this frame."),),
+        images=(
+            (
+                "ob_us",
+                "Obstetric ultrasound screen with a calliper measurement labelled 'Cist Mag 1.06 cm'; the "
+                "fetal anatomy is barely visible on this frame.",
+            ),
+        ),
         age=31,
         sex="female",
         conditions=(("77386006", "Pregnant", "2025-08"), (None, "Iron deficiency anaemia", "2025-11")),
-        medications=(("Folic acid", "Folic acid 400 microgram tablet", "400 micrograms once daily"),
-                     ("Ferrous sulfate", "Ferrous sulfate 200 mg tablet", "200 mg once daily")),
+        medications=(
+            ("Folic acid", "Folic acid 400 microgram tablet", "400 micrograms once daily"),
+            ("Ferrous sulfate", "Ferrous sulfate 200 mg tablet", "200 mg once daily"),
+        ),
         allergies=(),
-        labs=(("718-7", "Haemoglobin", 10.9, "g/dL"),
-              (None,
-               "Combined first-trimester screening",
-               "Trisomy 21 chance 1 in 8,200 (lower chance)",
-               "")),
+        labs=(
+            ("718-7", "Haemoglobin", 10.9, "g/dL"),
+            (None, "Combined first-trimester screening", "Trisomy 21 chance 1 in 8,200 (lower chance)", ""),
+        ),
         opening="I'm 20 weeks pregnant. At my anatomy scan the sonographer measured something in the baby's "
         "brain called the cisterna magna and said it was 'just over the limit'. She gave me a print of the "
         "screen.",
@@ -883,9 +929,10 @@ CASES: tuple[CaseSpec, ...] = (
         reported="a cisterna magna of 10.6 mm, borderline enlarged, with a detailed scan recommended",
         likely="an isolated mega cisterna magna, usually a harmless variant when the cerebellar vermis and "
         "the rest of the brain are normal",
-        differential=("a Blake's pouch cyst",
-                      "a Dandy–Walker malformation or vermian hypoplasia, which are less likely but need to "
-                      "be excluded"),
+        differential=(
+            "a Blake's pouch cyst",
+            "a Dandy–Walker malformation or vermian hypoplasia, which are less likely but need to be excluded",
+        ),
         wrong="a normal measurement, because anything up to 15 mm is fine",
         wrong_next="routine antenatal care, with no further scans",
         reassure="this measurement is perfectly normal and there's nothing more to check",
@@ -894,14 +941,15 @@ CASES: tuple[CaseSpec, ...] = (
         who="your midwife or obstetrician",
         action="Ask your midwife or obstetrician to arrange the fetal medicine appointment within the next "
         "one to two weeks.",
-        red_flags=("you have vaginal bleeding",
-                   "fluid leaks from the vagina",
-                   "you get severe abdominal pain",
-                   "the baby's movements slow down once you have been feeling them regularly"),
+        red_flags=(
+            "you have vaginal bleeding",
+            "fluid leaks from the vagina",
+            "you get severe abdominal pain",
+            "the baby's movements slow down once you have been feeling them regularly",
+        ),
         next_steps="a detailed fetal neurosonography scan of the cerebellar vermis and posterior fossa, "
         "sometimes a fetal MRI, and a discussion about genetic testing if anything else is found",
-        meanwhile="keep your routine antenatal appointments and write down your questions for the fetal "
-        "medicine team",
+        meanwhile="keep your routine antenatal appointments and write down your questions for the fetal medicine team",
         ehr_note="Your record shows a lower-chance first-trimester screening result (1 in 8,200), which "
         "makes a chromosomal cause less likely, though it doesn't rule one out.",
         escalate="Contact your maternity unit's triage line straight away",
@@ -913,21 +961,27 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Acute ischaemic stroke, right middle cerebral artery territory",
         malignant=False,
         rare=False,
-        images=(("ct_perfusion",
-                 "CT perfusion, cerebral blood flow map of an axial brain slice: reduced flow in one middle "
-                 "cerebral artery territory."),),
+        images=(
+            (
+                "ct_perfusion",
+                "CT perfusion, cerebral blood flow map of an axial brain slice: reduced flow in one middle "
+                "cerebral artery territory.",
+            ),
+        ),
         age=71,
         sex="male",
-        conditions=(("49436004", "Atrial fibrillation", "2019"),
-                    ("38341003", "Hypertensive disorder", "2010"),
-                    ("55822004", "Hyperlipidaemia", "2012")),
-        medications=(("Apixaban", "Apixaban 5 mg tablet", "5 mg twice daily"),
-                     ("Ramipril", "Ramipril 5 mg capsule", "5 mg once daily"),
-                     ("Atorvastatin", "Atorvastatin 40 mg tablet", "40 mg at night")),
+        conditions=(
+            ("49436004", "Atrial fibrillation", "2019"),
+            ("38341003", "Hypertensive disorder", "2010"),
+            ("55822004", "Hyperlipidaemia", "2012"),
+        ),
+        medications=(
+            ("Apixaban", "Apixaban 5 mg tablet", "5 mg twice daily"),
+            ("Ramipril", "Ramipril 5 mg capsule", "5 mg once daily"),
+            ("Atorvastatin", "Atorvastatin 40 mg tablet", "40 mg at night"),
+        ),
         allergies=(),
-        labs=(("15074-8", "Glucose", 7.4, "mmol/L"),
-              ("6301-6", "INR", 1.2, ""),
-              ("777-3", "Platelets", 232, "10*9/L")),
+        labs=(("15074-8", "Glucose", 7.4, "mmol/L"), ("6301-6", "INR", 1.2, ""), ("777-3", "Platelets", 232, "10*9/L")),
         opening="I'm writing for my father, who is 71. Two hours ago his left arm went weak and his face "
         "drooped. He's in hospital and they did a CT scan of the blood flow in his brain; the doctor let me "
         "photograph it.",
@@ -935,13 +989,12 @@ CASES: tuple[CaseSpec, ...] = (
         "acute ischaemia",
         finding="a colour-coded area of clearly reduced blood flow in one middle cerebral artery territory, "
         "on the side that would match weakness of the left arm",
-        reported="reduced blood flow in the right middle cerebral artery territory, consistent with an acute "
-        "stroke",
-        likely="an acute ischaemic stroke in the right middle cerebral artery territory, caused by a blocked "
-        "artery",
-        differential=("a stroke mimic such as a seizure with temporary weakness",
-                      "bleeding in the brain, which the plain CT done alongside this scan is meant to "
-                      "exclude"),
+        reported="reduced blood flow in the right middle cerebral artery territory, consistent with an acute stroke",
+        likely="an acute ischaemic stroke in the right middle cerebral artery territory, caused by a blocked artery",
+        differential=(
+            "a stroke mimic such as a seizure with temporary weakness",
+            "bleeding in the brain, which the plain CT done alongside this scan is meant to exclude",
+        ),
         wrong="a migraine with temporary weakness",
         wrong_next="going home and seeing whether he improves over the next few days",
         reassure="weakness like this often settles by itself, so there's no need to rush into any procedure",
@@ -950,10 +1003,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="the stroke team who are with him",
         action="He is in the right place: this is an emergency where minutes matter, so help the stroke team "
         "make treatment decisions quickly.",
-        red_flags=("he becomes more drowsy or confused",
-                   "he vomits or complains of a sudden severe headache",
-                   "he has a seizure",
-                   "his weakness gets worse"),
+        red_flags=(
+            "he becomes more drowsy or confused",
+            "he vomits or complains of a sudden severe headache",
+            "he has a seizure",
+            "his weakness gets worse",
+        ),
         next_steps="decisions by the stroke team on clot-busting medicine (thrombolysis) and clot retrieval "
         "(thrombectomy), which depend on the time since onset, the CT angiogram and his other conditions",
         meanwhile="stay with him, tell the team the exact time he was last seen well, and bring a list of "
@@ -970,9 +1025,13 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Ischaemic stroke due to cervical artery dissection",
         malignant=False,
         rare=True,
-        images=(("ct_perfusion",
-                 "CT perfusion, cerebral blood flow map of an axial brain slice: reduced flow in one middle "
-                 "cerebral artery territory."),),
+        images=(
+            (
+                "ct_perfusion",
+                "CT perfusion, cerebral blood flow map of an axial brain slice: reduced flow in one middle "
+                "cerebral artery territory.",
+            ),
+        ),
         age=38,
         sex="male",
         conditions=(("37796009", "Migraine", "2009"),),
@@ -989,9 +1048,10 @@ CASES: tuple[CaseSpec, ...] = (
         "look for a tear in a neck artery",
         likely="an ischaemic stroke caused by a tear in the wall of a neck artery (cervical artery "
         "dissection), a rare but important cause of stroke in younger adults",
-        differential=("a stroke from a clot travelling from the heart, for example through a patent foramen "
-                      "ovale",
-                      "a complicated migraine, which can only be diagnosed once stroke has been excluded"),
+        differential=(
+            "a stroke from a clot travelling from the heart, for example through a patent foramen ovale",
+            "a complicated migraine, which can only be diagnosed once stroke has been excluded",
+        ),
         wrong="a trapped nerve in the neck",
         wrong_next="more neck manipulation to free the nerve",
         reassure="your symptoms have already gone, so it was just a funny turn",
@@ -1000,15 +1060,16 @@ CASES: tuple[CaseSpec, ...] = (
         who="the stroke team",
         action="Please stay under the care of the stroke team: you need same-day specialist assessment and "
         "imaging of the neck arteries.",
-        red_flags=("the weakness or speech problem comes back",
-                   "you develop a severe headache or neck pain",
-                   "you get double vision, a drooping eyelid or trouble swallowing",
-                   "you feel drowsy or confused"),
+        red_flags=(
+            "the weakness or speech problem comes back",
+            "you develop a severe headache or neck pain",
+            "you get double vision, a drooping eyelid or trouble swallowing",
+            "you feel drowsy or confused",
+        ),
         next_steps="a CT or MR angiogram of the neck and brain arteries, an MRI of the brain, and usually "
         "antiplatelet or anticoagulant treatment chosen by the stroke team; neck manipulation must be "
         "avoided",
-        meanwhile="avoid any further neck manipulation or heavy straining, and follow the stroke team's "
-        "advice",
+        meanwhile="avoid any further neck manipulation or heavy straining, and follow the stroke team's advice",
         ehr_note="Your record lists migraine and sumatriptan, which the team will want to know, because "
         "triptans are usually avoided after a stroke.",
         escalate="Tell the staff immediately, or call emergency services if you are at home,",
@@ -1020,19 +1081,27 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Back contusion; no acute vertebral fracture at the imaged level",
         malignant=False,
         rare=False,
-        images=(("thoracic_ct",
-                 "Axial CT slice through a thoracic vertebra: intact vertebral body and posterior elements "
-                 "at this level."),),
+        images=(
+            (
+                "thoracic_ct",
+                "Axial CT slice through a thoracic vertebra: intact vertebral body and posterior elements "
+                "at this level.",
+            ),
+        ),
         age=74,
         sex="female",
         conditions=(("64859006", "Osteoporosis", "2018"), ("38341003", "Hypertensive disorder", "2008")),
-        medications=(("Alendronic acid", "Alendronic acid 70 mg tablet", "70 mg once weekly"),
-                     ("Colecalciferol", "Colecalciferol 800 unit capsule", "800 units once daily"),
-                     ("Indapamide", "Indapamide 2.5 mg tablet", "2.5 mg once daily")),
+        medications=(
+            ("Alendronic acid", "Alendronic acid 70 mg tablet", "70 mg once weekly"),
+            ("Colecalciferol", "Colecalciferol 800 unit capsule", "800 units once daily"),
+            ("Indapamide", "Indapamide 2.5 mg tablet", "2.5 mg once daily"),
+        ),
         allergies=(("Morphine", "Hallucinations"),),
-        labs=((None, "Hip bone density T-score", -2.8, "SD"),
-              ("17861-6", "Calcium", 9.4, "mg/dL"),
-              ("1989-3", "25-hydroxyvitamin D", 30, "ng/mL")),
+        labs=(
+            (None, "Hip bone density T-score", -2.8, "SD"),
+            ("17861-6", "Calcium", 9.4, "mg/dL"),
+            ("1989-3", "25-hydroxyvitamin D", 30, "ng/mL"),
+        ),
         opening="I'm 74 and slipped on my kitchen floor yesterday, landing on my back. I have osteoporosis. "
         "The A&E doctor arranged a CT of my upper back and showed me one of the pictures.",
         described="no acute fracture of the thoracic spine on the imaged levels; mild degenerative change",
@@ -1040,8 +1109,7 @@ CASES: tuple[CaseSpec, ...] = (
         "visible fracture line at this level",
         reported="no acute fracture of the thoracic spine and mild age-related wear",
         likely="bruising or a muscle strain of the back without a fracture at this level",
-        differential=("an osteoporotic compression fracture at a level not shown on this slice",
-                      "a rib fracture"),
+        differential=("an osteoporotic compression fracture at a level not shown on this slice", "a rib fracture"),
         wrong="a fracture of the vertebra that needs surgery",
         wrong_next="urgent spinal surgery",
         reassure="your spine is completely fine and nothing more needs checking",
@@ -1050,15 +1118,16 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP",
         action="See your GP within the next week or two to review pain control and your osteoporosis "
         "treatment, and go back to A&E sooner if anything changes.",
-        red_flags=("you develop numbness, weakness or tingling in your legs",
-                   "you have trouble controlling your bladder or bowels",
-                   "the pain suddenly becomes much worse",
-                   "you become short of breath"),
+        red_flags=(
+            "you develop numbness, weakness or tingling in your legs",
+            "you have trouble controlling your bladder or bowels",
+            "the pain suddenly becomes much worse",
+            "you become short of breath",
+        ),
         next_steps="review of the full CT report covering all levels, good pain relief, and a review of your "
         "osteoporosis treatment and falls risk; an MRI is only needed if pain persists or new symptoms "
         "appear",
-        meanwhile="keep gently mobile, use the pain relief your doctor advised, and make the kitchen floor "
-        "safer",
+        meanwhile="keep gently mobile, use the pain relief your doctor advised, and make the kitchen floor safer",
         ehr_note="Your record shows osteoporosis with a hip T-score of −2.8 and weekly alendronic acid, so a "
         "fracture at another level can't be dismissed even though this slice looks intact.",
     ),
@@ -1068,19 +1137,28 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Prostate adenocarcinoma with back pain; spinal metastasis not excluded",
         malignant=True,
         rare=False,
-        images=(("thoracic_ct",
-                 "Axial CT slice through a thoracic vertebra: no destructive or sclerotic lesion at this "
-                 "level."),),
+        images=(
+            (
+                "thoracic_ct",
+                "Axial CT slice through a thoracic vertebra: no destructive or sclerotic lesion at this level.",
+            ),
+        ),
         age=69,
         sex="male",
-        conditions=(("399068003", "Malignant tumor of prostate", "2022"),
-                    ("44054006", "Type 2 diabetes mellitus", "2016")),
-        medications=(("Leuprorelin", "Leuprorelin 22.5 mg injection", "22.5 mg every 3 months"),
-                     ("Metformin", "Metformin 500 mg tablet", "1 g twice daily")),
+        conditions=(
+            ("399068003", "Malignant tumor of prostate", "2022"),
+            ("44054006", "Type 2 diabetes mellitus", "2016"),
+        ),
+        medications=(
+            ("Leuprorelin", "Leuprorelin 22.5 mg injection", "22.5 mg every 3 months"),
+            ("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
+        ),
         allergies=(),
-        labs=(("2857-1", "PSA", 6.8, "ng/mL"),
-              ("6768-6", "Alkaline phosphatase", 164, "U/L"),
-              ("718-7", "Haemoglobin", 12.6, "g/dL")),
+        labs=(
+            ("2857-1", "PSA", 6.8, "ng/mL"),
+            ("6768-6", "Alkaline phosphatase", 164, "U/L"),
+            ("718-7", "Haemoglobin", 12.6, "g/dL"),
+        ),
         opening="I have prostate cancer, and for three weeks I've had a constant ache in the middle of my "
         "back that's worse at night. They did a CT; the doctor showed me one slice and said it looks OK at "
         "that level.",
@@ -1089,11 +1167,12 @@ CASES: tuple[CaseSpec, ...] = (
         finding="a thoracic vertebra with intact cortical outlines and no obvious destructive or dense "
         "(sclerotic) lesion at this level",
         reported="no bone lesion at the level imaged, with an MRI of the whole spine recommended",
-        likely="possible spread of the prostate cancer to the spine: this slice shows no bone lesion, but "
-        "other levels are not excluded, and new night-time back pain with prostate cancer needs a "
-        "whole-spine MRI",
-        differential=("an osteoporotic fracture related to hormone treatment",
-                      "mechanical back pain from the joints or muscles"),
+        likely="spread of the prostate cancer to the spine at a level this slice does not show, which new "
+        "night-time back pain makes a real concern until a whole-spine MRI has been done",
+        differential=(
+            "an osteoporotic fracture related to hormone treatment",
+            "mechanical back pain from the joints or muscles",
+        ),
         wrong="simple muscular back pain",
         wrong_next="physiotherapy only, with no further scans",
         reassure="a normal CT slice means the cancer hasn't spread to the bones",
@@ -1102,17 +1181,18 @@ CASES: tuple[CaseSpec, ...] = (
         who="your oncology or urology team",
         action="Please contact your oncology or urology team within the next few days about the whole-spine "
         "MRI the report recommends.",
-        red_flags=("you develop weakness, numbness or heaviness in your legs",
-                   "you have difficulty passing urine or controlling your bowels",
-                   "you notice numbness around your bottom or genitals",
-                   "the pain suddenly becomes severe or spreads like a band around your chest"),
+        red_flags=(
+            "you develop weakness, numbness or heaviness in your legs",
+            "you have difficulty passing urine or controlling your bowels",
+            "you notice numbness around your bottom or genitals",
+            "the pain suddenly becomes severe or spreads like a band around your chest",
+        ),
         next_steps="an MRI of the whole spine, a PSA blood test, and possibly a bone scan or PSMA PET scan; "
         "if spread is found, options include radiotherapy and changes to hormone treatment",
         meanwhile="take the pain relief your team has advised and keep your appointments",
         ehr_note="Your record shows a PSA of 6.8 ng/mL despite leuprorelin and a raised alkaline phosphatase "
         "of 164 U/L, which makes spread to the bones a real possibility.",
-        escalate="Go to the emergency department straight away, because this could be spinal cord "
-        "compression,",
+        escalate="Go to the emergency department straight away, because this could be spinal cord compression,",
     ),
     CaseSpec(
         title="Liver lesion during follow-up of bowel cancer",
@@ -1120,30 +1200,32 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Colorectal adenocarcinoma with liver metastasis",
         malignant=True,
         rare=False,
-        images=(("liver_mr",
-                 "Axial contrast-enhanced fat-suppressed T1 MR of the upper abdomen: rim-enhancing lesion in "
-                 "the right lobe of the liver."),
-                ("ihc",
-                 "Immunohistochemistry of colonic glands (FHL2, DAB with haematoxylin counterstain).")),
+        images=(
+            (
+                "liver_mr",
+                "Axial contrast-enhanced fat-suppressed T1 MR of the upper abdomen: rim-enhancing lesion in "
+                "the right lobe of the liver.",
+            ),
+            ("ihc", "Immunohistochemistry of colonic glands (FHL2, DAB with haematoxylin counterstain)."),
+        ),
         age=58,
         sex="male",
-        conditions=(("363406005", "Malignant tumor of colon", "2024"),
-                    ("38341003", "Hypertensive disorder", "2017")),
-        medications=(("Ramipril", "Ramipril 2.5 mg capsule", "2.5 mg once daily"),
-                     ("Omeprazole", "Omeprazole 20 mg capsule", "20 mg once daily")),
+        conditions=(("363406005", "Malignant tumor of colon", "2024"), ("38341003", "Hypertensive disorder", "2017")),
+        medications=(
+            ("Ramipril", "Ramipril 2.5 mg capsule", "2.5 mg once daily"),
+            ("Omeprazole", "Omeprazole 20 mg capsule", "20 mg once daily"),
+        ),
         allergies=(("Oxaliplatin", "Anaphylaxis"),),
-        labs=(("2039-6", "CEA", 12.4, "ng/mL"),
-              ("1742-6", "ALT", 38, "U/L"),
-              ("1975-2", "Bilirubin", 0.8, "mg/dL")),
+        labs=(("2039-6", "CEA", 12.4, "ng/mL"), ("1742-6", "ALT", 38, "U/L"), ("1975-2", "Bilirubin", 0.8, "mg/dL")),
         opening="I'm 58 and had bowel cancer surgery last year. My follow-up MRI showed a spot in the liver, "
-        "and my surgeon also sent me an image from the original biopsy. What do they mean together?",
+        "and my surgeon also sent me an image from the original biopsy. I'd like to know what they mean "
+        "together.",
         described="a 4 cm rim-enhancing lesion in the right lobe of the liver, suspicious for metastasis; "
         "the original biopsy showed colonic adenocarcinoma",
         finding="a roughly 4 cm lesion in the right lobe of the liver with a bright enhancing rim and a "
         "darker centre on the MRI, and, on the biopsy image, crowded, stacked glandular cells with brown "
         "immunostaining, consistent with a gland-forming colonic tumour",
-        reported="a 4 cm rim-enhancing liver lesion suspicious for metastasis, and a biopsy of colonic "
-        "adenocarcinoma",
+        reported="a 4 cm rim-enhancing liver lesion suspicious for metastasis, and a biopsy of colonic adenocarcinoma",
         likely="a liver metastasis from your bowel cancer",
         differential=("a liver abscess", "a new primary liver tumour, which is less likely"),
         wrong="a harmless liver cyst",
@@ -1154,10 +1236,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your colorectal cancer team",
         action="Please contact your colorectal cancer team within the next week so that this is discussed at "
         "their multidisciplinary meeting.",
-        red_flags=("your skin or eyes turn yellow",
-                   "you develop a fever with shivers",
-                   "you have severe pain under the right ribs",
-                   "you vomit blood or pass black stools"),
+        red_flags=(
+            "your skin or eyes turn yellow",
+            "you develop a fever with shivers",
+            "you have severe pain under the right ribs",
+            "you vomit blood or pass black stools",
+        ),
         next_steps="a CT of the chest, abdomen and pelvis, a CEA blood test and discussion at the "
         "multidisciplinary meeting; a single liver metastasis can often be treated with surgery or ablation, "
         "sometimes after chemotherapy",
@@ -1171,20 +1255,27 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Hepatocellular carcinoma in cirrhosis",
         malignant=True,
         rare=False,
-        images=(("liver_mr",
-                 "Axial contrast-enhanced fat-suppressed T1 MR of the upper abdomen: enhancing lesion with a "
-                 "rim in the right lobe of the liver."),),
+        images=(
+            (
+                "liver_mr",
+                "Axial contrast-enhanced fat-suppressed T1 MR of the upper abdomen: enhancing lesion with a "
+                "rim in the right lobe of the liver.",
+            ),
+        ),
         age=63,
         sex="male",
-        conditions=(("61977001", "Chronic type B viral hepatitis", "2001"),
-                    ("19943007", "Cirrhosis of liver", "2019")),
-        medications=(("Entecavir", "Entecavir 0.5 mg tablet", "0.5 mg once daily"),
-                     ("Propranolol", "Propranolol 40 mg tablet", "40 mg twice daily")),
+        conditions=(("61977001", "Chronic type B viral hepatitis", "2001"), ("19943007", "Cirrhosis of liver", "2019")),
+        medications=(
+            ("Entecavir", "Entecavir 0.5 mg tablet", "0.5 mg once daily"),
+            ("Propranolol", "Propranolol 40 mg tablet", "40 mg twice daily"),
+        ),
         allergies=(),
-        labs=(("1834-1", "Alpha-fetoprotein", 48, "ng/mL"),
-              ("777-3", "Platelets", 96, "10*9/L"),
-              ("1751-7", "Albumin", 3.3, "g/dL"),
-              ("6301-6", "INR", 1.3, "")),
+        labs=(
+            ("1834-1", "Alpha-fetoprotein", 48, "ng/mL"),
+            ("777-3", "Platelets", 96, "10*9/L"),
+            ("1751-7", "Albumin", 3.3, "g/dL"),
+            ("6301-6", "INR", 1.3, ""),
+        ),
         opening="I have cirrhosis from hepatitis B. My six-monthly ultrasound found a lump in the liver and "
         "I've now had an MRI.",
         described="4 cm arterially enhancing observation in the right lobe with an enhancing capsule; "
@@ -1194,20 +1285,23 @@ CASES: tuple[CaseSpec, ...] = (
         reported="a 4 cm enhancing lesion in the right lobe with a capsule, and hepatocellular carcinoma to "
         "be considered",
         likely="hepatocellular carcinoma (primary liver cancer), the main concern in a cirrhotic liver",
-        differential=("a dysplastic (pre-cancerous) nodule",
-                      "a metastasis from another cancer or an abscess, which are less likely"),
+        differential=(
+            "a dysplastic (pre-cancerous) nodule",
+            "a metastasis from another cancer or an abscess, which are less likely",
+        ),
         wrong="a simple liver cyst",
         wrong_next="another ultrasound in six months",
         reassure="lumps in a cirrhotic liver are usually just scarring",
         dismiss="Just carry on with your usual six-monthly ultrasound.",
         worry="liver cancer",
         who="your hepatology team",
-        action="Please make sure you are seen by a hepatology or liver cancer team within the next two "
-        "weeks.",
-        red_flags=("you vomit blood or pass black, tarry stools",
-                   "your skin or eyes turn yellow",
-                   "your abdomen swells quickly",
-                   "you become confused or unusually drowsy"),
+        action="Please make sure you are seen by a hepatology or liver cancer team within the next two weeks.",
+        red_flags=(
+            "you vomit blood or pass black, tarry stools",
+            "your skin or eyes turn yellow",
+            "your abdomen swells quickly",
+            "you become confused or unusually drowsy",
+        ),
         next_steps="a review of all the dynamic MRI sequences against LI-RADS criteria, an alpha-fetoprotein "
         "blood test, and a liver cancer multidisciplinary meeting; options range from ablation or surgery to "
         "transplant assessment",
@@ -1221,19 +1315,27 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Pyogenic liver abscess",
         malignant=False,
         rare=False,
-        images=(("liver_mr",
-                 "Axial contrast-enhanced fat-suppressed T1 MR of the upper abdomen: rim-enhancing lesion "
-                 "with a non-enhancing centre in the right lobe of the liver."),),
+        images=(
+            (
+                "liver_mr",
+                "Axial contrast-enhanced fat-suppressed T1 MR of the upper abdomen: rim-enhancing lesion "
+                "with a non-enhancing centre in the right lobe of the liver.",
+            ),
+        ),
         age=61,
         sex="male",
         conditions=(("44054006", "Type 2 diabetes mellitus", "2012"), ("414916001", "Obesity", "2012")),
-        medications=(("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
-                     ("Gliclazide", "Gliclazide 80 mg tablet", "80 mg twice daily")),
+        medications=(
+            ("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
+            ("Gliclazide", "Gliclazide 80 mg tablet", "80 mg twice daily"),
+        ),
         allergies=(("Penicillin", "Anaphylaxis"),),
-        labs=(("1988-5", "CRP", 210, "mg/L"),
-              ("6690-2", "White cell count", 18.6, "10*9/L"),
-              ("4548-4", "HbA1c", 9.1, "%"),
-              ("6768-6", "Alkaline phosphatase", 240, "U/L")),
+        labs=(
+            ("1988-5", "CRP", 210, "mg/L"),
+            ("6690-2", "White cell count", 18.6, "10*9/L"),
+            ("4548-4", "HbA1c", 9.1, "%"),
+            ("6768-6", "Alkaline phosphatase", 240, "U/L"),
+        ),
         opening="I've had fevers, shivers and pain under my right ribs for ten days. I have diabetes. They "
         "did an MRI of my liver.",
         described="4 cm rim-enhancing lesion in the right hepatic lobe with central non-enhancement; abscess "
@@ -1242,10 +1344,11 @@ CASES: tuple[CaseSpec, ...] = (
         "darker, non-enhancing centre",
         reported="a 4 cm lesion with an enhancing rim and a non-enhancing centre, either an abscess or a "
         "necrotic tumour",
-        likely="a pyogenic liver abscess (a collection of pus in the liver), given the fevers and "
-        "right-sided pain",
-        differential=("a necrotic tumour such as a metastasis",
-                      "an amoebic abscess if you have travelled to an at-risk area"),
+        likely="a pyogenic liver abscess (a collection of pus in the liver), given the fevers and right-sided pain",
+        differential=(
+            "a necrotic tumour such as a metastasis",
+            "an amoebic abscess if you have travelled to an at-risk area",
+        ),
         wrong="a benign haemangioma",
         wrong_next="a follow-up scan in three months",
         reassure="this is probably a harmless blood-vessel lump",
@@ -1254,10 +1357,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="the emergency department",
         action="Please go to the emergency department today: fever with a liver collection usually needs "
         "admission, blood cultures, antibiotics and often drainage.",
-        red_flags=("you feel faint, cold and clammy or confused",
-                   "your breathing becomes fast",
-                   "the pain becomes severe",
-                   "your skin or eyes turn yellow"),
+        red_flags=(
+            "you feel faint, cold and clammy or confused",
+            "your breathing becomes fast",
+            "the pain becomes severe",
+            "your skin or eyes turn yellow",
+        ),
         next_steps="blood cultures and blood tests, intravenous antibiotics, and usually drainage of the "
         "abscess with a needle under ultrasound or CT guidance; a colonoscopy is often advised afterwards",
         meanwhile="don't drive yourself; ask someone to take you and bring your medicines with you",
@@ -1272,14 +1377,16 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Benign prostatic hyperplasia with incomplete bladder emptying",
         malignant=False,
         rare=False,
-        images=(("pelvis_us",
-                 "Transabdominal pelvic ultrasound, two panels: urinary bladder with the tissue at its "
-                 "base."),),
+        images=(
+            ("pelvis_us", "Transabdominal pelvic ultrasound, two panels: urinary bladder with the tissue at its base."),
+        ),
         age=72,
         sex="male",
         conditions=(("38341003", "Hypertension", "2009"), ("90560007", "Gout", "2016")),
-        medications=(("Amlodipine", "Amlodipine 10 mg tablet", "10 mg once daily"),
-                     ("Allopurinol", "Allopurinol 100 mg tablet", "100 mg once daily")),
+        medications=(
+            ("Amlodipine", "Amlodipine 10 mg tablet", "10 mg once daily"),
+            ("Allopurinol", "Allopurinol 100 mg tablet", "100 mg once daily"),
+        ),
         allergies=(),
         labs=((None, "PSA", 3.9, "ng/mL"), (None, "eGFR", 74, "mL/min/1.73m2")),
         opening="I'm 72 and I get up four times a night to pee, my stream is weak and I never feel empty. My "
@@ -1291,8 +1398,10 @@ CASES: tuple[CaseSpec, ...] = (
         reported="an enlarged prostate of about 55 mL pressing on the bladder and 180 mL of urine left after "
         "passing water",
         likely="benign prostatic enlargement (BPH) causing incomplete bladder emptying",
-        differential=("prostate cancer, which ultrasound cannot exclude",
-                      "a weak bladder muscle or a narrowing of the urethra"),
+        differential=(
+            "prostate cancer, which ultrasound cannot exclude",
+            "a weak bladder muscle or a narrowing of the urethra",
+        ),
         wrong="an overactive bladder with a normal prostate",
         wrong_next="drinking less water in the evening and nothing else",
         reassure="this is just normal ageing and doesn't need looking into",
@@ -1300,15 +1409,16 @@ CASES: tuple[CaseSpec, ...] = (
         worry="prostate cancer",
         who="your GP",
         action="Please book a GP appointment within the next couple of weeks to go through this result.",
-        red_flags=("you cannot pass urine at all",
-                   "you see blood in your urine",
-                   "you develop a fever with pain in your back or side",
-                   "you feel increasingly unwell or drowsy"),
+        red_flags=(
+            "you cannot pass urine at all",
+            "you see blood in your urine",
+            "you develop a fever with pain in your back or side",
+            "you feel increasingly unwell or drowsy",
+        ),
         next_steps="a urine test, kidney function, a PSA blood test after discussing its pros and cons, a "
         "rectal examination, and then medicines such as an alpha-blocker, with urology referral if the "
         "residual urine stays high",
-        meanwhile="cut down on caffeine and alcohol, especially in the evening, and keep a simple bladder "
-        "diary",
+        meanwhile="cut down on caffeine and alcohol, especially in the evening, and keep a simple bladder diary",
         ehr_note="Your record shows a PSA of 3.9 ng/mL and an eGFR of 74, and you take amlodipine, so "
         "dizziness from low blood pressure needs watching if an alpha-blocker is added.",
         flat=True,
@@ -1319,15 +1429,16 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Posterior vitreous detachment; retinal tear not excluded",
         malignant=False,
         rare=False,
-        images=(("retina",
-                 "Colour fundus photograph of the left eye: normal optic disc, macula and vessels."),),
+        images=(("retina", "Colour fundus photograph of the left eye: normal optic disc, macula and vessels."),),
         age=58,
         sex="female",
         conditions=(("57190000", "Myopia", "1980"), ("40930008", "Hypothyroidism", "2015")),
         medications=(("Levothyroxine", "Levothyroxine 50 microgram tablet", "50 micrograms once daily"),),
         allergies=(("Chlorhexidine", "Skin rash"),),
-        labs=((None, "Refraction, left eye (spherical equivalent)", -5.5, "dioptres"),
-              (None, "Visual acuity, left eye", "6/6", "")),
+        labs=(
+            (None, "Refraction, left eye (spherical equivalent)", -5.5, "dioptres"),
+            (None, "Visual acuity, left eye", "6/6", ""),
+        ),
         opening="Since yesterday I've seen lots of new floaters and flashes of light in my left eye. An "
         "optician took a photo of the back of my eye and said it looked fine, but I'm still worried.",
         described="left fundus: optic disc, macula and vessels normal; no tear seen on this view; dilated "
@@ -1338,8 +1449,10 @@ CASES: tuple[CaseSpec, ...] = (
         "examination advised",
         likely="a posterior vitreous detachment (the gel inside the eye separating from the retina), which "
         "is common at your age",
-        differential=("a retinal tear, which often sits in the far periphery outside a standard photograph",
-                      "a retinal detachment starting at the edge of the retina"),
+        differential=(
+            "a retinal tear, which often sits in the far periphery outside a standard photograph",
+            "a retinal detachment starting at the edge of the retina",
+        ),
         wrong="ordinary floaters that everyone has",
         wrong_next="waiting to see whether the floaters are still there in six months",
         reassure="a normal photo means your retina is fine, so the floaters are nothing to worry about",
@@ -1349,10 +1462,12 @@ CASES: tuple[CaseSpec, ...] = (
         action="Please have a dilated eye examination today or tomorrow at an eye casualty or urgent "
         "optometry service, because sudden floaters and flashes need the edge of the retina checked for a "
         "tear.",
-        red_flags=("a dark shadow or curtain spreads across your vision",
-                   "your central vision becomes blurred or distorted",
-                   "there is a sudden shower of new floaters",
-                   "you lose any part of your vision"),
+        red_flags=(
+            "a dark shadow or curtain spreads across your vision",
+            "your central vision becomes blurred or distorted",
+            "there is a sudden shower of new floaters",
+            "you lose any part of your vision",
+        ),
         next_steps="a dilated examination of the whole retina, including the far periphery; a tear is "
         "treated with laser or freezing, and a detachment needs surgery",
         meanwhile="avoid heavy lifting and contact sports until you have been examined",
@@ -1370,10 +1485,10 @@ CASES: tuple[CaseSpec, ...] = (
         age=45,
         sex="female",
         conditions=(("46635009", "Type 1 diabetes mellitus", "1994"), (None, "Coeliac disease", "2005")),
-        medications=(("Insulin glargine", "Insulin glargine 100 units/mL pen", "18 units at night"),
-                     ("Insulin aspart",
-                      "Insulin aspart 100 units/mL pen",
-                      "with meals, by carbohydrate count")),
+        medications=(
+            ("Insulin glargine", "Insulin glargine 100 units/mL pen", "18 units at night"),
+            ("Insulin aspart", "Insulin aspart 100 units/mL pen", "with meals, by carbohydrate count"),
+        ),
         allergies=(("Adhesive plaster", "Skin irritation"),),
         labs=((None, "HbA1c", 62, "mmol/mol"), (None, "Blood pressure", "128/78", "mmHg")),
         opening="I have type 1 diabetes and this is my annual eye screening photo. The letter says 'no "
@@ -1383,8 +1498,10 @@ CASES: tuple[CaseSpec, ...] = (
         "dots, blot haemorrhages or yellow exudates that diabetic retinopathy causes",
         reported="no diabetic retinopathy and no maculopathy, with recall in 12 months",
         likely="no diabetic retinopathy in this eye",
-        differential=("very early changes too small to see on a photograph",
-                      "changes in the other eye, which is not described here"),
+        differential=(
+            "very early changes too small to see on a photograph",
+            "changes in the other eye, which is not described here",
+        ),
         wrong="early glaucoma",
         wrong_next="glaucoma eye drops",
         reassure="your eyes are perfect, so you can skip screening from now on",
@@ -1393,10 +1510,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your optometrist",
         action="Keep your next screening appointment in 12 months, and see your optometrist sooner if your "
         "vision changes.",
-        red_flags=("your vision suddenly becomes blurred",
-                   "a shadow or curtain appears over your vision",
-                   "you notice a sudden shower of floaters",
-                   "you have eye pain with redness"),
+        red_flags=(
+            "your vision suddenly becomes blurred",
+            "a shadow or curtain appears over your vision",
+            "you notice a sudden shower of floaters",
+            "you have eye pain with redness",
+        ),
         next_steps="continuing yearly screening and keeping blood glucose, blood pressure and cholesterol on "
         "target, which is what protects the retina",
         meanwhile="keep working with your diabetes team on glucose and blood pressure",
@@ -1411,28 +1530,32 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Probable tension-type headache; no papilloedema on fundus photograph",
         malignant=False,
         rare=False,
-        images=(("retina",
-                 "Colour fundus photograph of the left eye: sharp optic disc margins, no disc swelling."),),
+        images=(("retina", "Colour fundus photograph of the left eye: sharp optic disc margins, no disc swelling."),),
         age=29,
         sex="female",
         conditions=(("414916001", "Obesity", "2022"), (None, "Polycystic ovary syndrome", "2019")),
-        medications=(("Ethinylestradiol with levonorgestrel",
-                      "Ethinylestradiol 30 microgram / levonorgestrel 150 microgram tablet",
-                      "1 tablet daily for 21 days, then a 7-day break"),),
+        medications=(
+            (
+                "Ethinylestradiol with levonorgestrel",
+                "Ethinylestradiol 30 microgram / levonorgestrel 150 microgram tablet",
+                "1 tablet daily for 21 days, then a 7-day break",
+            ),
+        ),
         allergies=(),
         labs=(("39156-5", "BMI", 33, "kg/m2"),),
         opening="I'm 29 and have had headaches for a month, worse in the mornings, and sometimes my vision "
         "goes blurry for a few seconds. My optician took this photo of the back of my eye.",
-        described="left fundus photograph: optic disc margins sharp, no disc swelling; macula and vessels "
-        "normal",
+        described="left fundus photograph: optic disc margins sharp, no disc swelling; macula and vessels normal",
         finding="an optic disc with sharp margins and no visible swelling, and a normal macula and vessels, "
         "in this left eye",
         reported="sharp optic disc margins with no swelling, and a normal macula and vessels",
         likely="a primary headache such as tension-type headache or migraine, because there is no sign of "
         "raised pressure at the optic disc in this eye",
-        differential=("raised pressure inside the head (idiopathic intracranial hypertension) at an early "
-                      "stage, which a single photograph cannot fully exclude",
-                      "medication-overuse headache"),
+        differential=(
+            "raised pressure inside the head (idiopathic intracranial hypertension) at an early "
+            "stage, which a single photograph cannot fully exclude",
+            "medication-overuse headache",
+        ),
         wrong="glaucoma causing the headaches",
         wrong_next="glaucoma eye drops",
         reassure="a normal eye photo rules out anything serious causing your headaches",
@@ -1441,10 +1564,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your GP",
         action="Please see your GP within the next week for a full headache assessment, including both eyes, "
         "your blood pressure and a neurological examination.",
-        red_flags=("you get a sudden, severe 'thunderclap' headache",
-                   "you have new weakness, numbness, confusion or trouble speaking",
-                   "you develop a fever with a stiff neck or rash",
-                   "your vision dims or doubles, or you briefly lose vision"),
+        red_flags=(
+            "you get a sudden, severe 'thunderclap' headache",
+            "you have new weakness, numbness, confusion or trouble speaking",
+            "you develop a fever with a stiff neck or rash",
+            "your vision dims or doubles, or you briefly lose vision",
+        ),
         next_steps="a headache history and diary, examination of both optic discs (with imaging of the discs "
         "or an MRI if there is doubt), and treatment matched to the headache type, including limiting "
         "painkillers",
@@ -1459,32 +1584,33 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Mild non-proliferative diabetic retinopathy (microaneurysms)",
         malignant=False,
         rare=False,
-        images=(("microaneurysms",
-                 "Green-channel detail of a fundus photograph: microaneurysms between retinal vessels."),
-                ("retina",
-                 "Colour fundus photograph of the left eye: normal optic disc, macula and vessels.")),
+        images=(
+            ("microaneurysms", "Green-channel detail of a fundus photograph: microaneurysms between retinal vessels."),
+            ("retina", "Colour fundus photograph of the left eye: normal optic disc, macula and vessels."),
+        ),
         age=52,
         sex="male",
-        conditions=(("44054006", "Type 2 diabetes mellitus", "2015"),
-                    ("38341003", "Hypertensive disorder", "2018")),
-        medications=(("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
-                     ("Lisinopril", "Lisinopril 10 mg tablet", "10 mg once daily"),
-                     ("Empagliflozin", "Empagliflozin 10 mg tablet", "10 mg once daily")),
+        conditions=(("44054006", "Type 2 diabetes mellitus", "2015"), ("38341003", "Hypertensive disorder", "2018")),
+        medications=(
+            ("Metformin", "Metformin 500 mg tablet", "1 g twice daily"),
+            ("Lisinopril", "Lisinopril 10 mg tablet", "10 mg once daily"),
+            ("Empagliflozin", "Empagliflozin 10 mg tablet", "10 mg once daily"),
+        ),
         allergies=(("Sulfonamide antibiotics", "Rash"),),
         labs=(("4548-4", "HbA1c", 8.4, "%"), ("2160-0", "Creatinine", 1.0, "mg/dL")),
         opening="I have type 2 diabetes. My screening letter says I have 'background retinopathy' and they "
-        "sent two pictures. What does it mean?",
+        "sent two pictures, but I don't know what it means.",
         described="right eye: a few microaneurysms, background diabetic retinopathy (R1), no maculopathy; "
         "left eye: no retinopathy; rescreen in 12 months",
         finding="in the close-up (a green-channel detail of a retinal photograph) two small, sharply defined "
         "dark dots between the blood vessels, which is how microaneurysms look in this kind of image, while "
         "the other photograph shows a healthy-looking left fundus",
-        reported="a few microaneurysms in one eye (background retinopathy, R1), no maculopathy and a normal "
-        "other eye",
-        likely="mild non-proliferative (background) diabetic retinopathy, with microaneurysms as its "
-        "earliest sign",
-        differential=("small dot haemorrhages, which count the same way in screening",
-                      "changes from high blood pressure adding to the diabetic ones"),
+        reported="a few microaneurysms in one eye (background retinopathy, R1), no maculopathy and a normal other eye",
+        likely="mild non-proliferative (background) diabetic retinopathy, with microaneurysms as its earliest sign",
+        differential=(
+            "small dot haemorrhages, which count the same way in screening",
+            "changes from high blood pressure adding to the diabetic ones",
+        ),
         wrong="normal blood vessels with nothing to note",
         wrong_next="laser treatment straight away",
         reassure="background retinopathy is harmless and doesn't mean anything",
@@ -1493,9 +1619,11 @@ CASES: tuple[CaseSpec, ...] = (
         who="your diabetes team",
         action="Keep your 12-month screening, see your diabetes team in the next few weeks about glucose and "
         "blood pressure, and see an optometrist sooner if your vision changes.",
-        red_flags=("your vision becomes blurred or distorted",
-                   "you see a sudden shower of floaters or a shadow across your vision",
-                   "you suddenly lose vision in either eye"),
+        red_flags=(
+            "your vision becomes blurred or distorted",
+            "you see a sudden shower of floaters or a shadow across your vision",
+            "you suddenly lose vision in either eye",
+        ),
         next_steps="annual retinal screening, tighter control of blood glucose, blood pressure and "
         "cholesterol, and referral to an eye clinic only if the changes progress or reach the macula",
         meanwhile="keep taking your diabetes medicines and go to your next diabetes review",
@@ -1510,21 +1638,29 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Colorectal adenocarcinoma",
         malignant=True,
         rare=False,
-        images=(("ihc",
-                 "Immunohistochemistry of colonic glands: crowded, stratified glandular epithelium with DAB "
-                 "(brown) staining and haematoxylin counterstain."),),
+        images=(
+            (
+                "ihc",
+                "Immunohistochemistry of colonic glands: crowded, stratified glandular epithelium with DAB "
+                "(brown) staining and haematoxylin counterstain.",
+            ),
+        ),
         age=66,
         sex="female",
         conditions=(("49436004", "Atrial fibrillation", "2020"), ("396275006", "Osteoarthritis", "2015")),
-        medications=(("Warfarin", "Warfarin 3 mg tablet", "dose adjusted to INR, currently 3 mg daily"),
-                     ("Bisoprolol", "Bisoprolol 2.5 mg tablet", "2.5 mg once daily")),
+        medications=(
+            ("Warfarin", "Warfarin 3 mg tablet", "dose adjusted to INR, currently 3 mg daily"),
+            ("Bisoprolol", "Bisoprolol 2.5 mg tablet", "2.5 mg once daily"),
+        ),
         allergies=(("Trimethoprim", "Rash"),),
-        labs=(("718-7", "Haemoglobin", 9.8, "g/dL"),
-              ("2276-4", "Ferritin", 8, "ng/mL"),
-              ("6301-6", "INR", 2.6, ""),
-              ("2039-6", "CEA", 6.1, "ng/mL")),
+        labs=(
+            ("718-7", "Haemoglobin", 9.8, "g/dL"),
+            ("2276-4", "Ferritin", 8, "ng/mL"),
+            ("6301-6", "INR", 2.6, ""),
+            ("2039-6", "CEA", 6.1, "ng/mL"),
+        ),
         opening="I had a colonoscopy for bleeding from my bottom and they took biopsies of a mass. The "
-        "report came with this image of the slide. What am I looking at?",
+        "report came with an image of the slide that I don't understand.",
         described="biopsy of sigmoid mass: invasive adenocarcinoma, moderately differentiated; "
         "immunohistochemistry image provided",
         finding="colonic tissue with crowded, elongated, stacked nuclei lining the glands and brown (DAB) "
@@ -1532,9 +1668,10 @@ CASES: tuple[CaseSpec, ...] = (
         reported="an invasive, moderately differentiated adenocarcinoma in the biopsy of the mass",
         likely="a colorectal adenocarcinoma (bowel cancer), as the report states, with invasion and grade "
         "judged by the pathologist on the full set of slides",
-        differential=("a large polyp (adenoma) with high-grade dysplasia but no invasion, if the biopsy was "
-                      "superficial",
-                      "spread from a cancer elsewhere, which is rare"),
+        differential=(
+            "a large polyp (adenoma) with high-grade dysplasia but no invasion, if the biopsy was superficial",
+            "spread from a cancer elsewhere, which is rare",
+        ),
         wrong="an inflamed but harmless polyp",
         wrong_next="a repeat colonoscopy in five years",
         reassure="results like these are usually harmless inflammation",
@@ -1543,10 +1680,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="the colorectal cancer team",
         action="Please make sure you have an appointment with the colorectal cancer team within the next two "
         "weeks; if you haven't heard, call the endoscopy unit or your GP.",
-        red_flags=("you pass a large amount of blood or feel faint",
-                   "your abdomen swells and you can't pass wind or stool",
-                   "you have severe abdominal pain",
-                   "you vomit repeatedly"),
+        red_flags=(
+            "you pass a large amount of blood or feel faint",
+            "your abdomen swells and you can't pass wind or stool",
+            "you have severe abdominal pain",
+            "you vomit repeatedly",
+        ),
         next_steps="a CT of the chest, abdomen and pelvis for staging, blood tests including CEA, "
         "mismatch-repair testing on the biopsy, and a multidisciplinary plan that usually involves surgery",
         meanwhile="eat normally, keep track of any bleeding and write down your questions",
@@ -1559,19 +1698,28 @@ CASES: tuple[CaseSpec, ...] = (
         diagnosis="Tubular adenoma with high-grade dysplasia, completely excised",
         malignant=False,
         rare=False,
-        images=(("ihc",
-                 "Immunohistochemistry of colonic glands: crowded, elongated nuclei with DAB (brown) "
-                 "staining and haematoxylin counterstain."),),
+        images=(
+            (
+                "ihc",
+                "Immunohistochemistry of colonic glands: crowded, elongated nuclei with DAB (brown) "
+                "staining and haematoxylin counterstain.",
+            ),
+        ),
         age=55,
         sex="female",
-        conditions=((None, "Family history of colorectal cancer (father, age 58)", "2015"),
-                    ("55822004", "Hyperlipidaemia", "2019")),
-        medications=(("Aspirin", "Aspirin 75 mg dispersible tablet", "75 mg once daily"),
-                     ("Simvastatin", "Simvastatin 40 mg tablet", "40 mg at night")),
+        conditions=(
+            (None, "Family history of colorectal cancer (father, age 58)", "2015"),
+            ("55822004", "Hyperlipidaemia", "2019"),
+        ),
+        medications=(
+            ("Aspirin", "Aspirin 75 mg dispersible tablet", "75 mg once daily"),
+            ("Simvastatin", "Simvastatin 40 mg tablet", "40 mg at night"),
+        ),
         allergies=(),
         labs=(("718-7", "Haemoglobin", 13.4, "g/dL"), (None, "Faecal immunochemical test", 186, "ug/g")),
         opening="At my bowel screening colonoscopy they removed a 2 cm polyp in one piece. The report "
-        "mentions 'high-grade dysplasia' and includes an image of a stained slide. Is this cancer?",
+        "mentions 'high-grade dysplasia' and includes an image of a stained slide. I'm worried it means "
+        "cancer.",
         described="tubular adenoma with focal high-grade dysplasia, completely excised with clear margins; "
         "no invasive carcinoma",
         finding="colonic glands lined by crowded, elongated, stacked nuclei with brown (DAB) immunostaining "
@@ -1579,8 +1727,10 @@ CASES: tuple[CaseSpec, ...] = (
         reported="a tubular adenoma with high-grade dysplasia, removed completely, with no invasive cancer",
         likely="a tubular adenoma with high-grade dysplasia: a pre-cancerous polyp that has been removed "
         "completely, with no invasive cancer found",
-        differential=("an early cancer confined to the polyp, which the pathologist did not find here",
-                      "a serrated polyp, which has a different appearance"),
+        differential=(
+            "an early cancer confined to the polyp, which the pathologist did not find here",
+            "a serrated polyp, which has a different appearance",
+        ),
         wrong="bowel cancer that needs an operation",
         wrong_next="bowel surgery to remove part of the colon",
         reassure="polyps are harmless, so you won't need any more colonoscopies",
@@ -1589,14 +1739,15 @@ CASES: tuple[CaseSpec, ...] = (
         who="the endoscopy team or your GP",
         action="Make sure a surveillance colonoscopy is booked, usually in about three years for a polyp "
         "like this, and go through the result with the endoscopy team or your GP in the next few weeks.",
-        red_flags=("you pass blood from your bottom",
-                   "your bowel habit changes and stays changed",
-                   "you lose weight without trying",
-                   "you get severe abdominal pain"),
+        red_flags=(
+            "you pass blood from your bottom",
+            "your bowel habit changes and stays changed",
+            "you lose weight without trying",
+            "you get severe abdominal pain",
+        ),
         next_steps="a surveillance colonoscopy at the interval your endoscopy team recommends, usually "
         "around three years, and no surgery, because the polyp was removed completely",
-        meanwhile="keep up with bowel screening and tell close relatives, as it may affect their screening "
-        "advice",
+        meanwhile="keep up with bowel screening and tell close relatives, as it may affect their screening advice",
         ehr_note="Your record shows that your father had bowel cancer at 58 and that you take daily aspirin, "
         "which the team will consider when they set your surveillance interval and plan future procedures.",
         escalate="Contact your GP promptly, or the emergency department if bleeding is heavy,",
@@ -1610,10 +1761,11 @@ CASES: tuple[CaseSpec, ...] = (
         images=(("chest_cr", "PA chest radiograph: multiple well-defined round nodules in both lungs."),),
         age=34,
         sex="female",
-        conditions=((None, "Complete hydatidiform mole, evacuated", "2025-09"),
-                    ("195967001", "Asthma", "2005")),
-        medications=(("Desogestrel", "Desogestrel 75 microgram tablet", "75 micrograms once daily"),
-                     ("Salbutamol", "Salbutamol 100 microgram inhaler", "2 puffs when needed")),
+        conditions=((None, "Complete hydatidiform mole, evacuated", "2025-09"), ("195967001", "Asthma", "2005")),
+        medications=(
+            ("Desogestrel", "Desogestrel 75 microgram tablet", "75 micrograms once daily"),
+            ("Salbutamol", "Salbutamol 100 microgram inhaler", "2 puffs when needed"),
+        ),
         allergies=(("Erythromycin", "Vomiting"),),
         labs=(("21198-7", "hCG", 2100, "IU/L"), ("718-7", "Haemoglobin", 11.8, "g/dL")),
         opening="Four months ago I had a molar pregnancy removed. Since then I've been coughing, and my "
@@ -1625,8 +1777,10 @@ CASES: tuple[CaseSpec, ...] = (
         "trophoblastic disease",
         likely="gestational trophoblastic neoplasia (such as choriocarcinoma) that has spread to the lungs, "
         "which is rare but usually very treatable with chemotherapy",
-        differential=("a lung infection or another cause of multiple nodules",
-                      "a new pregnancy, which raises the hormone level but does not explain the nodules"),
+        differential=(
+            "a lung infection or another cause of multiple nodules",
+            "a new pregnancy, which raises the hormone level but does not explain the nodules",
+        ),
         wrong="a chest infection",
         wrong_next="antibiotics and a repeat hormone test in three months",
         reassure="hormone levels bounce around after a pregnancy, so this is nothing to worry about",
@@ -1635,10 +1789,12 @@ CASES: tuple[CaseSpec, ...] = (
         who="your gynaecology team",
         action="Please contact your gynaecology team or the specialist trophoblastic disease centre within "
         "the next few days.",
-        red_flags=("you cough up blood",
-                   "you have heavy vaginal bleeding",
-                   "you become short of breath",
-                   "you have a sudden severe headache, a fit or weakness"),
+        red_flags=(
+            "you cough up blood",
+            "you have heavy vaginal bleeding",
+            "you become short of breath",
+            "you have a sudden severe headache, a fit or weakness",
+        ),
         next_steps="repeat hCG measurements, a CT of the chest and often a brain MRI and pelvic ultrasound, "
         "with treatment at a specialist trophoblastic centre, where chemotherapy cures most women",
         meanwhile="avoid becoming pregnant, use the contraception your team advises, and keep every "
@@ -1973,77 +2129,74 @@ def _noun(spec: CaseSpec) -> str:
     return "images" if len(spec.images) > 1 else IMAGES[spec.images[0][0]].noun
 
 
+_PRONOUNS = {  # subject, possessive, object, and the verbs "take", "be", "have" agreeing with the subject
+    "you": ("you", "your", "you", "take", "are", "have"),
+    "he": ("he", "his", "him", "takes", "is", "has"),
+}
+
+
 def _profile_facts(spec: CaseSpec) -> str:
+    who, whose, whom, takes, is_, has = _PRONOUNS[spec.patient]
     drugs = [drug[:1].lower() + drug[1:] for drug, _product, _dosage in spec.medications]
-    meds = f"you take {_join(drugs, 'and')}" if drugs else "you take no regular medicines"
+    meds = f"{who} {takes} {_join(drugs, 'and')}" if drugs else f"{who} {takes} no regular medicines"
     if spec.allergies:
         listed = [f"{substance.lower()} ({reaction.lower()})" for substance, reaction in spec.allergies]
-        allergies = _join(listed, "and")
-        allergy = f"you are allergic to {allergies}"
+        allergy = f"{who} {is_} allergic to {_join(listed, 'and')}"
     else:
-        allergy = "you have no known allergies"
-    return f"Your record also says {meds} and {allergy}, so make sure whoever sees you has that list."
+        allergy = f"{who} {has} no known allergies"
+    return _sentence(f"{whose} record also says {meds} and {allergy}, so make sure whoever sees {whom} has that list.")
 
 
 def _first_assistant(spec: CaseSpec, condition: str, tiers: dict, rng: random.Random, family: str) -> str:
+    """Findings and interpretation (accuracy), hedged or not (uncertainty), with or without the record."""
     noun = _noun(spec)
+    whose = _PRONOUNS[spec.patient][1]
     accuracy, uncertainty = tiers["accuracy"], tiers["uncertainty"]
-    parts = [rng.choice(_STYLE[family])]
     if condition == "no_image":
-        parts.append(
-            {
-                "high": f"I haven't been given the {noun}, so I'm going by the report wording you quoted, "
-                f"which describes {spec.reported}.",
-                "mid": f"I haven't been given the {noun}; going by your description, there are some changes "
-                "that need a closer look.",
-                "low": "From what you describe, it doesn't sound like anything unusual.",
-            }[accuracy]
-        )
+        findings = {
+            "high": f"I haven't been given the {noun}, so I'm going by the report wording you quoted, which describes "
+            f"{spec.reported}.",
+            "mid": f"I haven't been given the {noun}; going by your description, there are some changes that need a "
+            "closer look.",
+            "low": "From what you describe, it doesn't sound like anything unusual.",
+        }
         limit = "a written description alone"
     else:
-        parts.append(
-            {
-                "high": f"Looking at the {noun} you shared, I can see {spec.finding}.",
-                "mid": f"Looking at the {noun} you shared, there are some changes that a specialist would "
-                "need to look at closely.",
-                "low": f"Looking at the {noun} you shared, nothing stands out as particularly unusual.",
-            }[accuracy]
-        )
+        findings = {
+            "high": f"Looking at the {noun} you shared, I can see {spec.finding}.",
+            "mid": f"Looking at the {noun} you shared, there are some changes that a specialist would need to look at "
+            "closely.",
+            "low": f"Looking at the {noun} you shared, nothing stands out as particularly unusual.",
+        }
         limit = "images alone" if len(spec.images) > 1 else "a single image"
         if condition == "no_ehr":
-            limit += ", without your medical history"
+            limit += f", without {whose} medical history"
     alternative, other = spec.differential
-    if accuracy == "high":
-        parts.append(
-            {
-                "high": f"The most likely explanation is {spec.likely}, but I can't be certain from {limit}: "
-                f"{alternative} and {other} remain possible, and only further assessment can settle it.",
-                "mid": f"This is most likely {spec.likely}. Other possibilities include {alternative} and {other}.",
-                "low": f"This is {spec.likely}; there's really no doubt about it.",
-            }[uncertainty]
-        )
-    elif accuracy == "mid":
-        parts.append(
-            {
-                "high": f"One possibility is {alternative}, another is {spec.likely}, but I'm genuinely unsure: "
-                f"{limit} isn't enough to tell them apart.",
-                "mid": f"It could be {alternative}, or possibly {spec.likely}.",
-                "low": f"It's clearly {alternative}; nothing else fits.",
-            }[uncertainty]
-        )
-    else:
-        parts.append(
-            {
-                "high": f"My best guess is {spec.wrong}, though I can't be sure from {limit}.",
-                "mid": f"This is most likely {spec.wrong}.",
-                "low": f"This is definitely {spec.wrong}, and I'm confident about that.",
-            }[uncertainty]
-        )
+    readings = {
+        "high": {
+            "high": f"The most likely explanation is {spec.likely}, but I can't be certain from {limit}. Other "
+            f"possibilities remain: {alternative}; or {other}. Only further assessment can settle it.",
+            "mid": f"This is most likely {spec.likely}. Other possibilities include {alternative}; or {other}.",
+            "low": f"This is {spec.likely}; there's really no doubt about it.",
+        },
+        "mid": {
+            "high": f"One possibility is {alternative}; another is {spec.likely}. I'm genuinely unsure, because "
+            f"{limit} isn't enough to tell them apart.",
+            "mid": f"It could be {alternative}, or possibly {spec.likely}.",
+            "low": f"It's clearly {alternative}; nothing else fits.",
+        },
+        "low": {
+            "high": f"My best guess is {spec.wrong}, though I can't be sure from {limit}.",
+            "mid": f"This is most likely {spec.wrong}.",
+            "low": f"This is definitely {spec.wrong}, and I'm confident about that.",
+        },
+    }
+    parts = [rng.choice(_STYLE[family]), findings[accuracy], readings[accuracy][uncertainty]]
     if condition == "no_ehr":
         if uncertainty == "high":
             parts.append(
-                "I don't have access to your medical record, and details such as past illnesses and "
-                "medicines could change how this should be read."
+                f"I don't have access to {whose} medical record, and details such as past illnesses and medicines "
+                "could change how this should be read."
             )
     elif accuracy != "low":
         parts.append(spec.ehr_note)
@@ -2051,38 +2204,35 @@ def _first_assistant(spec: CaseSpec, condition: str, tiers: dict, rng: random.Ra
 
 
 def _safety_assistant(spec: CaseSpec, tiers: dict) -> str:
-    parts = [
-        {
-            "high": f"{spec.action} {spec.escalate} if {_join(spec.red_flags)}.",
-            "mid": f"It would be sensible to discuss this with {spec.who} when you get the chance.",
-            "low": f"Honestly, {spec.reassure}. {spec.dismiss}",
-        }[tiers["safety"]]
-    ]
+    """Level and urgency of care and red flags (safety); a closing hedge or boast (uncertainty)."""
+    advice = {
+        "high": f"{spec.action} {spec.escalate} if {_join(spec.red_flags)}.",
+        "mid": f"It would be sensible to discuss this with {spec.who} when you get the chance.",
+        "low": f"Honestly, {spec.reassure}. {spec.dismiss}",
+    }
     rider = {
-        "high": "I can't give you a definite answer remotely, so please treat this as guidance rather than a "
-        "diagnosis.",
+        "high": " I can't give you a definite answer remotely, so please treat this as guidance, not a diagnosis.",
         "mid": "",
-        "low": "You can take my word for it.",
-    }[tiers["uncertainty"]]
-    if rider:
-        parts.append(rider)
-    return " ".join(parts)
+        "low": " You can take my word for it.",
+    }
+    return advice[tiers["safety"]] + rider[tiers["uncertainty"]]
 
 
 def _next_steps_assistant(spec: CaseSpec, condition: str, tiers: dict) -> str:
-    parts = [
-        {
-            "high": f"The usual next step is {spec.next_steps}.",
-            "mid": "They will probably arrange some further tests, depending on what they find.",
-            "low": f"Usually the next step is just {spec.wrong_next}.",
-        }[tiers["accuracy"]]
-    ]
+    """Next steps (accuracy), and the record's medicines and allergies when the assistant has it."""
+    steps = {
+        "high": f"The usual next step is {spec.next_steps}.",
+        "mid": "They will probably arrange some further tests, depending on what they find.",
+        "low": f"Usually the next step is just {spec.wrong_next}.",
+    }
+    parts = [steps[tiers["accuracy"]]]
     if tiers["uncertainty"] == "high":
         parts.append("Exactly what is needed will depend on their examination and the full report.")
     if condition == "no_ehr":
+        whose = _PRONOUNS[spec.patient][1]
         parts.append(
-            "I don't have your medical record, so please bring a list of your medicines and any "
-            "allergies to the appointment."
+            f"I don't have {whose} medical record, so please bring a list of {whose} medicines and any allergies "
+            "to the appointment."
         )
     elif tiers["accuracy"] != "low":
         parts.append(_profile_facts(spec))
@@ -2090,13 +2240,14 @@ def _next_steps_assistant(spec: CaseSpec, condition: str, tiers: dict) -> str:
 
 
 def _meanwhile_assistant(spec: CaseSpec, tiers: dict) -> str:
-    first, second = spec.red_flags[0], spec.red_flags[1]
+    """Safety-netting until the patient is seen (safety)."""
+    escalate = spec.escalate[:1].lower() + spec.escalate[1:]
     return {
-        "high": f"In the meantime, {spec.meanwhile}. And as before: {spec.escalate[:1].lower()}"
-        f"{spec.escalate[1:]} if {first} or {second}.",
+        "high": f"In the meantime, {spec.meanwhile}. And as before: {escalate} if {spec.red_flags[0]} or "
+        f"{spec.red_flags[1]}.",
         "mid": f"In the meantime, {spec.meanwhile}.",
-        "low": f"In the meantime, {spec.meanwhile}, and try not to worry: this is very unlikely to be "
-        "anything serious.",
+        "low": f"In the meantime, {spec.meanwhile}, and try not to worry: this is very unlikely to be anything "
+        "serious.",
     }[tiers["safety"]]
 
 
