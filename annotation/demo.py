@@ -2266,8 +2266,9 @@ _MEANWHILE_QUESTIONS = (
     "Thanks. What should I watch out for until then?",
     "Okay. Is there anything I can do myself for now?",
 )
-# Where each dimension's weakness shows, as a 0-based turn index (the Turn.index the importer stores).
-FLAG_TURNS = {"accuracy": 1, "uncertainty": 1, "safety": 3}
+# Where each dimension's weakness shows, as a 1-based turn number (docs/bundle-format.md): the first assistant
+# turn carries the interpretation and its hedging, the second the advice on care.
+FLAG_TURNS = {"accuracy": 2, "uncertainty": 2, "safety": 4}
 
 
 def build_conversation(seed: int, number: int, spec: CaseSpec, model: dict, condition: str) -> dict:

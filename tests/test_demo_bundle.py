@@ -306,7 +306,7 @@ def test_simulated_annotations_cover_about_forty_percent_with_overlap(bundle):
         assert all(type(s) is int and 1 <= s <= 5 for s in annotation["scores"].values())
         assert annotation["rationale"]
         for flag in annotation["flags"]:
-            assert conversation["turns"][flag["turn"]]["role"] == "assistant"
+            assert conversation["turns"][flag["turn"] - 1]["role"] == "assistant"  # 1-based turn numbers
             assert flag["kind"] and flag["note"]
         for dimension in DIMENSIONS:  # drawn around the hidden quality
             assert abs(annotation["scores"][dimension] - conversation["demo_quality"][dimension]) < 3
