@@ -1,6 +1,6 @@
 """Reads: what pages and the API show."""
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from .models import Case, Conversation, Turn
 
@@ -18,7 +18,13 @@ def case_with_everything(*, key: str) -> Case:
 def case_list(*, search: str = "") -> QuerySet[Case]:
     cases = Case.objects.annotate(conversation_count=Count("conversations")).prefetch_related("images")
     if search:
-        cases = cases.filter(title__icontains=search) | cases.filter(key__icontains=search)
+        cases = cases.filter(
+            Q(key__icontains=search)
+            | Q(title__icontains=search)
+            | Q(specialty__icontains=search)
+            | Q(diagnosis__icontains=search)
+            | Q(modality__icontains=search)
+        )
     return cases.order_by("key")
 
 
