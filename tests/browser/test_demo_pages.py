@@ -5,7 +5,6 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from annotation import selectors
-
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
