@@ -12,8 +12,10 @@ from django.utils.html import format_html
 from .bundle import BundleInvalid, import_bundle, read_upload
 from .models import (
     Annotation,
+    Assignment,
     AuditEvent,
     BundleImport,
+    Campaign,
     Case,
     Conversation,
     Image,
@@ -165,6 +167,25 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_filter = ("status", "rubric", "annotator")
     search_fields = ("conversation__key", "annotator__username")
     list_select_related = ("conversation", "annotator", "rubric")
+    raw_id_fields = ("conversation",)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "rubric", "overlap", "blinded", "state", "created_at")
+    list_filter = ("state", "blinded", "rubric")
+    search_fields = ("name", "key")
+    prepopulated_fields = {"key": ("name",)}
+    filter_horizontal = ("clinicians",)
+    raw_id_fields = ("conversations",)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ("campaign", "conversation", "clinician", "state", "leased_at", "lease_expires_at")
+    list_filter = ("state", "campaign")
+    search_fields = ("conversation__key", "clinician__username")
+    list_select_related = ("campaign", "conversation", "clinician")
     raw_id_fields = ("conversation",)
 
 

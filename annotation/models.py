@@ -3,7 +3,7 @@ and clinicians' annotations. Keys (``key``) are the ids used in benchmark bundle
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 SCORE_MIN, SCORE_MAX = 1, 5
@@ -211,6 +211,66 @@ def validate_scores(scores: object, *, dimension_keys: set[str]) -> None:
         raise ValidationError({"scores": problems})
 
 
+class Campaign(models.Model):
+    """Who scores what: a rubric, a set of conversations, the clinicians taking part and how many score each."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        LOCKED = "locked"
+
+    key = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT)
+    conversations = models.ManyToManyField(Conversation, related_name="campaigns", blank=True)
+    clinicians = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="campaigns", blank=True)
+    overlap = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1)], help_text="How many clinicians score each conversation (k)."
+    )
+    instructions = models.TextField(blank=True)
+    blinded = models.BooleanField(default=True, help_text="Clinicians never see the model's name, family or condition.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN, db_index=True)
+    lease_minutes = models.PositiveSmallIntegerField(default=30, validators=[MinValueValidator(1)])
+    adjudication_threshold = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Scores on a dimension differing by at least this much send a conversation to adjudication.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """A lease on one conversation of a campaign, held by one clinician until it expires, is submitted or skipped."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+        EXPIRED = "expired"
+
+    campaign = models.ForeignKey(Campaign, related_name="assignments", on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, related_name="assignments", on_delete=models.CASCADE)
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="assignments", on_delete=models.CASCADE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE, db_index=True)
+    leased_at = models.DateTimeField(auto_now_add=True)
+    lease_expires_at = models.DateTimeField(db_index=True)
+    skip_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-leased_at"]
+        indexes = [models.Index(fields=["campaign", "clinician", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.clinician} on {self.conversation.key} ({self.state})"
+
+
 class Annotation(models.Model):
     """A clinician's scores of one conversation against a rubric."""
 
@@ -221,6 +281,7 @@ class Annotation(models.Model):
     conversation = models.ForeignKey(Conversation, related_name="annotations", on_delete=models.PROTECT)
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="annotations", on_delete=models.PROTECT)
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, related_name="annotations", on_delete=models.PROTECT)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     scores = models.JSONField(default=dict, blank=True)
     rationale = models.TextField(blank=True)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.+)$", media, name="media"),
     path("", include("annotation.urls")),
+    path("", include("jury.urls")),
 ]
