@@ -11,4 +11,5 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.+)$", media, name="media"),
     path("", include("annotation.urls")),
     path("", include("jury.urls")),
+    path("", include("jury.agreement_urls")),
 ]
