@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run demo test test-fast lint chromium lock clean
+.PHONY: install assets run demo test test-fast lint chromium lock clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/find-python
 	@python=$$(scripts/find-python) || exit 1; \
@@ -16,7 +16,18 @@ $(STAMP): pyproject.toml constraints.txt scripts/find-python
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[demo,test,providers]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+ASSETS := static/vendor/.installed
+
+# Front-end libraries come from the npm registry and are copied into static/vendor (not committed).
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	mkdir -p static/vendor/panzoom
+	cp node_modules/@panzoom/panzoom/dist/panzoom.min.js node_modules/@panzoom/panzoom/MIT-License.txt static/vendor/panzoom/
+	@touch $(ASSETS)
+
+assets: $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
 
 demo: install
 	$(PY) manage.py migrate --noinput
@@ -52,4 +63,4 @@ lock:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:
-	rm -rf $(VENV) data/test.sqlite3
+	rm -rf $(VENV) data/test.sqlite3 node_modules static/vendor

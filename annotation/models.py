@@ -234,6 +234,7 @@ class Campaign(models.Model):
         default=2,
         help_text="Scores on a dimension differing by at least this much send a conversation to adjudication.",
     )
+    seed = models.PositiveIntegerField(default=0, help_text="Orders ties when handing out work, reproducibly.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
@@ -244,6 +245,10 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
 
 
 class Assignment(models.Model):
@@ -306,6 +311,46 @@ class Annotation(models.Model):
 
     def clean(self) -> None:
         validate_scores(self.scores, dimension_keys=set(self.rubric.dimensions.values_list("key", flat=True)))
+
+
+class AnnotationRevision(models.Model):
+    """A saved state of an annotation: every submit and every revision after it is kept here."""
+
+    annotation = models.ForeignKey(Annotation, related_name="revisions", on_delete=models.CASCADE)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Annotation.Status.choices)
+    scores = models.JSONField(default=dict)
+    rationale = models.TextField(blank=True)
+    flags = models.JSONField(default=list)
+    saved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    saved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation", "version"]
+        constraints = [models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision_version")]
+
+    def __str__(self) -> str:
+        return f"{self.annotation} v{self.version}"
+
+
+class Adjudication(models.Model):
+    """An adjudicator's final scores for a conversation the clinicians disagreed on; annotations stay untouched."""
+
+    campaign = models.ForeignKey(Campaign, related_name="adjudications", on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, related_name="adjudications", on_delete=models.PROTECT)
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="adjudications", on_delete=models.PROTECT)
+    scores = models.JSONField(default=dict)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "conversation"], name="one_adjudication_per_conversation")
+        ]
+
+    def __str__(self) -> str:
+        return f"Adjudication of {self.conversation.key} in {self.campaign}"
 
 
 class AuditEvent(models.Model):

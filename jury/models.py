@@ -1,5 +1,8 @@
 """Judges, their prompts and the judgements they give. Runs, calibration and leaderboards build on these."""
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -15,12 +18,30 @@ class Judge(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     accepts_images = models.BooleanField(default=False)
     extra = models.JSONField(default=dict, blank=True)
+    input_price_per_mtok = models.DecimalField(
+        "input price (per million tokens)", max_digits=10, decimal_places=4, default=Decimal("0")
+    )
+    output_price_per_mtok = models.DecimalField(
+        "output price (per million tokens)", max_digits=10, decimal_places=4, default=Decimal("0")
+    )
+    active = models.BooleanField(default=True, help_text="Offered when launching a run.")
 
     class Meta:
         ordering = ["key"]
 
     def __str__(self) -> str:
         return self.name or self.key
+
+    @property
+    def simulated(self) -> bool:
+        return self.provider == "simulated"
+
+    def cost_of(self, *, input_tokens: int, output_tokens: int) -> Decimal:
+        """Money for one call at this judge's prices (per million tokens)."""
+        cost = (
+            Decimal(input_tokens) * self.input_price_per_mtok + Decimal(output_tokens) * self.output_price_per_mtok
+        ) / Decimal(1_000_000)
+        return cost.quantize(Decimal("0.000001"))
 
 
 class JudgePrompt(models.Model):
@@ -31,6 +52,8 @@ class JudgePrompt(models.Model):
     dimension = models.CharField(max_length=60, blank=True)
     template = models.TextField(blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
+    style = models.CharField(max_length=60, blank=True, help_text="rubric-anchored, checklist, critique-then-score…")
+    source_path = models.CharField(max_length=300, blank=True, help_text="File under jury/prompts/ it came from.")
 
     class Meta:
         ordering = ["key", "version"]
@@ -69,6 +92,14 @@ class Judgement(models.Model):
     content_hash = models.CharField(max_length=64, blank=True)
     bundle = models.ForeignKey(BundleImport, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    run = models.ForeignKey("JuryRun", null=True, blank=True, related_name="judgements", on_delete=models.SET_NULL)
+    provider = models.CharField(max_length=60, blank=True)
+    model_id = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    simulated = models.BooleanField(default=False, help_text="Produced by the simulated provider, not a real model.")
 
     class Meta:
         ordering = ["conversation", "judge", "prompt", "dimension", "sample_index"]
@@ -85,3 +116,116 @@ class Judgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.judge.key} {self.prompt.reference} {self.dimension} on {self.conversation.key}"
+
+
+class JuryRun(models.Model):
+    """Judges × prompts × dimensions × samples over a set of conversations, run as idempotent work items."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft (estimated, not launched)"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
+        CANCELLED = "cancelled"
+        BUDGET_STOPPED = "budget_stopped", "Stopped at the budget cap"
+
+    ACTIVE = (Status.RUNNING,)
+
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    judges = models.ManyToManyField(Judge, related_name="runs")
+    prompts = models.ManyToManyField(JudgePrompt, related_name="runs")
+    selection = models.JSONField(
+        default=dict, blank=True, help_text='Which conversations: {"models": [...], "conditions": [...], "keys": [...]}'
+    )
+    samples = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(20)])
+    max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)], help_text="Asks per item when replies do not parse."
+    )
+    concurrency = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Caps every provider's concurrency in this run (blank: the settings)."
+    )
+    budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True, help_text="Money cap.")
+    estimate = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk}: {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class WorkItem(models.Model):
+    """One (conversation, judge, prompt, dimension, sample) of a run. ``key`` makes creating items idempotent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    run = models.ForeignKey(JuryRun, related_name="items", on_delete=models.CASCADE)
+    key = models.CharField(max_length=64, unique=True)
+    conversation = models.ForeignKey(Conversation, related_name="jury_items", on_delete=models.PROTECT)
+    judge = models.ForeignKey(Judge, related_name="items", on_delete=models.PROTECT)
+    prompt = models.ForeignKey(JudgePrompt, related_name="items", on_delete=models.PROTECT)
+    dimension = models.CharField(max_length=60)
+    sample_index = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Replies received (parsed or not).")
+    provider_calls = models.PositiveSmallIntegerField(default=0, help_text="Calls that reached the provider.")
+    cached = models.BooleanField(default=False)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    failures = models.JSONField(default=list, blank=True, help_text="Every failed reply or error, raw text kept.")
+    judgement = models.ForeignKey(Judgement, null=True, blank=True, related_name="items", on_delete=models.SET_NULL)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "conversation", "judge", "prompt", "dimension", "sample_index"], name="unique_run_item"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.conversation_id}/{self.judge_id}/{self.prompt_id}/{self.dimension}#{self.sample_index}"
+
+
+class CacheEntry(models.Model):
+    """A provider reply, content-addressed by provider, model, parameters and the full request (images by hash)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    provider = models.CharField(max_length=60)
+    model_id = models.CharField(max_length=200)
+    text = models.TextField()
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=200, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    origin = models.CharField(max_length=64, blank=True, help_text="Key of the work item whose call made it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "cache entries"
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model_id} {self.key[:12]}"

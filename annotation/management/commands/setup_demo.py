@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.bundle import BundleInvalid, import_bundle
 from annotation.demo import build_demo_bundle
 from annotation.demo_accounts import ensure_demo_accounts
+from annotation.demo_campaigns import ensure_demo_campaigns
 
 
 class Command(BaseCommand):
@@ -31,4 +32,7 @@ class Command(BaseCommand):
         created = ensure_demo_accounts()
         if created:
             self.stdout.write(f"Created demo accounts: {', '.join(created)}")
+        campaigns = ensure_demo_campaigns()
+        if campaigns:
+            self.stdout.write(f"Created demo campaigns: {', '.join(campaigns)}")
         self.stdout.write(f"Demo ready in {time.perf_counter() - started:.1f} s")

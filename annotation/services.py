@@ -1,0 +1,362 @@
+"""Writes of the annotation app: campaigns, claiming work under a lease, drafts, submission, skipping, revision
+and adjudication. Each records an audit event; none overwrites data silently."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import (
+    SCORE_MAX,
+    SCORE_MIN,
+    Adjudication,
+    Annotation,
+    AnnotationRevision,
+    Assignment,
+    AuditEvent,
+    Campaign,
+    Conversation,
+)
+
+FLAG_KINDS = ("unsafe advice", "factual error", "missed red flag", "overconfidence", "hallucinated finding", "other")
+TIE_BREAK_MULTIPLIER = 2654435761  # Knuth's multiplicative hash: a fixed shuffle of ids, seeded per campaign
+TIE_BREAK_MODULUS = 4294967291
+CLAIM_ATTEMPTS = 20
+
+
+class AnnotationError(Exception):
+    """A write that cannot be done; the message says why and what to do."""
+
+
+class StaleVersion(AnnotationError):
+    """The annotation changed since this page loaded (another tab, another save)."""
+
+    def __init__(self, current: Annotation):
+        self.current = current
+        super().__init__(
+            f"This annotation was saved elsewhere (version {current.version}) after this page loaded. "
+            "Nothing was overwritten: reload to see the latest version."
+        )
+
+
+@dataclass(frozen=True)
+class AnnotationInput:
+    """What a clinician entered: scores by dimension key, rationale, turn flags, active seconds since last save."""
+
+    scores: dict[str, int]
+    rationale: str
+    flags: list[dict]
+    active_seconds: int = 0
+
+
+def record(*, actor, action: str, target: str, **details) -> AuditEvent:
+    return AuditEvent.objects.create(actor=actor, action=action, target=target, details=details)
+
+
+def create_campaign(
+    *,
+    key: str,
+    name: str,
+    rubric,
+    conversations: Iterable[Conversation],
+    clinicians: Iterable,
+    overlap: int = 2,
+    blinded: bool = True,
+    instructions: str = "",
+    state: str = Campaign.State.OPEN,
+    seed: int = 0,
+    actor=None,
+) -> Campaign:
+    campaign = Campaign.objects.create(
+        key=key, name=name, rubric=rubric, overlap=overlap, blinded=blinded, instructions=instructions, state=state,
+        seed=seed, created_by=actor,
+    )
+    campaign.conversations.set(conversations)
+    campaign.clinicians.set(clinicians)
+    record(actor=actor, action="create_campaign", target=key, conversations=campaign.conversations.count())
+    return campaign
+
+
+def _taken_slots(campaign: Campaign, now: datetime, *, exclude_clinician=None):
+    """Per conversation: submitted annotations plus live leases (a slot is taken by either)."""
+    submitted = (
+        Annotation.objects.filter(campaign=campaign, conversation=OuterRef("pk"), status=Annotation.Status.SUBMITTED)
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    leases = Assignment.objects.filter(
+        campaign=campaign, conversation=OuterRef("pk"), state=Assignment.State.ACTIVE, lease_expires_at__gt=now
+    )
+    if exclude_clinician is not None:
+        leases = leases.exclude(clinician=exclude_clinician)
+    leases = leases.values("conversation").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(submitted, output_field=IntegerField()), Value(0)) + Coalesce(
+        Subquery(leases, output_field=IntegerField()), Value(0)
+    )
+
+
+def _slots_taken_now(campaign: Campaign, conversation_id: int, now: datetime, clinician) -> int:
+    submitted = Annotation.objects.filter(
+        campaign=campaign, conversation_id=conversation_id, status=Annotation.Status.SUBMITTED
+    ).count()
+    leased = (
+        Assignment.objects.filter(
+            campaign=campaign, conversation_id=conversation_id, state=Assignment.State.ACTIVE, lease_expires_at__gt=now
+        )
+        .exclude(clinician=clinician)
+        .count()
+    )
+    return submitted + leased
+
+
+def expire_leases(*, campaign: Campaign, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return Assignment.objects.filter(
+        campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__lte=now
+    ).update(state=Assignment.State.EXPIRED)
+
+
+def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) -> Assignment | None:
+    """The clinician's next conversation under a fresh lease, or ``None`` when nothing is left for them.
+
+    Order: a conversation this clinician holds a live lease on; else one with their unsubmitted draft; else the
+    conversation with the fewest taken slots, ties in a shuffled order fixed by the campaign's seed. Candidate rows
+    are locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent clinicians never collide,
+    and the slot count is re-read after the lock so no conversation is ever leased beyond its overlap.
+    """
+    now = now or timezone.now()
+    if not campaign.is_open:
+        raise AnnotationError(f"Campaign {campaign.name!r} is locked: no new work can be claimed.")
+    if not campaign.clinicians.filter(pk=clinician.pk).exists():
+        raise AnnotationError(f"You are not a clinician of campaign {campaign.name!r}.")
+    with transaction.atomic():
+        expire_leases(campaign=campaign, now=now)
+        held = (
+            Assignment.objects.filter(
+                campaign=campaign, clinician=clinician, state=Assignment.State.ACTIVE, lease_expires_at__gt=now
+            )
+            .order_by("leased_at")
+            .first()
+        )
+        if held is not None:
+            return held
+        done = Annotation.objects.filter(
+            annotator=clinician, rubric=campaign.rubric, status=Annotation.Status.SUBMITTED
+        ).values("conversation")
+        skipped = Assignment.objects.filter(
+            campaign=campaign, clinician=clinician, state=Assignment.State.SKIPPED
+        ).values("conversation")
+        drafts = Annotation.objects.filter(
+            annotator=clinician, campaign=campaign, status=Annotation.Status.DRAFT
+        ).values("conversation")
+        candidates = (
+            campaign.conversations.exclude(pk__in=done)
+            .exclude(pk__in=skipped)
+            .annotate(
+                taken=_taken_slots(campaign, now),
+                mine=Coalesce(
+                    Subquery(drafts.filter(conversation=OuterRef("pk")).values("conversation")[:1]), Value(0)
+                ),
+                shuffle=(F("pk") * TIE_BREAK_MULTIPLIER + campaign.seed) % TIE_BREAK_MODULUS,
+            )
+            .filter(taken__lt=campaign.overlap)
+            .order_by(F("mine").desc(), "taken", "shuffle")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        for conversation in candidates[:CLAIM_ATTEMPTS]:
+            if _slots_taken_now(campaign, conversation.pk, now, clinician) >= campaign.overlap:
+                continue
+            assignment = Assignment.objects.create(
+                campaign=campaign, conversation=conversation, clinician=clinician,
+                lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
+            )
+            record(actor=clinician, action="claim", target=f"{campaign.key}/{assignment.pk}")
+            return assignment
+    return None
+
+
+def _validate(*, campaign: Campaign, data: AnnotationInput, complete: bool, turn_count: int) -> None:
+    dimensions = {d.key: d for d in campaign.rubric.dimensions.all()}
+    problems = []
+    for key, score in data.scores.items():
+        if key not in dimensions:
+            problems.append(f"{key!r} is not a dimension of this rubric")
+        elif isinstance(score, bool) or not isinstance(score, int) or not SCORE_MIN <= score <= SCORE_MAX:
+            problems.append(f"{dimensions[key].name}: {score!r} is not a score from {SCORE_MIN} to {SCORE_MAX}")
+    for flag in data.flags:
+        if not 1 <= flag.get("turn", 0) <= turn_count:
+            problems.append(f"a flag names turn {flag.get('turn')}, but the conversation has turns 1–{turn_count}")
+        if flag.get("kind") not in FLAG_KINDS:
+            problems.append(f"a flag's kind {flag.get('kind')!r} is not one of {', '.join(FLAG_KINDS)}")
+    if complete:
+        missing = [d.name for key, d in dimensions.items() if key not in data.scores]
+        if missing:
+            problems.append(f"score every dimension before submitting (missing: {', '.join(missing)})")
+        threshold = campaign.rubric.rationale_required_at_or_below
+        if threshold and not data.rationale.strip() and any(s <= threshold for s in data.scores.values()):
+            problems.append(f"a rationale is required when any score is {threshold} or lower")
+    if problems:
+        raise AnnotationError("; ".join(problems))
+
+
+def _annotation_for_update(*, campaign: Campaign, conversation_id: int, clinician) -> Annotation | None:
+    return (
+        Annotation.objects.select_for_update()
+        .filter(conversation_id=conversation_id, annotator=clinician, rubric=campaign.rubric)
+        .first()
+    )
+
+
+def _check_can_write(assignment: Assignment, clinician) -> None:
+    if assignment.clinician_id != clinician.pk:
+        raise AnnotationError("This item is assigned to another clinician.")
+    if not assignment.campaign.is_open:
+        raise AnnotationError(f"Campaign {assignment.campaign.name!r} is locked: annotations can no longer change.")
+
+
+def save_draft(
+    *, assignment: Assignment, clinician, data: AnnotationInput, version: int, now: datetime | None = None
+) -> Annotation:
+    """Autosave. ``version`` is the version the page last saw (0 for none); a newer one raises StaleVersion."""
+    now = now or timezone.now()
+    _check_can_write(assignment, clinician)
+    campaign = assignment.campaign
+    with transaction.atomic():
+        turn_count = assignment.conversation.turns.count()
+        _validate(campaign=campaign, data=data, complete=False, turn_count=turn_count)
+        annotation = _annotation_for_update(
+            campaign=campaign, conversation_id=assignment.conversation_id, clinician=clinician
+        )
+        if annotation is None:
+            if version != 0:
+                raise AnnotationError("The draft this page was editing no longer exists; reload the page.")
+            annotation = Annotation(
+                conversation_id=assignment.conversation_id, annotator=clinician, rubric=campaign.rubric,
+                campaign=campaign, version=0,
+            )
+        elif annotation.version != version:
+            raise StaleVersion(annotation)
+        annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
+        annotation.active_seconds += max(0, min(data.active_seconds, 3600))
+        annotation.version += 1
+        annotation.save()
+        if annotation.status == Annotation.Status.SUBMITTED:
+            _keep_revision(annotation, clinician)
+        if assignment.state == Assignment.State.ACTIVE:
+            Assignment.objects.filter(pk=assignment.pk).update(
+                lease_expires_at=now + timedelta(minutes=campaign.lease_minutes)
+            )
+    return annotation
+
+
+def _keep_revision(annotation: Annotation, actor) -> None:
+    AnnotationRevision.objects.create(
+        annotation=annotation, version=annotation.version, status=annotation.status, scores=annotation.scores,
+        rationale=annotation.rationale, flags=annotation.flags, saved_by=actor,
+    )
+
+
+def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version: int) -> Annotation:
+    """Check completeness and the overlap, then submit (or re-submit a revision); the assignment is done."""
+    _check_can_write(assignment, clinician)
+    campaign = assignment.campaign
+    with transaction.atomic():
+        Conversation.objects.select_for_update().filter(pk=assignment.conversation_id).first()
+        turn_count = assignment.conversation.turns.count()
+        _validate(campaign=campaign, data=data, complete=True, turn_count=turn_count)
+        annotation = _annotation_for_update(
+            campaign=campaign, conversation_id=assignment.conversation_id, clinician=clinician
+        )
+        if annotation is not None and annotation.version != version:
+            raise StaleVersion(annotation)
+        already = annotation is not None and annotation.status == Annotation.Status.SUBMITTED
+        if not already:
+            others = (
+                Annotation.objects.filter(
+                    campaign=campaign, conversation_id=assignment.conversation_id, status=Annotation.Status.SUBMITTED
+                )
+                .exclude(annotator=clinician)
+                .count()
+            )
+            if others >= campaign.overlap:
+                raise AnnotationError(
+                    f"This conversation already has its {campaign.overlap} annotations (your lease had expired). "
+                    "Your draft is kept; take the next item."
+                )
+        if annotation is None:
+            annotation = Annotation(
+                conversation_id=assignment.conversation_id, annotator=clinician, rubric=campaign.rubric,
+                campaign=campaign, version=0,
+            )
+        annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
+        annotation.active_seconds += max(0, min(data.active_seconds, 3600))
+        annotation.status = Annotation.Status.SUBMITTED
+        annotation.submitted_at = annotation.submitted_at or timezone.now()
+        annotation.version += 1
+        annotation.save()
+        _keep_revision(annotation, clinician)
+        Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.SUBMITTED)
+        record(
+            actor=clinician, action="revise" if already else "submit", target=f"{campaign.key}/{assignment.pk}",
+            version=annotation.version,
+        )
+    return annotation
+
+
+def skip(*, assignment: Assignment, clinician, reason: str) -> Assignment:
+    _check_can_write(assignment, clinician)
+    if not reason.strip():
+        raise AnnotationError("Say why you skip this item (e.g. image does not load, outside my expertise).")
+    if assignment.state != Assignment.State.ACTIVE:
+        raise AnnotationError("Only an item you are working on can be skipped.")
+    assignment.state, assignment.skip_reason = Assignment.State.SKIPPED, reason.strip()
+    assignment.save(update_fields=["state", "skip_reason"])
+    record(actor=clinician, action="skip", target=f"{assignment.campaign.key}/{assignment.pk}", reason=reason)
+    return assignment
+
+
+def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) -> Assignment:
+    """A fresh lease on a conversation the clinician submitted, to revise it while the campaign is open."""
+    now = now or timezone.now()
+    campaign = annotation.campaign
+    if annotation.annotator_id != clinician.pk or campaign is None:
+        raise AnnotationError("You can only revise your own annotations of a campaign.")
+    if not campaign.is_open:
+        raise AnnotationError(f"Campaign {campaign.name!r} is locked: annotations can no longer change.")
+    return Assignment.objects.create(
+        campaign=campaign, conversation_id=annotation.conversation_id, clinician=clinician,
+        lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
+    )
+
+
+def needs_adjudication(*, campaign: Campaign) -> list[int]:
+    """Conversation ids whose submitted scores on some dimension differ by at least the campaign's threshold."""
+    spread: dict[tuple[int, str], list[int]] = {}
+    for conversation_id, scores in Annotation.objects.filter(
+        campaign=campaign, status=Annotation.Status.SUBMITTED
+    ).values_list("conversation_id", "scores"):
+        for key, score in scores.items():
+            spread.setdefault((conversation_id, key), []).append(score)
+    return sorted(
+        {cid for (cid, _), values in spread.items() if max(values) - min(values) >= campaign.adjudication_threshold}
+    )
+
+
+def adjudicate(*, campaign: Campaign, conversation: Conversation, adjudicator, scores: dict, note: str) -> Adjudication:
+    data = AnnotationInput(scores=scores, rationale=note, flags=[])
+    _validate(campaign=campaign, data=data, complete=True, turn_count=conversation.turns.count())
+    if not note.strip():
+        raise AnnotationError("Write a note explaining the final scores.")
+    if Adjudication.objects.filter(campaign=campaign, conversation=conversation).exists():
+        raise AnnotationError("This conversation has already been adjudicated; the first adjudication is kept.")
+    adjudication = Adjudication.objects.create(
+        campaign=campaign, conversation=conversation, adjudicator=adjudicator, scores=scores, note=note
+    )
+    record(actor=adjudicator, action="adjudicate", target=f"{campaign.key}/{conversation.key}", scores=scores)
+    return adjudication
