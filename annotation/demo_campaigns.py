@@ -20,10 +20,13 @@ def ensure_demo_campaigns() -> list[str]:
     if not Campaign.objects.filter(key=CALIBRATION_KEY).exists():
         imported = Annotation.objects.filter(campaign=None, rubric=rubric, status=Annotation.Status.SUBMITTED)
         campaign = create_campaign(
-            key=CALIBRATION_KEY, name="Demo calibration set (simulated clinicians)", rubric=rubric,
+            key=CALIBRATION_KEY,
+            name="Demo calibration set (simulated clinicians)",
+            rubric=rubric,
             conversations=Conversation.objects.filter(annotations__in=imported).distinct(),
             clinicians=user_model.objects.filter(annotations__in=imported).distinct(),
-            overlap=2, state=Campaign.State.LOCKED,
+            overlap=2,
+            state=Campaign.State.LOCKED,
             instructions="Simulated clinician scores imported with the demo bundle.",
         )
         imported.update(campaign=campaign)
@@ -31,10 +34,13 @@ def ensure_demo_campaigns() -> list[str]:
     if not Campaign.objects.filter(key=WORKSPACE_KEY).exists():
         unscored = Conversation.objects.filter(annotations=None, condition=Conversation.Condition.FULL)
         create_campaign(
-            key=WORKSPACE_KEY, name="Demo workspace campaign", rubric=rubric,
+            key=WORKSPACE_KEY,
+            name="Demo workspace campaign",
+            rubric=rubric,
             conversations=unscored.order_by("key")[:60],
             clinicians=user_model.objects.filter(username__in=["clinician1", "clinician2", "adjudicator"]),
-            overlap=2, seed=7,
+            overlap=2,
+            seed=7,
             instructions=(
                 "Score the assistant's side of each conversation on the three dimensions. Use the anchors; write a "
                 "rationale for any score of 2 or lower; flag the turns that drive your scores."

@@ -34,3 +34,47 @@ def conversation_with_turns(*, key: str) -> Conversation:
         .prefetch_related(Prefetch("turns", queryset=Turn.objects.order_by("index")), "case__images")
         .get(key=key)
     )
+
+
+def workspace(*, assignment_id: int, clinician) -> dict:
+    """Everything the workspace page shows, in a fixed number of queries whatever the turns, images, dimensions."""
+    from .models import Annotation, Assignment, RubricDimension
+
+    assignment = (
+        Assignment.objects.select_related(
+            "campaign", "campaign__rubric", "conversation", "conversation__case", "conversation__case__profile"
+        )
+        .prefetch_related(
+            Prefetch("conversation__turns", queryset=Turn.objects.order_by("index")),
+            "conversation__case__images",
+            Prefetch("campaign__rubric__dimensions", queryset=RubricDimension.objects.order_by("position")),
+        )
+        .get(pk=assignment_id, clinician=clinician)
+    )
+    annotation = Annotation.objects.filter(
+        conversation_id=assignment.conversation_id, annotator=clinician, rubric_id=assignment.campaign.rubric_id
+    ).first()
+    return {"assignment": assignment, "annotation": annotation}
+
+
+def clinician_queue(*, clinician) -> list[dict]:
+    """Per open campaign of the clinician: submitted, in progress, remaining for them."""
+    from .models import Annotation, Assignment, Campaign
+
+    rows = []
+    for campaign in Campaign.objects.filter(clinicians=clinician).select_related("rubric").order_by("name"):
+        total = campaign.conversations.count()
+        done = Annotation.objects.filter(
+            campaign=campaign, annotator=clinician, status=Annotation.Status.SUBMITTED
+        ).count()
+        in_progress = Assignment.objects.filter(
+            campaign=campaign, clinician=clinician, state=Assignment.State.ACTIVE
+        ).count()
+        rows.append({"campaign": campaign, "total": total, "done": done, "in_progress": in_progress})
+    return rows
+
+
+def my_annotations(*, clinician, campaign) -> QuerySet:
+    from .models import Annotation
+
+    return Annotation.objects.filter(campaign=campaign, annotator=clinician).order_by("-updated_at")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -72,8 +72,15 @@ def create_campaign(
     actor=None,
 ) -> Campaign:
     campaign = Campaign.objects.create(
-        key=key, name=name, rubric=rubric, overlap=overlap, blinded=blinded, instructions=instructions, state=state,
-        seed=seed, created_by=actor,
+        key=key,
+        name=name,
+        rubric=rubric,
+        overlap=overlap,
+        blinded=blinded,
+        instructions=instructions,
+        state=state,
+        seed=seed,
+        created_by=actor,
     )
     campaign.conversations.set(conversations)
     campaign.clinicians.set(clinicians)
@@ -159,9 +166,7 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
             .exclude(pk__in=skipped)
             .annotate(
                 taken=_taken_slots(campaign, now),
-                mine=Coalesce(
-                    Subquery(drafts.filter(conversation=OuterRef("pk")).values("conversation")[:1]), Value(0)
-                ),
+                mine=Exists(drafts.filter(conversation=OuterRef("pk"))),
                 shuffle=(F("pk") * TIE_BREAK_MULTIPLIER + campaign.seed) % TIE_BREAK_MODULUS,
             )
             .filter(taken__lt=campaign.overlap)
@@ -173,7 +178,9 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
             if _slots_taken_now(campaign, conversation.pk, now, clinician) >= campaign.overlap:
                 continue
             assignment = Assignment.objects.create(
-                campaign=campaign, conversation=conversation, clinician=clinician,
+                campaign=campaign,
+                conversation=conversation,
+                clinician=clinician,
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
             )
             record(actor=clinician, action="claim", target=f"{campaign.key}/{assignment.pk}")
@@ -237,8 +244,11 @@ def save_draft(
             if version != 0:
                 raise AnnotationError("The draft this page was editing no longer exists; reload the page.")
             annotation = Annotation(
-                conversation_id=assignment.conversation_id, annotator=clinician, rubric=campaign.rubric,
-                campaign=campaign, version=0,
+                conversation_id=assignment.conversation_id,
+                annotator=clinician,
+                rubric=campaign.rubric,
+                campaign=campaign,
+                version=0,
             )
         elif annotation.version != version:
             raise StaleVersion(annotation)
@@ -257,8 +267,13 @@ def save_draft(
 
 def _keep_revision(annotation: Annotation, actor) -> None:
     AnnotationRevision.objects.create(
-        annotation=annotation, version=annotation.version, status=annotation.status, scores=annotation.scores,
-        rationale=annotation.rationale, flags=annotation.flags, saved_by=actor,
+        annotation=annotation,
+        version=annotation.version,
+        status=annotation.status,
+        scores=annotation.scores,
+        rationale=annotation.rationale,
+        flags=annotation.flags,
+        saved_by=actor,
     )
 
 
@@ -291,8 +306,11 @@ def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version:
                 )
         if annotation is None:
             annotation = Annotation(
-                conversation_id=assignment.conversation_id, annotator=clinician, rubric=campaign.rubric,
-                campaign=campaign, version=0,
+                conversation_id=assignment.conversation_id,
+                annotator=clinician,
+                rubric=campaign.rubric,
+                campaign=campaign,
+                version=0,
             )
         annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
         annotation.active_seconds += max(0, min(data.active_seconds, 3600))
@@ -303,7 +321,9 @@ def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version:
         _keep_revision(annotation, clinician)
         Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.SUBMITTED)
         record(
-            actor=clinician, action="revise" if already else "submit", target=f"{campaign.key}/{assignment.pk}",
+            actor=clinician,
+            action="revise" if already else "submit",
+            target=f"{campaign.key}/{assignment.pk}",
             version=annotation.version,
         )
     return annotation
@@ -330,7 +350,9 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
     if not campaign.is_open:
         raise AnnotationError(f"Campaign {campaign.name!r} is locked: annotations can no longer change.")
     return Assignment.objects.create(
-        campaign=campaign, conversation_id=annotation.conversation_id, clinician=clinician,
+        campaign=campaign,
+        conversation_id=annotation.conversation_id,
+        clinician=clinician,
         lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
     )
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,4 +11,9 @@ urlpatterns = [
     path("cases/", views.case_list, name="case-list"),
     path("cases/<str:key>/", views.case_detail, name="case-detail"),
     path("conversations/<str:key>/", views.conversation_detail, name="conversation-detail"),
+    path("work/", workspace_views.my_queue, name="my-queue"),
+    path("work/<slug:key>/next/", workspace_views.claim, name="claim"),
+    path("work/item/<int:assignment_id>/", workspace_views.workspace, name="workspace"),
+    path("work/item/<int:assignment_id>/save/", workspace_views.workspace_save, name="workspace-save"),
+    path("work/annotations/<int:annotation_id>/revise/", workspace_views.revise, name="revise"),
 ]

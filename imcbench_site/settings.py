@@ -5,6 +5,7 @@ media under ``data/media``. A real deployment sets ``DEBUG=0``, ``SECRET_KEY``, 
 ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis).
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -93,7 +94,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # A file (not :memory:) so live-server browser tests share it; one per test process so runs never collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -185,3 +187,38 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --------------------------------------------------------------------------------------------- jury (issue 6)
+# Provider keys come only from the environment and are never logged. Limits are per provider and per worker
+# process: JURY_<PROVIDER>_CONCURRENCY (calls in flight) and JURY_<PROVIDER>_RPM (requests per minute, 0: none).
+JURY_PROVIDERS = {
+    "anthropic": {
+        "api_key": env_str("ANTHROPIC_API_KEY"),
+        "base_url": env_str("ANTHROPIC_BASE_URL"),
+        "concurrency": env_int("JURY_ANTHROPIC_CONCURRENCY", 4),
+        "rpm": env_int("JURY_ANTHROPIC_RPM", 50),
+    },
+    "openai": {
+        "api_key": env_str("OPENAI_API_KEY"),
+        "base_url": env_str("OPENAI_BASE_URL"),  # any OpenAI-compatible server: vLLM, Ollama, …
+        "concurrency": env_int("JURY_OPENAI_CONCURRENCY", 4),
+        "rpm": env_int("JURY_OPENAI_RPM", 60),
+    },
+    "bedrock": {
+        "region": env_str("JURY_BEDROCK_REGION", env_str("AWS_REGION")),
+        "concurrency": env_int("JURY_BEDROCK_CONCURRENCY", 4),
+        "rpm": env_int("JURY_BEDROCK_RPM", 60),
+    },
+    "simulated": {
+        "seed": env_int("JURY_SIMULATED_SEED", 0),
+        "concurrency": env_int("JURY_SIMULATED_CONCURRENCY", 8),
+        "rpm": env_int("JURY_SIMULATED_RPM", 0),
+    },
+}
+JURY_CHUNK_SIZE = env_int("JURY_CHUNK_SIZE", 200)  # items one task claims before handing on to the next task
+JURY_PARALLEL_CHUNKS = env_int("JURY_PARALLEL_CHUNKS", 2)  # chunk tasks started at once per run
+JURY_LEASE_SECONDS = env_int("JURY_LEASE_SECONDS", 120)  # a claimed item whose worker died is reclaimed after this
+JURY_MAX_TRANSIENT_RETRIES = env_int("JURY_MAX_TRANSIENT_RETRIES", 5)
+JURY_BACKOFF_BASE_SECONDS = float(env_str("JURY_BACKOFF_BASE_SECONDS", "1.0"))
+JURY_BACKOFF_MAX_SECONDS = float(env_str("JURY_BACKOFF_MAX_SECONDS", "60.0"))
+JURY_PROVIDER_TIMEOUT_SECONDS = float(env_str("JURY_PROVIDER_TIMEOUT_SECONDS", "60.0"))

@@ -1,0 +1,157 @@
+"""The clinician workspace: claim the next item, score it (autosaved drafts), submit, skip, revise."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from . import selectors, services
+from .models import Annotation, Assignment, Campaign
+from .roles import Role, role_required
+from .services import FLAG_KINDS, AnnotationError, AnnotationInput, StaleVersion
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _open_campaign_for(request: HttpRequest, key: str) -> Campaign:
+    return get_object_or_404(Campaign, key=key, clinicians=request.user)
+
+
+@require_GET
+@role_required(Role.CLINICIAN)
+def my_queue(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotation/queue.html", {"rows": selectors.clinician_queue(clinician=request.user)})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.CLINICIAN)
+def claim(request: HttpRequest, key: str) -> HttpResponse:
+    """The clinician's next item. Safe to reload: a live lease of theirs is handed back before any new claim."""
+    campaign = _open_campaign_for(request, key)
+    try:
+        assignment = services.claim_next(clinician=request.user, campaign=campaign)
+    except AnnotationError as error:
+        messages.error(request, str(error))
+        return redirect("my-queue")
+    if assignment is None:
+        messages.success(request, f"Nothing left for you in {campaign.name}. Thank you!")
+        return redirect("my-queue")
+    return redirect("workspace", assignment_id=assignment.pk)
+
+
+def _input_from(request: HttpRequest, dimension_keys: list[str]) -> AnnotationInput:
+    scores = {}
+    for key in dimension_keys:
+        raw = request.POST.get(f"score-{key}", "")
+        if raw:
+            try:
+                scores[key] = int(raw)
+            except ValueError:
+                raise AnnotationError(f"{key}: {raw!r} is not a score") from None
+    flags = []
+    turns, kinds, notes = (request.POST.getlist(name) for name in ("flag_turn", "flag_kind", "flag_note"))
+    for turn, kind, note in zip(turns, kinds, notes, strict=False):
+        if not turn and not note:
+            continue
+        try:
+            flags.append({"turn": int(turn), "kind": kind, "note": note.strip()})
+        except ValueError:
+            raise AnnotationError(f"a flag's turn {turn!r} is not a turn number") from None
+    try:
+        active = int(request.POST.get("active_seconds") or 0)
+    except ValueError:
+        active = 0
+    return AnnotationInput(
+        scores=scores, rationale=request.POST.get("rationale", ""), flags=flags, active_seconds=active
+    )
+
+
+def _version(request: HttpRequest) -> int:
+    try:
+        return int(request.POST.get("version") or 0)
+    except ValueError:
+        return -1
+
+
+@require_GET
+@role_required(Role.CLINICIAN)
+def workspace(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    try:
+        context = selectors.workspace(assignment_id=assignment_id, clinician=request.user)
+    except Assignment.DoesNotExist:
+        raise Http404("No such item for you.") from None
+    assignment, annotation = context["assignment"], context["annotation"]
+    dimensions = list(assignment.campaign.rubric.dimensions.all())
+    scores = annotation.scores if annotation else {}
+    context |= {
+        "campaign": assignment.campaign,
+        "conversation": assignment.conversation,
+        "case": assignment.conversation.case,
+        "turns": list(assignment.conversation.turns.all()),
+        "images": list(assignment.conversation.case.images.all()),
+        "dimensions": [
+            {"dimension": d, "score": scores.get(d.key), "anchors": sorted(d.anchors.items())} for d in dimensions
+        ],
+        "flags": annotation.flags if annotation else [],
+        "flag_kinds": FLAG_KINDS,
+        "version": annotation.version if annotation else 0,
+        "writable": assignment.state == Assignment.State.ACTIVE and assignment.campaign.is_open,
+    }
+    return render(request, "annotation/workspace.html", context)
+
+
+@require_POST
+@role_required(Role.CLINICIAN)
+def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    """Autosave (htmx: answers with the save-status partial) or the plain form's save / submit / skip."""
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("campaign", "campaign__rubric", "conversation"),
+        pk=assignment_id,
+        clinician=request.user,
+    )
+    action = request.POST.get("action", "save")
+    keys = list(assignment.campaign.rubric.dimensions.values_list("key", flat=True))
+    status = 200
+    try:
+        if action == "skip":
+            services.skip(assignment=assignment, clinician=request.user, reason=request.POST.get("skip_reason", ""))
+            messages.info(request, "Skipped; the item goes back to the pool for others.")
+            return redirect("claim", key=assignment.campaign.key)
+        data = _input_from(request, keys)
+        if action == "submit":
+            services.submit(assignment=assignment, clinician=request.user, data=data, version=_version(request))
+            messages.success(request, "Submitted. Here is your next item.")
+            return redirect("claim", key=assignment.campaign.key)
+        annotation = services.save_draft(
+            assignment=assignment, clinician=request.user, data=data, version=_version(request)
+        )
+        context = {"state": "saved", "version": annotation.version, "message": "Saved"}
+    except StaleVersion as error:
+        status = 409
+        context = {"state": "conflict", "version": error.current.version, "message": str(error)}
+    except AnnotationError as error:
+        status = 422
+        context = {"state": "error", "version": _version(request), "message": str(error)}
+    if request.htmx:
+        response = render(request, "annotation/workspace.html#save-status", context, status=status)
+        if status == 200:
+            response["X-Annotation-Version"] = str(context["version"])
+        return response
+    messages.add_message(request, messages.SUCCESS if status == 200 else messages.ERROR, context["message"])
+    return redirect("workspace", assignment_id=assignment.pk)
+
+
+@require_POST
+@role_required(Role.CLINICIAN)
+def revise(request: HttpRequest, annotation_id: int) -> HttpResponse:
+    annotation = get_object_or_404(Annotation, pk=annotation_id, annotator=request.user)
+    try:
+        assignment = services.reopen(annotation=annotation, clinician=request.user)
+    except AnnotationError as error:
+        messages.error(request, str(error))
+        return redirect(reverse("my-queue"))
+    return redirect("workspace", assignment_id=assignment.pk)
