@@ -69,6 +69,8 @@ def create_campaign(
     instructions: str = "",
     state: str = Campaign.State.OPEN,
     seed: int = 0,
+    lease_minutes: int = 30,
+    adjudication_threshold: int = 2,
     actor=None,
 ) -> Campaign:
     campaign = Campaign.objects.create(
@@ -80,6 +82,8 @@ def create_campaign(
         instructions=instructions,
         state=state,
         seed=seed,
+        lease_minutes=lease_minutes,
+        adjudication_threshold=adjudication_threshold,
         created_by=actor,
     )
     campaign.conversations.set(conversations)
@@ -167,7 +171,7 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
             .annotate(
                 taken=_taken_slots(campaign, now),
                 mine=Exists(drafts.filter(conversation=OuterRef("pk"))),
-                shuffle=(F("pk") * TIE_BREAK_MULTIPLIER + campaign.seed) % TIE_BREAK_MODULUS,
+                shuffle=((F("pk") + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS,
             )
             .filter(taken__lt=campaign.overlap)
             .order_by(F("mine").desc(), "taken", "shuffle")

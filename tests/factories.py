@@ -37,6 +37,7 @@ class ModelUnderTestFactory(factory.django.DjangoModelFactory):
 class CaseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Case
+        skip_postgeneration_save = True
 
     key = factory.Sequence(lambda n: f"case-{n:04d}")
     title = factory.Sequence(lambda n: f"Case {n}")
