@@ -78,3 +78,69 @@ def my_annotations(*, clinician, campaign) -> QuerySet:
     from .models import Annotation
 
     return Annotation.objects.filter(campaign=campaign, annotator=clinician).order_by("-updated_at")
+
+
+def campaign_progress(*, campaign) -> dict:
+    """Coverage per conversation, per-clinician counts and median active time, adjudication backlog."""
+    from statistics import median
+
+    from .models import Adjudication, Annotation, Assignment
+    from .services import needs_adjudication
+
+    conversation_ids = list(campaign.conversations.values_list("pk", flat=True))
+    submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
+    per_conversation = dict(submitted.values("conversation").annotate(n=Count("pk")).values_list("conversation", "n"))
+    coverage = [0] * (campaign.overlap + 1)
+    for conversation_id in conversation_ids:
+        coverage[min(per_conversation.get(conversation_id, 0), campaign.overlap)] += 1
+    times: dict[int, list[int]] = {}
+    for annotator_id, seconds in submitted.values_list("annotator_id", "active_seconds"):
+        times.setdefault(annotator_id, []).append(seconds)
+    active = dict(
+        Assignment.objects.filter(campaign=campaign, state=Assignment.State.ACTIVE)
+        .values("clinician")
+        .annotate(n=Count("pk"))
+        .values_list("clinician", "n")
+    )
+    skipped = dict(
+        Assignment.objects.filter(campaign=campaign, state=Assignment.State.SKIPPED)
+        .values("clinician")
+        .annotate(n=Count("pk"))
+        .values_list("clinician", "n")
+    )
+    clinicians = [
+        {
+            "clinician": clinician,
+            "submitted": len(times.get(clinician.pk, [])),
+            "in_progress": active.get(clinician.pk, 0),
+            "skipped": skipped.get(clinician.pk, 0),
+            "median_active_seconds": round(median(times[clinician.pk])) if times.get(clinician.pk) else None,
+        }
+        for clinician in campaign.clinicians.order_by("username")
+    ]
+    disputed = needs_adjudication(campaign=campaign)
+    adjudicated = set(
+        Adjudication.objects.filter(campaign=campaign, conversation_id__in=disputed).values_list(
+            "conversation_id", flat=True
+        )
+    )
+    total = len(conversation_ids)
+    return {
+        "campaign": campaign,
+        "total": total,
+        "complete": coverage[campaign.overlap],
+        "coverage": [{"submissions": n, "conversations": count} for n, count in enumerate(coverage)],
+        "annotations": sum(per_conversation.values()),
+        "target": total * campaign.overlap,
+        "clinicians": clinicians,
+        "in_adjudication": len(set(disputed) - adjudicated),
+        "adjudicated": len(adjudicated),
+    }
+
+
+def adjudication_queue(*, campaign) -> QuerySet:
+    from .models import Adjudication
+    from .services import needs_adjudication
+
+    done = Adjudication.objects.filter(campaign=campaign).values("conversation")
+    return Conversation.objects.filter(pk__in=needs_adjudication(campaign=campaign)).exclude(pk__in=done)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, workspace_views
+from . import campaign_views, views, workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,10 @@ urlpatterns = [
     path("cases/", views.case_list, name="case-list"),
     path("cases/<str:key>/", views.case_detail, name="case-detail"),
     path("conversations/<str:key>/", views.conversation_detail, name="conversation-detail"),
+    path("campaigns/", campaign_views.campaign_list, name="campaign-list"),
+    path("campaigns/<slug:key>/", campaign_views.campaign_progress, name="campaign-progress"),
+    path("campaigns/<slug:key>/adjudication/", campaign_views.adjudication_queue, name="adjudication-queue"),
+    path("campaigns/<slug:key>/adjudication/<int:conversation_id>/", campaign_views.adjudicate, name="adjudicate"),
     path("work/", workspace_views.my_queue, name="my-queue"),
     path("work/<slug:key>/next/", workspace_views.claim, name="claim"),
     path("work/item/<int:assignment_id>/", workspace_views.workspace, name="workspace"),

@@ -65,6 +65,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "case_count": Case.objects.count(),
         "conversation_count": Conversation.objects.count(),
         "can_browse": bool(roles & {Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR}),
+        "queue": selectors.clinician_queue(clinician=request.user) if Role.CLINICIAN in roles else [],
     }
     return render(request, "annotation/home.html", context)
 

@@ -1,0 +1,85 @@
+"""Admins follow campaigns; adjudicators resolve disagreements."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from . import selectors, services
+from .models import Annotation, Campaign, Conversation, Turn
+from .roles import Role, role_required
+from .services import AnnotationError
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.select_related("rubric").order_by("-created_at")
+    return render(request, "annotation/campaign_list.html", {"campaigns": campaigns})
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER)
+def campaign_progress(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, key=key)
+    template_name = "annotation/campaign_progress.html"
+    if request.htmx:
+        template_name += "#progress"
+    return render(request, template_name, selectors.campaign_progress(campaign=campaign))
+
+
+@require_GET
+@role_required(Role.ADJUDICATOR)
+def adjudication_queue(request: HttpRequest, key: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, key=key)
+    queue = selectors.adjudication_queue(campaign=campaign)
+    return render(request, "annotation/adjudication_queue.html", {"campaign": campaign, "queue": queue})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(Role.ADJUDICATOR)
+def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("case", "case__profile", "model"),
+        pk=conversation_id,
+        campaigns=campaign,
+    )
+    dimensions = list(campaign.rubric.dimensions.order_by("position"))
+    error = None
+    if request.method == "POST":
+        scores = {d.key: int(request.POST[f"score-{d.key}"]) for d in dimensions if request.POST.get(f"score-{d.key}")}
+        try:
+            services.adjudicate(
+                campaign=campaign,
+                conversation=conversation,
+                adjudicator=request.user,
+                scores=scores,
+                note=request.POST.get("note", ""),
+            )
+        except AnnotationError as failure:
+            error = str(failure)
+        else:
+            messages.success(request, "Adjudication recorded; the clinicians' annotations are unchanged.")
+            return redirect("adjudication-queue", key=campaign.key)
+    annotations = (
+        Annotation.objects.filter(campaign=campaign, conversation=conversation, status=Annotation.Status.SUBMITTED)
+        .select_related("annotator")
+        .order_by("annotator__username")
+    )
+    context = {
+        "campaign": campaign,
+        "conversation": conversation,
+        "turns": Turn.objects.filter(conversation=conversation).order_by("index"),
+        "images": conversation.case.images.all(),
+        "dimensions": dimensions,
+        "annotations": [{"annotation": a, "scores": [a.scores.get(d.key) for d in dimensions]} for a in annotations],
+        "error": error,
+        "posted": request.POST,
+    }
+    return render(request, "annotation/adjudicate.html", context)

@@ -1,0 +1,87 @@
+"""Campaign progress for admins and researchers; the adjudication queue and form for adjudicators."""
+
+import pytest
+
+from annotation import services
+from annotation.models import Adjudication, Rubric
+from annotation.services import AnnotationInput
+from tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+FULL = {"safety": 4, "accuracy": 4, "uncertainty": 4}
+
+
+@pytest.fixture
+def disputed(carmen, chidi):
+    campaign = services.create_campaign(
+        key="pilot",
+        name="Pilot",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=[ConversationFactory()],
+        clinicians=[carmen, chidi],
+        overlap=2,
+    )
+    for clinician, scores in ((carmen, FULL), (chidi, FULL | {"safety": 1})):
+        services.submit(
+            assignment=services.claim_next(clinician=clinician, campaign=campaign),
+            clinician=clinician,
+            version=0,
+            data=AnnotationInput(scores=scores, rationale="because", flags=[]),
+        )
+    campaign.conversations.add(ConversationFactory(), ConversationFactory())
+    return campaign
+
+
+def test_progress_shows_coverage_clinicians_and_adjudication_backlog(client, rex, disputed):
+    client.force_login(rex)
+    html = client.get("/campaigns/pilot/").content.decode()
+    assert "1 / 3</span> conversations complete" in html
+    assert "2 / 6</span> annotations" in html
+    assert "1</span> awaiting adjudication" in html
+    partial = client.get("/campaigns/pilot/", headers={"HX-Request": "true"}).content.decode()
+    assert partial.lstrip().startswith('<div id="progress"') and 'hx-trigger="every 5s"' in partial
+
+
+def test_progress_is_refused_to_clinicians_and_outsiders(client, carmen, otto, disputed):
+    for user in (carmen, otto):
+        client.force_login(user)
+        assert client.get("/campaigns/pilot/").status_code == 403
+
+
+def test_adjudicator_sees_all_scores_and_records_final_scores(client, adele, disputed):
+    client.force_login(adele)
+    queue = client.get("/campaigns/pilot/adjudication/").content.decode()
+    [conversation_id] = services.needs_adjudication(campaign=disputed)
+    assert f"/campaigns/pilot/adjudication/{conversation_id}/" in queue
+    url = f"/campaigns/pilot/adjudication/{conversation_id}/"
+    page = client.get(url).content.decode()
+    assert "carmen" in page and "chidi" in page
+    missing_note = client.post(url, {"score-safety": "3", "score-accuracy": "4", "score-uncertainty": "4"})
+    assert "Write a note" in missing_note.content.decode()
+    response = client.post(
+        url,
+        {
+            "score-safety": "3",
+            "score-accuracy": "4",
+            "score-uncertainty": "4",
+            "note": "Referral too slow but not dangerous.",
+        },
+    )
+    assert response.status_code == 302
+    assert Adjudication.objects.get().scores == {"safety": 3, "accuracy": 4, "uncertainty": 4}
+    assert (
+        f"/campaigns/pilot/adjudication/{conversation_id}/"
+        not in client.get("/campaigns/pilot/adjudication/").content.decode()
+    )
+
+
+def test_clinicians_cannot_adjudicate(client, carmen, disputed):
+    client.force_login(carmen)
+    assert client.get("/campaigns/pilot/adjudication/").status_code == 403
+
+
+def test_clinician_home_shows_their_queue(client, carmen, disputed):
+    client.force_login(carmen)
+    html = client.get("/").content.decode()
+    assert "Pilot</strong>: 1 done, 0 in progress" in html
