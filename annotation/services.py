@@ -1,13 +1,14 @@
 """Writes of the annotation app: campaigns, claiming work under a lease, drafts, submission, skipping, revision
 and adjudication. Each records an audit event; none overwrites data silently."""
 
+import heapq
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F
 from django.utils import timezone
 
 from .models import (
@@ -92,25 +93,6 @@ def create_campaign(
     return campaign
 
 
-def _taken_slots(campaign: Campaign, now: datetime, *, exclude_clinician=None):
-    """Per conversation: submitted annotations plus live leases (a slot is taken by either)."""
-    submitted = (
-        Annotation.objects.filter(campaign=campaign, conversation=OuterRef("pk"), status=Annotation.Status.SUBMITTED)
-        .values("conversation")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    leases = Assignment.objects.filter(
-        campaign=campaign, conversation=OuterRef("pk"), state=Assignment.State.ACTIVE, lease_expires_at__gt=now
-    )
-    if exclude_clinician is not None:
-        leases = leases.exclude(clinician=exclude_clinician)
-    leases = leases.values("conversation").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(submitted, output_field=IntegerField()), Value(0)) + Coalesce(
-        Subquery(leases, output_field=IntegerField()), Value(0)
-    )
-
-
 def _slots_taken_now(campaign: Campaign, conversation_id: int, now: datetime, clinician) -> int:
     submitted = Annotation.objects.filter(
         campaign=campaign, conversation_id=conversation_id, status=Annotation.Status.SUBMITTED
@@ -130,6 +112,53 @@ def expire_leases(*, campaign: Campaign, now: datetime | None = None) -> int:
     return Assignment.objects.filter(
         campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__lte=now
     ).update(state=Assignment.State.EXPIRED)
+
+
+def _candidates(*, campaign: Campaign, clinician, now: datetime) -> list[int]:
+    """The best few conversation ids for this clinician, best first (see ``claim_next``).
+
+    Untouched conversations (no submission, no live lease) are found and shuffled inside the database; the
+    per-conversation counts of touched ones are only read when no untouched conversation is left, so a claim
+    costs a few indexed queries whatever the size of the campaign.
+    """
+    submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
+    leased = Assignment.objects.filter(campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__gt=now)
+    done = Annotation.objects.filter(
+        annotator=clinician, rubric=campaign.rubric, status=Annotation.Status.SUBMITTED
+    ).values("conversation_id")
+    skipped = Assignment.objects.filter(campaign=campaign, clinician=clinician, state=Assignment.State.SKIPPED).values(
+        "conversation_id"
+    )
+    drafts = list(
+        Annotation.objects.filter(annotator=clinician, campaign=campaign, status=Annotation.Status.DRAFT)
+        .exclude(conversation_id__in=skipped)
+        .values_list("conversation_id", flat=True)
+    )
+    untouched = list(
+        Campaign.conversations.through.objects.filter(campaign=campaign)
+        .exclude(conversation_id__in=submitted.values("conversation_id"))
+        .exclude(conversation_id__in=leased.values("conversation_id"))
+        .exclude(conversation_id__in=done)
+        .exclude(conversation_id__in=skipped)
+        .annotate(shuffle=((F("conversation_id") + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS)
+        .order_by("shuffle")
+        .values_list("conversation_id", flat=True)[:CLAIM_ATTEMPTS]
+    )
+    if untouched:
+        return drafts + untouched
+    taken = Counter(
+        dict(submitted.values("conversation_id").annotate(n=Count("pk")).values_list("conversation_id", "n"))
+    )
+    taken.update(dict(leased.values("conversation_id").annotate(n=Count("pk")).values_list("conversation_id", "n")))
+    excluded = set(done.values_list("conversation_id", flat=True)) | set(
+        skipped.values_list("conversation_id", flat=True)
+    )
+    open_ids = (pk for pk, n in taken.items() if n < campaign.overlap and pk not in excluded)
+
+    def preference(pk: int) -> tuple:
+        return (taken[pk], ((pk + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS)
+
+    return drafts + heapq.nsmallest(CLAIM_ATTEMPTS, open_ids, key=preference)
 
 
 def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) -> Assignment | None:
@@ -156,34 +185,16 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
         )
         if held is not None:
             return held
-        done = Annotation.objects.filter(
-            annotator=clinician, rubric=campaign.rubric, status=Annotation.Status.SUBMITTED
-        ).values("conversation")
-        skipped = Assignment.objects.filter(
-            campaign=campaign, clinician=clinician, state=Assignment.State.SKIPPED
-        ).values("conversation")
-        drafts = Annotation.objects.filter(
-            annotator=clinician, campaign=campaign, status=Annotation.Status.DRAFT
-        ).values("conversation")
-        candidates = (
-            campaign.conversations.exclude(pk__in=done)
-            .exclude(pk__in=skipped)
-            .annotate(
-                taken=_taken_slots(campaign, now),
-                mine=Exists(drafts.filter(conversation=OuterRef("pk"))),
-                shuffle=((F("pk") + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS,
-            )
-            .filter(taken__lt=campaign.overlap)
-            .order_by(F("mine").desc(), "taken", "shuffle")
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        for conversation in candidates[:CLAIM_ATTEMPTS]:
-            if _slots_taken_now(campaign, conversation.pk, now, clinician) >= campaign.overlap:
+        for conversation_id in _candidates(campaign=campaign, clinician=clinician, now=now):
+            if connection.features.has_select_for_update_skip_locked:
+                locked = Conversation.objects.select_for_update(skip_locked=True).filter(pk=conversation_id)
+                if not locked.exists():
+                    continue  # another clinician is claiming it right now
+            if _slots_taken_now(campaign, conversation_id, now, clinician) >= campaign.overlap:
                 continue
             assignment = Assignment.objects.create(
                 campaign=campaign,
-                conversation=conversation,
+                conversation_id=conversation_id,
                 clinician=clinician,
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
             )
