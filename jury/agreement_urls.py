@@ -1,3 +1,17 @@
-from django.urls import path  # noqa: F401 — agreement report pages add their routes here
+from django.urls import path
 
-urlpatterns: list = []
+from . import agreement_views
+
+urlpatterns = [
+    path("agreement/", agreement_views.agreement_index, name="agreement-index"),
+    path("campaigns/<slug:key>/agreement/", agreement_views.campaign_agreement, name="campaign-agreement"),
+    path(
+        "campaigns/<slug:key>/agreement.json", agreement_views.campaign_agreement_json, name="campaign-agreement-json"
+    ),
+    path("campaigns/<slug:key>/agreement.csv", agreement_views.campaign_agreement_csv, name="campaign-agreement-csv"),
+    path(
+        "campaigns/<slug:key>/agreement/plots/<slug:plot>/<path:dimension>.svg",
+        agreement_views.campaign_agreement_plot,
+        name="campaign-agreement-plot",
+    ),
+]
