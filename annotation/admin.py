@@ -170,14 +170,98 @@ class AnnotationAdmin(admin.ModelAdmin):
     raw_id_fields = ("conversation",)
 
 
+class CampaignForm(forms.ModelForm):
+    """Conversations can be listed one by one or added in bulk by filters (all given filters must match)."""
+
+    add_models = forms.ModelMultipleChoiceField(
+        queryset=ModelUnderTest.objects.all(), required=False, label="Add conversations of models"
+    )
+    add_conditions = forms.MultipleChoiceField(
+        choices=Conversation.Condition.choices, required=False, label="…under conditions"
+    )
+    add_malignant = forms.NullBooleanField(required=False, label="…of malignant cases (unknown: any)")
+    add_rare = forms.NullBooleanField(required=False, label="…of rare cases (unknown: any)")
+    add_specialty = forms.CharField(required=False, label="…of cases in specialty")
+
+    class Meta:
+        model = Campaign
+        fields = "__all__"
+
+    def filtered_conversations(self):
+        data = self.cleaned_data
+        if not (
+            data.get("add_models")
+            or data.get("add_conditions")
+            or data.get("add_specialty")
+            or data.get("add_malignant") is not None
+            or data.get("add_rare") is not None
+        ):
+            return Conversation.objects.none()
+        conversations = Conversation.objects.all()
+        if data.get("add_models"):
+            conversations = conversations.filter(model__in=data["add_models"])
+        if data.get("add_conditions"):
+            conversations = conversations.filter(condition__in=data["add_conditions"])
+        if data.get("add_malignant") is not None:
+            conversations = conversations.filter(case__malignant=data["add_malignant"])
+        if data.get("add_rare") is not None:
+            conversations = conversations.filter(case__rare=data["add_rare"])
+        if data.get("add_specialty"):
+            conversations = conversations.filter(case__specialty__iexact=data["add_specialty"])
+        return conversations
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "rubric", "overlap", "blinded", "state", "created_at")
+    form = CampaignForm
+    list_display = ("name", "key", "rubric", "overlap", "blinded", "state", "conversation_count", "created_at")
     list_filter = ("state", "blinded", "rubric")
     search_fields = ("name", "key")
     prepopulated_fields = {"key": ("name",)}
     filter_horizontal = ("clinicians",)
     raw_id_fields = ("conversations",)
+    readonly_fields = ("created_by", "created_at")
+    fieldsets = (
+        (None, {"fields": ("name", "key", "rubric", "instructions", "state")}),
+        (
+            "Who scores what",
+            {
+                "fields": (
+                    "clinicians",
+                    "overlap",
+                    "blinded",
+                    "lease_minutes",
+                    "adjudication_threshold",
+                    "seed",
+                    "conversations",
+                )
+            },
+        ),
+        (
+            "Add conversations by filter",
+            {"fields": ("add_models", "add_conditions", "add_malignant", "add_rare", "add_specialty")},
+        ),
+        ("Record", {"fields": ("created_by", "created_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_conversations=Count("conversations"))
+
+    @admin.display(description="Conversations", ordering="_conversations")
+    def conversation_count(self, campaign: Campaign) -> int:
+        return campaign._conversations
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        added = form.filtered_conversations()
+        if added.exists():
+            form.instance.conversations.add(*added)
+            messages.info(request, f"Added {added.count()} conversations matching the filters.")
 
 
 @admin.register(Assignment)

@@ -70,7 +70,12 @@ def clinician_queue(*, clinician) -> list[dict]:
         in_progress = Assignment.objects.filter(
             campaign=campaign, clinician=clinician, state=Assignment.State.ACTIVE
         ).count()
-        rows.append({"campaign": campaign, "total": total, "done": done, "in_progress": in_progress})
+        submitted = Annotation.objects.filter(
+            campaign=campaign, annotator=clinician, status=Annotation.Status.SUBMITTED
+        ).order_by("-submitted_at")[:20]
+        rows.append(
+            {"campaign": campaign, "total": total, "done": done, "in_progress": in_progress, "submitted": submitted}
+        )
     return rows
 
 

@@ -290,3 +290,14 @@ def test_a_clinician_cannot_open_another_clinicians_item(client, carmen, chidi):
     client.force_login(chidi)
     assert client.get(f"/work/item/{assignment.pk}/").status_code == 404
     assert client.post(f"/work/item/{assignment.pk}/save/", {"version": "0"}).status_code == 404
+
+
+def test_the_queue_lists_submissions_and_revise_opens_them_again(client, carmen):
+    campaign = make_campaign([carmen], conversations=2, overlap=1)
+    annotation = score(services.claim_next(clinician=carmen, campaign=campaign), carmen)
+    client.force_login(carmen)
+    html = client.get("/work/").content.decode()
+    assert f"/work/annotations/{annotation.pk}/revise/" in html
+    response = client.post(f"/work/annotations/{annotation.pk}/revise/")
+    page = client.get(response.url).content.decode()
+    assert 'value="4" checked' in page and f'id="version" value="{annotation.version}"' in page

@@ -91,3 +91,39 @@ def test_admin_bundle_upload_imports_a_zip_and_lists_problems(client, ada, tmp_p
 def test_case_list_refuses_non_admin_upload(client, rex):
     client.force_login(rex)
     assert client.get("/admin/annotation/bundleimport/upload/").status_code == 302
+
+
+def test_admin_adds_campaign_conversations_by_filter(client, imported, ada, carmen):
+    from annotation.models import Campaign, ModelUnderTest, Rubric
+
+    client.force_login(ada)
+    gpt = ModelUnderTest.objects.get(key="model-gpt")
+    response = client.post(
+        "/admin/annotation/campaign/add/",
+        {
+            "name": "GPT full",
+            "key": "gpt-full",
+            "rubric": Rubric.objects.get(is_default=True).pk,
+            "instructions": "",
+            "state": "open",
+            "clinicians": [carmen.pk],
+            "overlap": 2,
+            "blinded": "on",
+            "lease_minutes": 30,
+            "adjudication_threshold": 2,
+            "seed": 0,
+            "conversations": "",
+            "add_models": [gpt.pk],
+            "add_conditions": ["full"],
+            "add_malignant": "unknown",
+            "add_rare": "unknown",
+            "add_specialty": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign = Campaign.objects.get(key="gpt-full")
+    assert sorted(campaign.conversations.values_list("key", flat=True)) == [
+        "conv-0001-model-gpt-full",
+        "conv-0002-model-gpt-full",
+    ]
+    assert campaign.created_by == ada
