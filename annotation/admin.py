@@ -185,7 +185,20 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = "__all__"
+        fields = [
+            "name",
+            "key",
+            "rubric",
+            "instructions",
+            "state",
+            "clinicians",
+            "overlap",
+            "blinded",
+            "lease_minutes",
+            "adjudication_threshold",
+            "seed",
+            "conversations",
+        ]
 
     def filtered_conversations(self):
         data = self.cleaned_data

@@ -242,7 +242,7 @@ def test_blinded_workspace_never_shows_model_or_condition(client, carmen):
 
 
 def test_the_plain_form_saves_and_submits_without_javascript(client, carmen):
-    campaign = make_campaign([carmen], conversations=2, overlap=1)
+    make_campaign([carmen], conversations=2, overlap=1)
     client.force_login(carmen)
     response = client.get("/work/pilot/next/")
     item_url = response.url
