@@ -74,3 +74,10 @@ class HasRole(BasePermission):
         if not required:
             return False
         return has_role(request.user, *required)
+
+
+class IsResearcher(HasRole):
+    """DRF permission for research endpoints that name no roles of their own (API root, schema, docs)."""
+
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, Role.RESEARCHER, Role.ADMIN)

@@ -42,7 +42,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "annotation",
     "jury",
@@ -158,10 +160,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["annotation.roles.IsResearcher"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -171,6 +173,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Cases, conversations, annotations and jury results of the IMCBench benchmark.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["annotation.roles.IsResearcher"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Bundle import limits.
@@ -223,3 +229,7 @@ JURY_MAX_TRANSIENT_RETRIES = env_int("JURY_MAX_TRANSIENT_RETRIES", 5)
 JURY_BACKOFF_BASE_SECONDS = float(env_str("JURY_BACKOFF_BASE_SECONDS", "1.0"))
 JURY_BACKOFF_MAX_SECONDS = float(env_str("JURY_BACKOFF_MAX_SECONDS", "60.0"))
 JURY_PROVIDER_TIMEOUT_SECONDS = float(env_str("JURY_PROVIDER_TIMEOUT_SECONDS", "60.0"))
+# The SDKs log every HTTP request at INFO; keep them to warnings (they never log keys, but the noise is useless).
+LOGGING.setdefault("loggers", {}).update(
+    {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai", "anthropic", "botocore", "urllib3")}
+)

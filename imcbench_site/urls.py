@@ -8,6 +8,7 @@ from annotation.views import media
 urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
+    path("api/", include("jury.api_urls")),
     re_path(r"^media/(?P<path>.+)$", media, name="media"),
     path("", include("annotation.urls")),
     path("", include("jury.urls")),

@@ -1,0 +1,192 @@
+"""The researchers' REST API (DRF): cases, conversations, annotations, judgements and agreement reports.
+
+Token or session authentication; researchers and admins only; cursor pagination; OpenAPI schema at /api/schema/.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
+from annotation.roles import HasRole, Role
+
+from .models import Judgement
+
+RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
+
+
+class ByIdCursor(CursorPagination):
+    ordering = "pk"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    url = serializers.FileField(source="derivative", read_only=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "position",
+            "modality",
+            "caption",
+            "source",
+            "license",
+            "original_format",
+            "width",
+            "height",
+            "checksum",
+            "url",
+        ]
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="key")
+    images = ImageSerializer(many=True, read_only=True)
+    profile = serializers.JSONField(source="profile.summary", read_only=True)
+
+    class Meta:
+        model = Case
+        fields = ["id", "title", "specialty", "diagnosis", "malignant", "rare", "modality", "tags", "images", "profile"]
+
+
+class TurnSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Turn
+        fields = ["index", "role", "content"]
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="key")
+    case = serializers.CharField(source="case.key")
+    model = serializers.CharField(source="model.key")
+    family = serializers.CharField(source="model.family")
+    turns = TurnSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "case", "model", "family", "condition", "synthetic", "turns"]
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    conversation = serializers.CharField(source="conversation.key")
+    annotator = serializers.CharField(source="annotator.username")
+    campaign = serializers.CharField(source="campaign.key", default=None)
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "conversation",
+            "annotator",
+            "campaign",
+            "scores",
+            "rationale",
+            "flags",
+            "version",
+            "active_seconds",
+            "submitted_at",
+        ]
+
+
+class JudgementSerializer(serializers.ModelSerializer):
+    conversation = serializers.CharField(source="conversation.key")
+    judge = serializers.CharField(source="judge.key")
+    prompt = serializers.CharField(source="prompt.reference")
+
+    class Meta:
+        model = Judgement
+        fields = [
+            "id",
+            "conversation",
+            "judge",
+            "prompt",
+            "dimension",
+            "sample_index",
+            "status",
+            "score",
+            "rationale",
+            "usage",
+            "cost",
+            "latency_ms",
+            "cached",
+        ]
+
+
+class ResearchViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [HasRole]
+    required_roles = RESEARCH_ROLES
+    pagination_class = ByIdCursor
+
+
+class CaseViewSet(ResearchViewSet):
+    serializer_class = CaseSerializer
+    lookup_field = "key"
+    queryset = Case.objects.select_related("profile").prefetch_related("images")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(name, str, description=f"filter by {name}")
+        for name in ("model", "family", "condition", "case")
+    ]
+)
+class ConversationViewSet(ResearchViewSet):
+    serializer_class = ConversationSerializer
+    lookup_field = "key"
+
+    def get_queryset(self):
+        conversations = Conversation.objects.select_related("case", "model").prefetch_related("turns")
+        filters = {"model": "model__key", "family": "model__family", "condition": "condition", "case": "case__key"}
+        for param, lookup in filters.items():
+            if value := self.request.query_params.get(param):
+                conversations = conversations.filter(**{lookup: value})
+        return conversations
+
+
+@extend_schema(parameters=[OpenApiParameter("campaign", str), OpenApiParameter("conversation", str)])
+class AnnotationViewSet(ResearchViewSet):
+    """Submitted clinician annotations (drafts are private to their clinician)."""
+
+    serializer_class = AnnotationSerializer
+
+    def get_queryset(self):
+        annotations = Annotation.objects.filter(status=Annotation.Status.SUBMITTED).select_related(
+            "conversation", "annotator", "campaign"
+        )
+        if campaign := self.request.query_params.get("campaign"):
+            annotations = annotations.filter(campaign__key=campaign)
+        if conversation := self.request.query_params.get("conversation"):
+            annotations = annotations.filter(conversation__key=conversation)
+        return annotations
+
+
+@extend_schema(parameters=[OpenApiParameter(name, str) for name in ("judge", "dimension", "conversation")])
+class JudgementViewSet(ResearchViewSet):
+    serializer_class = JudgementSerializer
+
+    def get_queryset(self):
+        judgements = Judgement.objects.select_related("conversation", "judge", "prompt")
+        filters = {"judge": "judge__key", "dimension": "dimension", "conversation": "conversation__key"}
+        for param, lookup in filters.items():
+            if value := self.request.query_params.get(param):
+                judgements = judgements.filter(**{lookup: value})
+        return judgements
+
+
+@extend_schema(responses={200: dict}, description="The campaign's clinician agreement report (as the JSON download).")
+@api_view(["GET"])
+@permission_classes([HasRole])
+def campaign_agreement(request: Request, key: str) -> Response:
+    from .agreement_report import agreement_report
+
+    campaign = get_object_or_404(Campaign, key=key)
+    return Response(agreement_report(campaign=campaign))
+
+
+campaign_agreement.cls.required_roles = RESEARCH_ROLES

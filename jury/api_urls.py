@@ -1,0 +1,18 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from . import api
+
+router = DefaultRouter()
+router.register("cases", api.CaseViewSet, basename="case")
+router.register("conversations", api.ConversationViewSet, basename="conversation")
+router.register("annotations", api.AnnotationViewSet, basename="annotation")
+router.register("judgements", api.JudgementViewSet, basename="judgement")
+
+urlpatterns = [
+    path("", include(router.urls)),
+    path("campaigns/<slug:key>/agreement/", api.campaign_agreement, name="api-campaign-agreement"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+]
