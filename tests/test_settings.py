@@ -78,3 +78,10 @@ def test_every_response_carries_a_strict_content_security_policy(client):
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "<script>" not in response.content.decode()
+
+
+def test_the_embedded_default_creates_its_data_folder(tmp_path):
+    data = tmp_path / "fresh" / "data"
+    result = load_settings(IMCBENCH_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert data.is_dir()
