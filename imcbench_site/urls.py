@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("jury.urls")),
     path("", include("jury.agreement_urls")),
+    path("", include("jury.results_urls")),
 ]

@@ -1,0 +1,109 @@
+"""Calibrating the jury against a campaign's clinicians, and applying the calibration to every conversation."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from annotation.models import Campaign
+
+from . import calibration, leaderboard_stats
+from .calibration_data import clinician_targets, conversation_facts, judgement_matrix
+
+
+@dataclass
+class CampaignCalibration:
+    campaign: Campaign
+    reports: dict[str, calibration.CalibrationReport]
+    judgement_ids: list[int]
+    annotation_ids: list[int]
+
+    @property
+    def inputs_hash(self) -> str:
+        """SHA-256 of exactly which judgements and annotations were used."""
+        payload = json.dumps({"judgements": self.judgement_ids, "annotations": self.annotation_ids})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def as_dict(self) -> dict:
+        return {
+            "campaign": self.campaign.key,
+            "inputs_hash": self.inputs_hash,
+            "n_judgements": len(self.judgement_ids),
+            "n_annotations": len(self.annotation_ids),
+            "dimensions": {d: report.as_dict() for d, report in self.reports.items()},
+        }
+
+
+def dimensions_of(campaign: Campaign) -> list[str]:
+    return list(campaign.rubric.dimensions.order_by("position").values_list("key", flat=True))
+
+
+def calibrate_campaign(*, campaign: Campaign, seed: int = 0, n_folds: int = 5) -> CampaignCalibration:
+    """Cross-validate every method per dimension on the campaign's clinician-scored conversations.
+
+    Raises ValueError (from the pure module) when there is too little data, e.g. no judgements or fewer cases
+    than folds.
+    """
+    dimensions = dimensions_of(campaign)
+    targets = clinician_targets(campaign=campaign, dimensions=dimensions)
+    if not targets.conversation_ids:
+        raise ValueError(f"Campaign {campaign.key!r} has no submitted clinician annotations to calibrate against.")
+    facts = conversation_facts(conversation_ids=targets.conversation_ids)
+    groups = np.array([facts[cid]["case__key"] for cid in targets.conversation_ids])
+    reports, judgement_ids = {}, []
+    for dimension in dimensions:
+        data = judgement_matrix(dimension=dimension, conversation_ids=targets.conversation_ids)
+        if not data.judges:
+            raise ValueError(f"No scored judgements on {dimension!r} for the conversations of {campaign.key!r}.")
+        reports[dimension] = calibration.cross_validate(
+            data.scores,
+            targets.target[dimension],
+            groups,
+            judges=data.judges,
+            clinician_ratings=targets.ratings[dimension],
+            n_folds=min(n_folds, len(set(groups))),
+            seed=seed,
+            dimension=dimension,
+        )
+        judgement_ids.extend(data.judgement_ids)
+    return CampaignCalibration(campaign, reports, sorted(judgement_ids), targets.annotation_ids)
+
+
+def calibrated_scores(*, fitted: dict[str, calibration.Calibration]) -> dict[int, dict[str, float]]:
+    """Every conversation's calibrated score per dimension (conversations with no judgement are left out)."""
+    scores: dict[int, dict[str, float]] = {}
+    for dimension, model in fitted.items():
+        data = judgement_matrix(dimension=dimension)
+        if not data.conversation_ids:
+            continue
+        columns = [data.judges.index(j) if j in data.judges else None for j in model.judges]
+        matrix = np.column_stack(
+            [data.scores[:, c] if c is not None else np.full(len(data.conversation_ids), np.nan) for c in columns]
+        )
+        for conversation_id, value in zip(data.conversation_ids, model.predict(matrix), strict=True):
+            if not np.isnan(value):
+                scores.setdefault(conversation_id, {})[dimension] = float(value)
+    return scores
+
+
+def leaderboard_data(*, scores: dict[int, dict[str, float]], dimensions: list[str]):
+    """The calibrated scores with each conversation's case, model, family, condition and tags."""
+    facts = conversation_facts(conversation_ids=list(scores))
+    ids = sorted(scores)
+    return leaderboard_stats.Conversations.build(
+        case=[facts[i]["case__key"] for i in ids],
+        model=[facts[i]["model__name"] for i in ids],
+        family=[facts[i]["model__family"] for i in ids],
+        condition=[facts[i]["condition"] for i in ids],
+        scores=np.array([[scores[i].get(d, np.nan) for d in dimensions] for i in ids]),
+        dimensions=dimensions,
+        tags=[
+            {
+                tag
+                for tag, present in (("malignant", facts[i]["case__malignant"]), ("rare", facts[i]["case__rare"]))
+                if present
+            }
+            for i in ids
+        ],
+    )

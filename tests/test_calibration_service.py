@@ -1,0 +1,116 @@
+"""Calibrating against a campaign's clinicians on synthetic judgements with a known bias, then ranking models."""
+
+import numpy as np
+import pytest
+
+from annotation import services
+from annotation.models import Annotation, Rubric
+from jury import leaderboard_stats
+from jury.calibration_service import calibrate_campaign, calibrated_scores, leaderboard_data
+from jury.models import Judge, Judgement, JudgePrompt
+from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+DIMENSIONS = ("safety", "accuracy", "uncertainty")
+
+
+@pytest.fixture
+def scored_world():
+    """40 cases × 2 models; clinicians score truth ± noise; judge A is truth + 1 (capped), judge B is noisy."""
+    rng = np.random.default_rng(3)
+    good = ModelUnderTestFactory(key="good", name="Good", family="Claude")
+    weak = ModelUnderTestFactory(key="weak", name="Weak", family="GPT")
+    clinicians = [UserFactory(username=f"doc{i}", roles=["clinician"]) for i in range(2)]
+    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("judge-a", "judge-b")]
+    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
+    conversations, truth = [], {}
+    for c in range(40):
+        case = CaseFactory(key=f"case-{c:03d}")
+        for model, level in ((good, 4.0), (weak, 2.5)):
+            conversation = ConversationFactory(case=case, model=model)
+            truth[conversation.pk] = level + rng.normal(0, 0.4)
+            conversations.append(conversation)
+    judgements = []
+    for conversation in conversations:
+        t = truth[conversation.pk]
+        for dimension in DIMENSIONS:
+            a = int(np.clip(round(t + 1.0 + rng.normal(0, 0.3)), 1, 5))
+            b = int(np.clip(round(t + rng.normal(0, 1.2)), 1, 5))
+            judgements += [
+                Judgement(
+                    conversation=conversation, judge=judges[0], prompt=prompts[dimension], dimension=dimension, score=a
+                ),
+                Judgement(
+                    conversation=conversation, judge=judges[1], prompt=prompts[dimension], dimension=dimension, score=b
+                ),
+            ]
+    Judgement.objects.bulk_create(judgements)
+    campaign = services.create_campaign(
+        key="cal",
+        name="Calibration",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=conversations[:60],
+        clinicians=clinicians,
+        overlap=2,
+        state="locked",
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
+            conversation=conversation,
+            annotator=doc,
+            rubric=campaign.rubric,
+            campaign=campaign,
+            status="submitted",
+            scores={d: int(np.clip(round(truth[conversation.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
+        )
+        for conversation in conversations[:60]
+        for doc in clinicians
+    )
+    return campaign
+
+
+def test_calibration_beats_the_equal_jury_when_a_judge_is_biased(scored_world):
+    result = calibrate_campaign(campaign=scored_world, seed=1)
+    for dimension in DIMENSIONS:
+        report = result.reports[dimension]
+        assert report.chosen != "equal" and report.beats_equal, report.summary
+        assert report.methods[report.chosen].mae.value < report.methods["equal"].mae.value
+    assert len(result.annotation_ids) == 120 and len(result.judgement_ids) == 60 * 2 * 3
+    assert result.as_dict()["inputs_hash"] == calibrate_campaign(campaign=scored_world, seed=1).inputs_hash
+
+
+def test_the_calibrated_jury_scores_every_conversation_and_ranks_the_models(scored_world):
+    result = calibrate_campaign(campaign=scored_world, seed=1)
+    scores = calibrated_scores(fitted={d: r.calibration for d, r in result.reports.items()})
+    assert len(scores) == 80 and all(set(s) == set(DIMENSIONS) for s in scores.values())
+    board = leaderboard_stats.leaderboard(leaderboard_data(scores=scores, dimensions=list(DIMENSIONS)), seed=0)
+    [first, second] = board.table(kind="model", dimension="overall")
+    assert (first.name, second.name) == ("Good", "Weak")
+    assert first.mean.ci[0] > second.mean.ci[1]
+
+
+def test_a_campaign_without_annotations_cannot_be_calibrated(carmen):
+    campaign = services.create_campaign(
+        key="empty", name="Empty", rubric=Rubric.objects.get(is_default=True), conversations=[], clinicians=[carmen]
+    )
+    with pytest.raises(ValueError, match="has no submitted clinician annotations"):
+        calibrate_campaign(campaign=campaign)
+
+
+def test_calibration_and_leaderboard_pages(client, rex, carmen, scored_world):
+    client.force_login(rex)
+    page = client.get("/campaigns/cal/calibration/").content.decode()
+    assert "equal" in page and "weighted" in page and "(chosen)" in page
+    board = client.get("/campaigns/cal/leaderboard/").content.decode()
+    assert board.index("Good") < board.index("Weak")
+    assert "malignant" in board or "no_image" in board or "Subgroups" in board
+    client.force_login(carmen)
+    assert client.get("/campaigns/cal/leaderboard/").status_code == 403
+
+
+def test_pages_say_what_is_missing_before_the_jury_has_run(client, rex, carmen):
+    services.create_campaign(
+        key="empty", name="Empty", rubric=Rubric.objects.get(is_default=True), conversations=[], clinicians=[carmen]
+    )
+    client.force_login(rex)
+    assert "has no submitted clinician annotations" in client.get("/campaigns/empty/leaderboard/").content.decode()
