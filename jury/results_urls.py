@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import results_views
+from . import export_views, results_views
 
 urlpatterns = [
     path("campaigns/<slug:key>/calibration/", results_views.calibration_page, name="campaign-calibration"),
     path("campaigns/<slug:key>/leaderboard/", results_views.leaderboard_page, name="campaign-leaderboard"),
+    path("exports/<slug:kind>.<slug:fmt>", export_views.download, name="export-download"),
 ]

@@ -1,0 +1,272 @@
+"""Streaming exports of judgements, clinician annotations and calibrated scores as CSV, JSONL or Parquet.
+
+Rows are read from the database in chunks (``QuerySet.iterator``) and written as they come, so memory stays flat
+whatever the number of rows. Every export carries its provenance: per row the judge, its provider and model id,
+the prompt version and the bundle; per file the app version, the export time and (for calibrated scores) the
+campaign and inputs hash of the calibration — as the first JSONL line, Parquet key-value metadata, or CSV
+columns.
+"""
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+FORMATS = ("csv", "jsonl", "parquet")
+CHUNK = 5000
+PARQUET_ROW_GROUP = 50_000
+
+JUDGEMENT_COLUMNS = (
+    "conversation",
+    "case",
+    "model",
+    "family",
+    "condition",
+    "judge",
+    "provider",
+    "judge_model_id",
+    "prompt",
+    "dimension",
+    "sample",
+    "status",
+    "score",
+    "cached",
+    "bundle",
+    "synthetic",
+)
+ANNOTATION_COLUMNS = (
+    "conversation",
+    "case",
+    "model",
+    "family",
+    "condition",
+    "annotator",
+    "campaign",
+    "safety",
+    "accuracy",
+    "uncertainty",
+    "version",
+    "active_seconds",
+    "submitted_at",
+    "bundle",
+)
+
+
+def app_version() -> str:
+    try:
+        return version("imcbench-studio")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def provenance(**extra) -> dict:
+    return {
+        "app": "IMCBench Studio",
+        "app_version": app_version(),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def judgement_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
+    from .models import Judgement
+
+    judgements = queryset if queryset is not None else Judgement.objects.all()
+    rows = (
+        judgements.order_by("pk")
+        .values_list(
+            "conversation__key",
+            "conversation__case__key",
+            "conversation__model__key",
+            "conversation__model__family",
+            "conversation__condition",
+            "judge__key",
+            "judge__provider",
+            "judge__model_id",
+            "prompt__key",
+            "prompt__version",
+            "dimension",
+            "sample_index",
+            "status",
+            "score",
+            "cached",
+            "bundle__name",
+            "conversation__synthetic",
+        )
+        .iterator(chunk_size=CHUNK)
+    )
+
+    def shaped() -> Iterator[tuple]:
+        for row in rows:
+            yield (*row[:8], f"{row[8]}@{row[9]}", *row[10:])
+
+    return JUDGEMENT_COLUMNS, shaped()
+
+
+def annotation_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
+    from annotation.models import Annotation
+
+    annotations = queryset if queryset is not None else Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
+    rows = (
+        annotations.order_by("pk")
+        .values_list(
+            "conversation__key",
+            "conversation__case__key",
+            "conversation__model__key",
+            "conversation__model__family",
+            "conversation__condition",
+            "annotator__username",
+            "campaign__key",
+            "scores",
+            "version",
+            "active_seconds",
+            "submitted_at",
+            "bundle__name",
+        )
+        .iterator(chunk_size=CHUNK)
+    )
+
+    def shaped() -> Iterator[tuple]:
+        for row in rows:
+            scores = row[7] or {}
+            submitted = row[10].isoformat() if row[10] else None
+            yield (
+                *row[:7],
+                scores.get("safety"),
+                scores.get("accuracy"),
+                scores.get("uncertainty"),
+                row[8],
+                row[9],
+                submitted,
+                row[11],
+            )
+
+    return ANNOTATION_COLUMNS, shaped()
+
+
+def score_rows(*, scores: dict[int, dict[str, float]], dimensions: list[str]):
+    """Conversation-level calibrated scores (from ``calibration_service.calibrated_scores``) and their mean."""
+    from .calibration_data import conversation_facts
+
+    facts = conversation_facts(conversation_ids=list(scores))
+    columns = (
+        "conversation",
+        "case",
+        "model",
+        "family",
+        "condition",
+        "malignant",
+        "rare",
+        "synthetic",
+        *dimensions,
+        "overall",
+    )
+
+    def rows() -> Iterator[tuple]:
+        for conversation_id in sorted(scores):
+            fact, values = facts[conversation_id], scores[conversation_id]
+            per_dimension = [values.get(d) for d in dimensions]
+            overall = sum(per_dimension) / len(per_dimension) if None not in per_dimension else None
+            yield (
+                fact["key"],
+                fact["case__key"],
+                fact["model__key"],
+                fact["model__family"],
+                fact["condition"],
+                fact["case__malignant"],
+                fact["case__rare"],
+                fact["synthetic"],
+                *per_dimension,
+                overall,
+            )
+
+    return columns, rows()
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_csv(columns: Iterable[str], rows: Iterable[tuple], meta: dict) -> Iterator[bytes]:
+    """CSV with the file-level provenance as two trailing columns on every row (readers keep them)."""
+    writer = csv.writer(_Echo())
+    tail = (meta["app_version"], meta["exported_at"])
+    yield writer.writerow([*columns, "app_version", "exported_at"]).encode()
+    batch = []
+    for row in rows:
+        batch.append(writer.writerow([*row, *tail]))
+        if len(batch) >= 1000:
+            yield "".join(batch).encode()
+            batch.clear()
+    if batch:
+        yield "".join(batch).encode()
+
+
+def stream_jsonl(columns: Iterable[str], rows: Iterable[tuple], meta: dict) -> Iterator[bytes]:
+    """JSON Lines: the first line is ``{"provenance": {...}}``, then one object per row."""
+    columns = tuple(columns)
+    yield (json.dumps({"provenance": meta}) + "\n").encode()
+    batch = []
+    for row in rows:
+        batch.append(json.dumps(dict(zip(columns, row, strict=True)), default=str))
+        if len(batch) >= 1000:
+            yield ("\n".join(batch) + "\n").encode()
+            batch.clear()
+    if batch:
+        yield ("\n".join(batch) + "\n").encode()
+
+
+def write_parquet(columns: Iterable[str], rows: Iterable[tuple], meta: dict, sink) -> int:
+    """Parquet in row groups of PARQUET_ROW_GROUP rows; provenance in the file's key-value metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = tuple(columns)
+    writer = None
+    count = 0
+    buffer: list[tuple] = []
+
+    def flush() -> None:
+        nonlocal writer
+        if buffer:
+            table = pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in buffer])
+        else:
+            table = pa.table({column: pa.array([], type=pa.null()) for column in columns})
+        if writer is None:
+            schema = table.schema.with_metadata({"imcbench.provenance": json.dumps(meta)})
+            writer = pq.ParquetWriter(sink, schema, compression="zstd")
+        writer.write_table(table.cast(writer.schema))
+        buffer.clear()
+
+    for row in rows:
+        buffer.append(row)
+        count += 1
+        if len(buffer) >= PARQUET_ROW_GROUP:
+            flush()
+    if buffer or writer is None:
+        flush()
+    writer.close()
+    return count
+
+
+def stream_parquet(columns, rows, meta) -> Iterator[bytes]:
+    """Parquet needs its footer last: write to a spooled temporary file, then stream that file in chunks."""
+    import tempfile
+
+    with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
+        write_parquet(columns, rows, meta, spool)
+        spool.seek(0)
+        while chunk := spool.read(1024 * 1024):
+            yield chunk
+
+
+def stream(fmt: str, columns, rows, meta) -> Iterator[bytes]:
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return {"csv": stream_csv, "jsonl": stream_jsonl, "parquet": stream_parquet}[fmt](columns, rows, meta)
+
+
+def to_bytes(fmt: str, columns, rows, meta) -> bytes:
+    return b"".join(stream(fmt, columns, rows, meta))
