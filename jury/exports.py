@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 FORMATS = ("csv", "jsonl", "parquet")
 CHUNK = 5000
-PARQUET_ROW_GROUP = 50_000
+PARQUET_ROW_GROUP = 20_000
 
 JUDGEMENT_COLUMNS = (
     "conversation",
@@ -231,7 +231,9 @@ def write_parquet(columns: Iterable[str], rows: Iterable[tuple], meta: dict, sin
     def flush() -> None:
         nonlocal writer
         if buffer:
-            table = pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in buffer])
+            table = pa.table(
+                dict(zip(columns, (pa.array(values) for values in zip(*buffer, strict=True)), strict=True))
+            )
         else:
             table = pa.table({column: pa.array([], type=pa.null()) for column in columns})
         if writer is None:
