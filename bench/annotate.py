@@ -52,32 +52,64 @@ def build(work: Path) -> None:
         Case(key=f"case-{i:04d}", title=f"Case {i}", specialty="radiology", diagnosis="x") for i in range(CASES)
     )
     PatientProfile.objects.bulk_create(
-        PatientProfile(case=case, format="flat", raw={"age": 50}, summary={
-            "age": 50, "sex": "female", "conditions": ["hypertension", "type 2 diabetes"],
-            "medications": ["metformin 500 mg"], "allergies": ["penicillin"],
-            "observations": [{"name": "HbA1c", "value": "7.1 %", "date": "2026-01-01"}]})
+        PatientProfile(
+            case=case,
+            format="flat",
+            raw={"age": 50},
+            summary={
+                "age": 50,
+                "sex": "female",
+                "conditions": ["hypertension", "type 2 diabetes"],
+                "medications": ["metformin 500 mg"],
+                "allergies": ["penicillin"],
+                "observations": [{"name": "HbA1c", "value": "7.1 %", "date": "2026-01-01"}],
+            },
+        )
         for case in cases
     )
     Image.objects.bulk_create(
-        Image(case=case, bundle_path="images/x.png", original=stored, original_format="PNG", derivative=stored,
-              width=1024, height=768, checksum="0" * 64, source="bench", license="CC0-1.0")
+        Image(
+            case=case,
+            bundle_path="images/x.png",
+            original=stored,
+            original_format="PNG",
+            derivative=stored,
+            width=1024,
+            height=768,
+            checksum="0" * 64,
+            source="bench",
+            license="CC0-1.0",
+        )
         for case in cases
     )
     conversations = Conversation.objects.bulk_create(
-        (Conversation(key=f"conv-{i:05d}", case=cases[i % CASES], model=model, condition="full")
-         for i in range(CONVERSATIONS)), batch_size=2000,
+        (
+            Conversation(key=f"conv-{i:05d}", case=cases[i % CASES], model=model, condition="full")
+            for i in range(CONVERSATIONS)
+        ),
+        batch_size=2000,
     )
     Turn.objects.bulk_create(
-        (Turn(conversation=c, index=t, role="patient" if t % 2 == 0 else "assistant", content="Words " * 60)
-         for c in conversations for t in range(6)), batch_size=5000,
+        (
+            Turn(conversation=c, index=t, role="patient" if t % 2 == 0 else "assistant", content="Words " * 60)
+            for c in conversations
+            for t in range(6)
+        ),
+        batch_size=5000,
     )
     group, _ = Group.objects.get_or_create(name="clinician")
     user_model = get_user_model()
     clinicians = [user_model.objects.create_user(f"bench{i}", password=PASSWORD) for i in range(CLINICIANS)]
     for clinician in clinicians:
         clinician.groups.add(group)
-    create_campaign(key="bench", name="Bench", rubric=Rubric.objects.get(is_default=True),
-                    conversations=conversations, clinicians=clinicians, overlap=3)
+    create_campaign(
+        key="bench",
+        name="Bench",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=conversations,
+        clinicians=clinicians,
+        overlap=3,
+    )
 
 
 def in_process() -> None:
@@ -102,12 +134,17 @@ def in_process() -> None:
         assert client.get(f"/work/item/{assignment.pk}/").status_code == 200
         pages.append(time.perf_counter() - started)
         started = time.perf_counter()
-        response = client.post(f"/work/item/{assignment.pk}/save/", {"score-safety": "4", "version": "0"},
-                               headers={"HX-Request": "true"})
+        response = client.post(
+            f"/work/item/{assignment.pk}/save/", {"score-safety": "4", "version": "0"}, headers={"HX-Request": "true"}
+        )
         saves.append(time.perf_counter() - started)
         assert response.status_code == 200, response.content
-        submit(assignment=assignment, clinician=clinician, version=1,
-               data=AnnotationInput(scores=full, rationale="", flags=[]))
+        submit(
+            assignment=assignment,
+            clinician=clinician,
+            version=1,
+            data=AnnotationInput(scores=full, rationale="", flags=[]),
+        )
     print("in process (Django test client / service call):")
     percentiles("claim_next", claims)
     percentiles("workspace page", pages)
@@ -124,7 +161,10 @@ def over_http(env: dict) -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--nothreading"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -140,8 +180,9 @@ def over_http(env: dict) -> None:
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
             login = opener.open(f"{base}/login/").read().decode()
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
-            data = urllib.parse.urlencode({"username": f"bench{i % CLINICIANS}", "password": PASSWORD,
-                                           "csrfmiddlewaretoken": token}).encode()
+            data = urllib.parse.urlencode(
+                {"username": f"bench{i % CLINICIANS}", "password": PASSWORD, "csrfmiddlewaretoken": token}
+            ).encode()
             opener.open(urllib.request.Request(f"{base}/login/", data=data, headers={"Referer": f"{base}/login/"}))
             started = time.perf_counter()
             response = opener.open(f"{base}/work/bench/next/")  # claims and redirects to the item page
@@ -153,8 +194,9 @@ def over_http(env: dict) -> None:
             csrf = next(c.value for c in jar if c.name == "csrftoken")
             version = re.search(r'id="version" value="(\d+)"', page).group(1)
             body = urllib.parse.urlencode({"score-accuracy": "3", "version": version}).encode()
-            request = urllib.request.Request(f"{item_url}save/", data=body, headers={
-                "HX-Request": "true", "X-CSRFToken": csrf, "Referer": item_url})
+            request = urllib.request.Request(
+                f"{item_url}save/", data=body, headers={"HX-Request": "true", "X-CSRFToken": csrf, "Referer": item_url}
+            )
             started = time.perf_counter()
             opener.open(request).read()
             saves.append(time.perf_counter() - started)
@@ -169,9 +211,14 @@ def over_http(env: dict) -> None:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="imcbench-annotate-"))
-    env = dict(os.environ, IMCBENCH_DATA_DIR=str(work), MEDIA_ROOT=str(work / "media"), DEBUG="1",
-               ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-               DJANGO_SETTINGS_MODULE="imcbench_site.settings")
+    env = dict(
+        os.environ,
+        IMCBENCH_DATA_DIR=str(work),
+        MEDIA_ROOT=str(work / "media"),
+        DEBUG="1",
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        DJANGO_SETTINGS_MODULE="imcbench_site.settings",
+    )
     os.environ.update(env)
     import django
 
@@ -182,8 +229,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     build(work)
-    print(f"built {CONVERSATIONS:,} conversations, {CLINICIANS} clinicians, k = 3 on {connection.vendor} "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(
+        f"built {CONVERSATIONS:,} conversations, {CLINICIANS} clinicians, k = 3 on {connection.vendor} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     in_process()
     connection.close()
     over_http(env)

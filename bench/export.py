@@ -94,8 +94,10 @@ def measure(fmt: str) -> None:
             size += len(chunk)
     seconds = time.perf_counter() - started
     growth = peak_rss_mib() - baseline
-    print(f"  {fmt:<8} {seconds:7.1f} s   {size / 2**20:8.1f} MiB written   peak memory growth {growth:6.1f} MiB "
-          f"(baseline {baseline:.0f} MiB)")
+    print(
+        f"  {fmt:<8} {seconds:7.1f} s   {size / 2**20:8.1f} MiB written   peak memory growth {growth:6.1f} MiB "
+        f"(baseline {baseline:.0f} MiB)"
+    )
 
 
 def main() -> None:
