@@ -31,7 +31,7 @@ install: $(STAMP) $(ASSETS)
 
 demo: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py setup_demo
+	$(PY) manage.py setup_demo --with-jury
 
 run: demo
 	@echo ""

@@ -71,3 +71,40 @@ DEFAULT_RUBRIC = {
         },
     ],
 }
+
+ROLE_GROUPS = ("clinician", "adjudicator", "researcher")
+
+
+def install_roles_and_default_rubric(*, group_model, rubric_model, dimension_model) -> None:
+    """Create the role groups and the default rubric where missing (used by migration 0002 and by tests whose
+    transactional flush removed what the migration made)."""
+    for name in ROLE_GROUPS:
+        group_model.objects.get_or_create(name=name)
+    rubric, created = rubric_model.objects.get_or_create(
+        key=DEFAULT_RUBRIC["key"],
+        defaults={
+            "name": DEFAULT_RUBRIC["name"],
+            "description": DEFAULT_RUBRIC["description"],
+            "rationale_required_at_or_below": DEFAULT_RUBRIC["rationale_required_at_or_below"],
+            "is_default": True,
+        },
+    )
+    if not created:
+        return
+    for position, dimension in enumerate(DEFAULT_RUBRIC["dimensions"]):
+        dimension_model.objects.create(
+            rubric=rubric,
+            key=dimension["key"],
+            name=dimension["name"],
+            description=dimension["description"],
+            position=position,
+            **{f"anchor_{score}": text for score, text in dimension["anchors"].items()},
+        )
+
+
+def ensure_roles_and_default_rubric() -> None:
+    from django.contrib.auth.models import Group
+
+    from .models import Rubric, RubricDimension
+
+    install_roles_and_default_rubric(group_model=Group, rubric_model=Rubric, dimension_model=RubricDimension)

@@ -1,26 +1,63 @@
 from django.contrib import admin
 
-from .models import Judge, Judgement, JudgePrompt
+from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 
 
 @admin.register(Judge)
 class JudgeAdmin(admin.ModelAdmin):
-    list_display = ("key", "name", "provider", "model_id", "family", "accepts_images")
-    list_filter = ("provider", "family", "accepts_images")
+    list_display = ("key", "name", "provider", "model_id", "family", "accepts_images", "active")
+    list_filter = ("provider", "family", "accepts_images", "active")
     search_fields = ("key", "name", "model_id")
 
 
 @admin.register(JudgePrompt)
 class JudgePromptAdmin(admin.ModelAdmin):
-    list_display = ("key", "version", "dimension", "content_hash")
-    list_filter = ("dimension",)
+    list_display = ("key", "version", "dimension", "style", "content_hash")
+    list_filter = ("dimension", "style")
     search_fields = ("key",)
+    readonly_fields = ("content_hash", "source_path")
 
 
 @admin.register(Judgement)
 class JudgementAdmin(admin.ModelAdmin):
-    list_display = ("conversation", "judge", "prompt", "dimension", "sample_index", "status", "score", "cached")
-    list_filter = ("status", "dimension", "judge", "cached")
-    search_fields = ("conversation__key", "judge__key")
-    list_select_related = ("conversation", "judge", "prompt")
-    raw_id_fields = ("conversation",)
+    list_display = (
+        "conversation",
+        "judge",
+        "prompt",
+        "dimension",
+        "sample_index",
+        "status",
+        "score",
+        "cached",
+        "simulated",
+        "run",
+    )
+    list_filter = ("status", "dimension", "judge", "cached", "simulated")
+    search_fields = ("conversation__key", "judge__key", "request_id")
+    list_select_related = ("conversation", "judge", "prompt", "run")
+    raw_id_fields = ("conversation", "run")
+
+
+@admin.register(JuryRun)
+class JuryRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "status", "samples", "budget", "created_by", "created_at", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    filter_horizontal = ("judges", "prompts")
+    readonly_fields = ("estimate", "started_at", "finished_at", "created_by")
+
+
+@admin.register(WorkItem)
+class WorkItemAdmin(admin.ModelAdmin):
+    list_display = ("key", "run", "conversation", "judge", "prompt", "dimension", "status", "provider_calls", "cached")
+    list_filter = ("status", "cached", "dimension")
+    search_fields = ("key", "conversation__key", "error")
+    list_select_related = ("run", "conversation", "judge", "prompt")
+    raw_id_fields = ("run", "conversation", "judgement")
+
+
+@admin.register(CacheEntry)
+class CacheEntryAdmin(admin.ModelAdmin):
+    list_display = ("key", "provider", "model_id", "input_tokens", "output_tokens", "created_at")
+    list_filter = ("provider",)
+    search_fields = ("key", "model_id", "request_id")

@@ -207,7 +207,7 @@ class WorkItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.run_id}/{self.conversation_id}/{self.judge_id}/{self.prompt_id}/{self.dimension}#{self.sample_index}"
+        return f"run {self.run_id} item {self.key[:12]} ({self.dimension} #{self.sample_index})"
 
 
 class CacheEntry(models.Model):

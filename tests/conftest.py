@@ -19,6 +19,18 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
+def migration_data(request):
+    """Transactional tests flush the tables after each test, removing what migrations created: make it again."""
+    if request.node.get_closest_marker("django_db") is None:
+        if "db" not in request.fixturenames:
+            return
+        request.getfixturevalue("db")  # plain fixtures (personas) ask for the database after autouse fixtures
+    from annotation.default_rubric import ensure_roles_and_default_rubric
+
+    ensure_roles_and_default_rubric()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -16,8 +16,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--bundle-dir", type=Path, default=settings.DATA_DIR / "demo-bundle")
         parser.add_argument("--force", action="store_true", help="Create demo accounts even with DEBUG off.")
+        parser.add_argument(
+            "--with-jury",
+            action="store_true",
+            help="Also run the simulated jury over every demo conversation (a few minutes without a broker).",
+        )
 
-    def handle(self, *args, bundle_dir: Path, force: bool, **options):
+    def handle(self, *args, bundle_dir: Path, force: bool, with_jury: bool, **options):
         if not settings.DEBUG and not force:
             raise CommandError("Demo accounts have a published password: run with DEBUG on, or pass --force.")
         started = time.perf_counter()
@@ -35,4 +40,20 @@ class Command(BaseCommand):
         campaigns = ensure_demo_campaigns()
         if campaigns:
             self.stdout.write(f"Created demo campaigns: {', '.join(campaigns)}")
+        if with_jury:
+            self._run_demo_jury()
         self.stdout.write(f"Demo ready in {time.perf_counter() - started:.1f} s")
+
+    def _run_demo_jury(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        from jury.models import JuryRun
+        from jury.services import run_demo_jury
+
+        if JuryRun.objects.filter(judgements__simulated=True).exists():
+            self.stdout.write("The simulated demo jury has already run.")
+            return
+        started = time.perf_counter()
+        self.stdout.write("Running the simulated demo jury over every conversation …")
+        run = run_demo_jury(created_by=get_user_model().objects.filter(username="admin").first())
+        self.stdout.write(f"Jury run {run.name!r}: {run.status} in {time.perf_counter() - started:.0f} s")

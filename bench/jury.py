@@ -1,0 +1,208 @@
+"""Benchmark: 2,000 jury judgements through the real OpenAI SDK client against a loopback fake provider.
+
+The fake (``jury.providers.loopback``, in its own process) answers every call after 50 ms. The run's concurrency
+limit is 16 calls in flight in total — ``--processes`` worker processes (as Celery's prefork pool would run them)
+with ``16 / processes`` threads each — so no runner can beat 16 / 0.05 s = 320 judgements per second. Prints the
+achieved throughput as a fraction of that bound (goal: at least 90 %), then runs the identical run again, which
+must make 0 provider calls. Runs on a temporary SQLite database unless DATABASE_URL is set.
+``BENCH_TIMING=1`` prints, per worker, the CPU and wall seconds of each step (claiming, preparing, calls, writing).
+The fake is the lean asyncio one (``--lean``); ``--http-server-fake`` uses the ``http.server`` one instead.
+
+    .venv/bin/python bench/jury.py [--items 2000] [--latency 0.05] [--concurrency 16] [--processes 2]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def stats(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/_stats", timeout=5) as response:
+        return json.load(response)
+
+
+def configure(url: str, data_dir: str) -> None:
+    os.environ["IMCBENCH_DATA_DIR"] = data_dir
+    os.environ["MEDIA_ROOT"] = str(Path(data_dir) / "media")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imcbench_site.settings")
+    os.environ["OPENAI_API_KEY"] = "bench-not-a-key"
+    os.environ["OPENAI_BASE_URL"] = f"{url}/v1"
+    os.environ["JURY_OPENAI_RPM"] = "0"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.pop("CELERY_BROKER_URL", None)
+    import django
+
+    django.setup()
+
+
+def worker(run_id: int) -> None:
+    """One judging process: warm up, wait for the run to start, work until no item is left."""
+    from jury import runner
+    from jury.models import JuryRun
+    from jury.providers import get_provider
+
+    get_provider("openai")  # imports the SDK before the clock starts
+    print("ready", flush=True)
+    while JuryRun.objects.filter(pk=run_id, status=JuryRun.Status.RUNNING).count() == 0:
+        time.sleep(0.01)
+    if os.environ.get("BENCH_TIMING"):  # where each worker's time goes: CPU and wall seconds per step
+        import collections
+        import functools
+
+        spent = collections.Counter()
+
+        def timed(owner, name):
+            original = getattr(owner, name)
+
+            @functools.wraps(original)
+            def wrapper(*args, **kwargs):
+                t, w = time.thread_time(), time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    spent[name] += time.thread_time() - t
+                    spent[name + "~wall"] += time.perf_counter() - w
+
+            setattr(owner, name, wrapper)
+
+        for name in ("_flush", "_prepare", "_serve_from_cache", "_collect", "_submit", "_refresh", "_renew_leases"):
+            timed(runner.Runner, name)
+        timed(runner, "claim")
+        timed(runner, "wait")
+        timed(runner, "call_with_retries")
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = runner.work(run_id=run_id)
+        spent = {k: round(v, 2) for k, v in spent.items()}
+        print(f"wall {time.perf_counter() - t0:.2f} cpu {time.process_time() - c0:.2f}", spent, file=sys.stderr)
+    else:
+        result = runner.work(run_id=run_id)
+    print(
+        json.dumps({"done": result.done, "failed": result.failed, "cached": result.cached, "finished": time.time()}),
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=16, help="Calls in flight, all processes together")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--http-server-fake", dest="lean", action="store_false", help="Use the http.server fake (more CPU per call)"
+    )
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.worker:
+        configure(options.url, options.data_dir)
+        return worker(options.worker)
+    if options.concurrency % options.processes:
+        parser.error("--concurrency must be a multiple of --processes")
+
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "jury.providers.loopback", "--latency", str(options.latency)]
+        + (["--lean"] if options.lean else []),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url = fake.stdout.readline().strip()
+    try:
+        run_bench(options, url)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+
+
+def run_bench(options, url: str) -> None:
+    data_dir = tempfile.mkdtemp(prefix="imcbench-jury-bench-")
+    configure(url, data_dir)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from annotation.models import Case, Conversation, ModelUnderTest, Turn
+    from jury import runner, services
+    from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
+
+    call_command("migrate", verbosity=0)
+    services.sync_prompts()
+    prompts = list(JudgePrompt.objects.exclude(template=""))
+    count = -(-options.items // len(prompts))
+    model = ModelUnderTest.objects.create(key="bench-model", name="Bench model", family="Bench")
+    cases = Case.objects.bulk_create(Case(key=f"bench-case-{i:05d}", title=f"Case {i}") for i in range(count))
+    conversations = Conversation.objects.bulk_create(
+        Conversation(key=f"bench-conv-{i:05d}", case=case, model=model, condition="full")
+        for i, case in enumerate(cases)
+    )
+    Turn.objects.bulk_create(
+        Turn(conversation=c, index=i, role=("patient", "assistant")[i % 2], content=f"Turn {i} of {c.key}.")
+        for c in conversations
+        for i in range(4)
+    )
+    judge = Judge.objects.create(
+        key="bench-openai",
+        provider="openai",
+        model_id="fake-judge",
+        parameters={"temperature": 0, "max_tokens": 300},
+        input_price_per_mtok="2.50",
+        output_price_per_mtok="10.00",
+    )
+    per_process = options.concurrency // options.processes
+
+    def one_run(name: str):
+        run = services.create_run(name=name, judges=[judge], prompts=prompts, concurrency=per_process)
+        extra = list(run.items.order_by("-id").values_list("id", flat=True)[: run.items.count() - options.items])
+        WorkItem.objects.filter(id__in=extra).delete()
+        connection.close()
+        workers = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(run.pk), "--url", url, "--data-dir", data_dir],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(options.processes)
+        ]
+        for process in workers:
+            assert process.stdout.readline().strip() == "ready"
+        before = stats(url)["received"]
+        started = time.perf_counter()
+        JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING)
+        results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in workers]
+        seconds = time.perf_counter() - started
+        runner.finish_if_done(run_id=run.pk)
+        run.refresh_from_db()
+        done = sum(r["done"] for r in results)
+        return run, done, sum(r["cached"] for r in results), seconds, stats(url)["received"] - before
+
+    bound = options.concurrency / options.latency
+    run, done, _, seconds, calls = one_run("bench")
+    rate = done / seconds
+    print(f"database              {connection.vendor}")
+    print(
+        f"workers               {options.processes} processes x {per_process} calls in flight = {options.concurrency}"
+    )
+    print(f"judgements            {done} done, {calls} provider calls, run {run.status}")
+    print(f"wall clock            {seconds:.2f} s")
+    print(f"throughput            {rate:.1f} judgements/s")
+    print(
+        f"bound                 {options.concurrency} / {options.latency:g} s = {bound:.0f}/s  ->  "
+        f"{100 * rate / bound:.1f} % of the bound"
+    )
+    run2, done2, cached2, seconds2, calls2 = one_run("bench rerun")
+    print(f"identical rerun       {done2} done in {seconds2:.2f} s, {cached2} from cache, {calls2} provider calls")
+
+
+if __name__ == "__main__":
+    main()

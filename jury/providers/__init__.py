@@ -1,0 +1,52 @@
+"""Judge providers behind one interface (:mod:`jury.providers.base`). ``get_provider(name)`` builds one."""
+
+from django.conf import settings
+
+from .base import (
+    ImagePart,
+    Message,
+    Provider,
+    ProviderError,
+    ProviderReply,
+    ProviderRequest,
+    ReplyError,
+    parse_reply,
+)
+
+PROVIDERS = ("anthropic", "openai", "bedrock", "simulated")
+
+__all__ = [
+    "PROVIDERS",
+    "ImagePart",
+    "Message",
+    "Provider",
+    "ProviderError",
+    "ProviderReply",
+    "ProviderRequest",
+    "ReplyError",
+    "get_provider",
+    "parse_reply",
+]
+
+
+def get_provider(name: str, **overrides) -> Provider:
+    """A provider configured from the settings (``JURY_*``); ``overrides`` replace settings (tests, bench)."""
+    config = {**getattr(settings, "JURY_PROVIDERS", {}).get(name, {}), **overrides}
+    config.setdefault("timeout", getattr(settings, "JURY_PROVIDER_TIMEOUT_SECONDS", 60.0))
+    if name == "simulated":
+        from .simulated import SimulatedProvider
+
+        return SimulatedProvider(**config)
+    if name == "anthropic":
+        from .anthropic import AnthropicProvider
+
+        return AnthropicProvider(**config)
+    if name == "openai":
+        from .openai import OpenAIProvider
+
+        return OpenAIProvider(**config)
+    if name == "bedrock":
+        from .bedrock import BedrockProvider
+
+        return BedrockProvider(**config)
+    raise ValueError(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

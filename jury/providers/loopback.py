@@ -1,0 +1,307 @@
+"""A loopback fake of the Anthropic Messages and OpenAI Chat Completions HTTP APIs, for tests and the bench.
+
+The real SDK clients talk to it over HTTP on 127.0.0.1. It answers after ``latency`` seconds with a valid score
+unless a behaviour is queued for the next request: ``"ok"``, ``"malformed"`` (prose, no JSON), ``"out_of_range"``
+(score 9), ``"429:<seconds>"`` (Retry-After), ``"500"``, ``"401"``, ``"400"``, ``"hang:<seconds>"`` (answer late,
+so the client times out). It counts requests per *item* — the SHA-256 of the first user message — both received
+and served (a reply written in full); ``hold()`` parks new requests unanswered until ``release()``, which
+lets a test kill a worker while calls are in flight and then drop them, as a crashed connection would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _first_user_text(payload: dict) -> str:
+    for message in payload.get("messages", []):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+    return ""
+
+
+class FakeProvider:
+    def __init__(self, *, latency: float = 0.0):
+        self.latency = latency
+        self.behaviours: deque[str] = deque()
+        self.received: Counter = Counter()
+        self.served: Counter = Counter()
+        self.bodies: list[dict] = []
+        self.keep_bodies = True
+        self._lock = threading.Lock()
+        self._open = threading.Event()
+        self._open.set()
+        self._drop = False
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 256
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- control
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeProvider:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release(drop=True)
+        self.server.shutdown()
+        self.server.server_close()
+
+    def queue(self, *behaviours: str) -> None:
+        self.behaviours.extend(behaviours)
+
+    def hold(self) -> None:
+        self._drop = False
+        self._open.clear()
+
+    def release(self, *, drop: bool = False) -> None:
+        """Let held requests go: answered normally, or (``drop``) closed unanswered."""
+        self._drop = drop
+        self._open.set()
+
+    @property
+    def calls(self) -> int:
+        return sum(self.received.values())
+
+    def score_for(self, text: str) -> int:
+        return 1 + int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 5
+
+    # -- HTTP
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # headers and body leave in one segment (no Nagle/delayed-ACK stall)
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 — /_stats: counts, for a fake running in another process
+                if self.path != "/_stats":
+                    return self._error(404, "not found", {})
+                with fake._lock:
+                    body = {
+                        "received": sum(fake.received.values()),
+                        "served": sum(fake.served.values()),
+                        "items": len(fake.received),
+                        "max_received_per_item": max(fake.received.values(), default=0),
+                        "max_served_per_item": max(fake.served.values(), default=0),
+                    }
+                self._send(200, body, {})
+
+            def do_POST(self) -> None:  # noqa: N802
+                arrived = time.monotonic()
+                length = int(self.headers.get("content-length") or 0)
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                text = _first_user_text(payload)
+                item = hashlib.sha256(text.encode()).hexdigest()
+                with fake._lock:
+                    fake.received[item] += 1
+                    if fake.keep_bodies:
+                        fake.bodies.append(
+                            {
+                                "path": self.path,
+                                "headers": {k.lower(): v for k, v in self.headers.items()},
+                                "json": payload,
+                            }
+                        )
+                    behaviour = fake.behaviours.popleft() if fake.behaviours else "ok"
+                if not fake._open.is_set():
+                    fake._open.wait()
+                    if fake._drop:
+                        self.close_connection = True
+                        return
+                if fake.latency:  # the answer leaves ``latency`` after the request arrived, parsing included
+                    time.sleep(max(0.0, fake.latency - (time.monotonic() - arrived)))
+                kind, _, argument = behaviour.partition(":")
+                if kind == "hang":
+                    time.sleep(float(argument or 5))
+                    kind = "ok"
+                if kind in {"429", "500", "401", "400", "503", "529"}:
+                    headers = {"retry-after": argument} if kind == "429" and argument else {}
+                    message = {"401": "invalid x-api-key", "400": "bad request"}.get(kind, "try again later")
+                    return self._error(int(kind), message, headers)
+                reply = {
+                    "ok": json.dumps({"score": fake.score_for(text), "rationale": "fake judge"}),
+                    "malformed": "It looks fine to me, maybe a four.",
+                    "out_of_range": json.dumps({"score": 9, "rationale": "off the scale"}),
+                }.get(kind, kind)
+                if self.path.endswith("/messages"):
+                    body = {
+                        "id": "msg_fake",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": payload.get("model", ""),
+                        "content": [{"type": "text", "text": reply}],
+                        "stop_reason": "end_turn",
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": len(text) // 4, "output_tokens": len(reply) // 4},
+                    }
+                    request_id = f"req_fake_{item[:10]}"
+                else:
+                    body = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": payload.get("model", ""),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": reply},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": len(text) // 4,
+                            "completion_tokens": len(reply) // 4,
+                            "total_tokens": len(text) // 4 + len(reply) // 4,
+                        },
+                    }
+                    request_id = f"req-fake-{item[:10]}"
+                if self._send(200, body, {"request-id": request_id, "x-request-id": request_id}):
+                    with fake._lock:
+                        fake.served[item] += 1
+
+            def _error(self, status: int, message: str, headers: dict) -> None:
+                body = {"type": "error", "error": {"type": "api_error", "message": message, "code": str(status)}}
+                self._send(status, body, headers)
+
+            def _send(self, status: int, body: dict, headers: dict) -> bool:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                    return True
+                except OSError:
+                    return False
+
+        return Handler
+
+
+def reply_body(path: str, payload: dict, reply: str, text: str) -> dict:
+    """The provider's success body for ``reply`` (Anthropic Messages when ``path`` ends in /messages, else OpenAI)."""
+    if path.endswith("/messages"):
+        return {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": payload.get("model", ""),
+            "content": [{"type": "text", "text": reply}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": len(text) // 4, "output_tokens": len(reply) // 4},
+        }
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": payload.get("model", ""),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": len(text) // 4,
+            "completion_tokens": len(reply) // 4,
+            "total_tokens": len(text) // 4 + len(reply) // 4,
+        },
+    }
+
+
+async def serve_async(*, latency: float, ready) -> None:
+    """A lean asyncio HTTP/1.1 fake (keep-alive, always "ok"), for the bench: it spends far less CPU per request
+    than ``http.server``, so on a small machine the fake does not steal the runner's cores. ``GET /_stats``
+    counts requests received and answered."""
+    import asyncio
+
+    counts = {"received": 0, "served": 0}
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    break
+                arrived = time.monotonic()
+                method, path, _ = request_line.decode("latin-1").split(" ", 2)
+                length = 0
+                while True:
+                    line = await reader.readline()
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                body = await reader.readexactly(length) if length else b""
+                if method == "GET":
+                    data = json.dumps(counts).encode()
+                else:
+                    counts["received"] += 1
+                    payload = json.loads(body or b"{}")
+                    text = _first_user_text(payload)
+                    score = 1 + int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 5
+                    reply = json.dumps({"score": score, "rationale": "fake judge"})
+                    data = json.dumps(reply_body(path, payload, reply, text)).encode()
+                    await asyncio.sleep(max(0.0, latency - (time.monotonic() - arrived)))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req-fake\r\n"
+                    b"request-id: req_fake\r\ncontent-length: " + str(len(data)).encode() + b"\r\n\r\n" + data
+                )
+                await writer.drain()
+                if method != "GET":
+                    counts["served"] += 1
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=256)
+    ready(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    """Serve a fake on 127.0.0.1 until killed: ``python -m jury.providers.loopback --latency 0.05 [--lean]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--lean", action="store_true", help="the asyncio fake (always answers a valid score)")
+    options = parser.parse_args()
+
+    def ready(url: str) -> None:
+        print(url, flush=True)
+        sys.stdout.close()
+
+    if options.lean:
+        import asyncio
+
+        asyncio.run(serve_async(latency=options.latency, ready=ready))
+        return
+    fake = FakeProvider(latency=options.latency)
+    fake.keep_bodies = False
+    ready(fake.url)
+    fake.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

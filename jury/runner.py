@@ -1,0 +1,859 @@
+"""Running a jury: claim work items, build each judge request, call providers, score, store.
+
+One call of :func:`work` claims items of a run (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+serialises writers), builds their requests, serves what it can from the content-addressed cache and sends the rest
+to one thread pool per provider, sized by that provider's concurrency limit and paced by its requests-per-minute
+limit. Provider calls happen in the pool threads, which never touch the database; this thread stores every reply
+in the cache as soon as it arrives, then parses it and writes the judgement. Replies that break the scoring
+contract are re-asked with a correction up to the run's ``max_attempts``; transient errors retry with exponential
+backoff and jitter, honouring ``Retry-After``; permanent errors fail the item at once.
+
+An item claimed by a worker that dies keeps its lease until ``JURY_LEASE_SECONDS`` pass, then any worker takes it
+again — and finds the reply in the cache if the call had finished: no provider call is made twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import random
+import socket
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from annotation.models import Conversation, Rubric
+
+from . import prompts
+from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from .providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
+from .providers.base import ReplyError, redact
+
+log = logging.getLogger(__name__)
+
+IMAGE_TOKENS = 1600  # estimate per image (a ~1.2 megapixel image on Anthropic/OpenAI)
+REASK = (
+    "Your reply could not be used: {error}. Reply again with only the JSON object "
+    '{{"score": <an integer from 1 to 5>, "rationale": "<two or three sentences>"}} and nothing else.'
+)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+# ------------------------------------------------------------------------------------------------ limits
+
+
+class Pacer:
+    """Spaces call starts at least ``60 / rpm`` seconds apart (thread-safe); ``rpm=0`` means no limit."""
+
+    def __init__(self, rpm: int):
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 5
+    base: float = 1.0
+    cap: float = 60.0
+    sleep: object = time.sleep
+
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        return cls(
+            max_retries=settings.JURY_MAX_TRANSIENT_RETRIES,
+            base=settings.JURY_BACKOFF_BASE_SECONDS,
+            cap=settings.JURY_BACKOFF_MAX_SECONDS,
+        )
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before retry ``attempt`` (0-based): ``Retry-After`` when given, else full-jitter exponential."""
+        if retry_after is not None:
+            return min(retry_after, self.cap) + random.uniform(0, 0.1 * self.base)
+        return random.uniform(self.base / 2, min(self.cap, self.base * 2**attempt))
+
+
+@dataclass
+class Outcome:
+    reply: ProviderReply | None = None
+    error: ProviderError | None = None
+    calls: int = 0
+    transient_errors: list[str] = field(default_factory=list)
+
+
+def call_with_retries(provider, request: ProviderRequest, *, pacer: Pacer, policy: RetryPolicy) -> Outcome:
+    """Call ``provider`` once, retrying transient errors; never raises (the outcome carries the error)."""
+    outcome = Outcome()
+    for attempt in range(policy.max_retries + 1):
+        pacer.wait()
+        outcome.calls += 1
+        try:
+            outcome.reply = provider.complete(request)
+            return outcome
+        except ProviderError as error:
+            outcome.error = error
+            if not error.transient:
+                return outcome
+            outcome.transient_errors.append(str(error))
+            if attempt == policy.max_retries:
+                outcome.error = ProviderError(
+                    f"gave up after {outcome.calls} calls: {error}", transient=True, status=error.status
+                )
+                return outcome
+            policy.sleep(policy.delay(attempt, error.retry_after))
+        except Exception as error:  # noqa: BLE001 — an SDK bug must fail the item, not the worker
+            outcome.error = ProviderError(f"{type(error).__name__}: {str(error)[:300]}", transient=False)
+            return outcome
+    return outcome
+
+
+# ------------------------------------------------------------------------------------------ building requests
+
+
+class RequestBuilder:
+    """Judge requests for work items, with the rubric, images and templates cached for the life of a run."""
+
+    def __init__(self):
+        rubric = Rubric.objects.filter(is_default=True).prefetch_related("dimensions").first()
+        self.dimensions = {d.key: d for d in rubric.dimensions.all()} if rubric else {}
+        self._images: dict[int, ImagePart] = {}
+        self._judges: dict[int, Judge] = {}
+        self._prompts: dict[int, JudgePrompt] = {}
+        self._conversations: dict[int, Conversation] = {}
+
+    def attach(self, items: list[WorkItem]) -> None:
+        """Give items their judge, prompt and conversation (turns, profile, images) from per-run caches."""
+        for model, store, attribute in ((Judge, self._judges, "judge"), (JudgePrompt, self._prompts, "prompt")):
+            missing = {getattr(item, f"{attribute}_id") for item in items} - store.keys()
+            if missing:
+                store.update(model.objects.in_bulk(missing))
+        missing = {item.conversation_id for item in items} - self._conversations.keys()
+        if missing:
+            if len(self._conversations) > 2000:
+                self._conversations.clear()
+            self._conversations.update(
+                Conversation.objects.select_related("case__profile")
+                .defer("case__profile__raw")
+                .prefetch_related("turns", "case__images")
+                .in_bulk(missing)
+            )
+        for item in items:
+            item.judge = self._judges[item.judge_id]
+            item.prompt = self._prompts[item.prompt_id]
+            item.conversation = self._conversations[item.conversation_id]
+
+    def image(self, image) -> ImagePart:
+        if image.pk not in self._images:
+            with image.derivative.open("rb") as handle:
+                data = handle.read()
+            media_type = mimetypes.guess_type(image.derivative.name)[0] or "image/png"
+            self._images[image.pk] = ImagePart.of(data=data, media_type=media_type)
+        return self._images[image.pk]
+
+    def build(self, *, conversation: Conversation, judge: Judge, prompt: JudgePrompt, dimension: str, sample: int):
+        if not prompt.template:
+            raise ValueError(f"prompt {prompt.reference} has no template (imported from a bundle): sync the prompts")
+        rubric_dimension = self.dimensions.get(dimension)
+        if rubric_dimension is None:
+            raise ValueError(f"dimension {dimension!r} is not in the default rubric")
+        case = conversation.case
+        images = [self.image(image) for image in case.images.all()] if judge.accepts_images else []
+        profile = getattr(case, "profile", None)
+        text = prompts.render(
+            prompt.template,
+            dimension={"key": dimension, "name": rubric_dimension.name, "description": rubric_dimension.description},
+            anchors=rubric_dimension.anchors,
+            profile=profile.summary if profile else None,
+            turns=conversation.turns.all(),
+            condition=conversation.condition,
+            image_count=len(images),
+        )
+        parameters = dict(judge.parameters)
+        hints = {}
+        if judge.provider == "simulated":
+            hints = {
+                "conversation": conversation.key,
+                "dimension": dimension,
+                "prompt": prompt.reference,
+                "sample": sample,
+                "quality": (conversation.extra.get("demo_quality") or {}).get(dimension),
+            }
+        return ProviderRequest(
+            model=judge.model_id or judge.key,
+            system=prompts.SYSTEM,
+            messages=(Message(role="user", text=text, images=tuple(images)),),
+            parameters=parameters,
+            hints=hints,
+        )
+
+
+def estimate_tokens(request: ProviderRequest, judge: Judge) -> tuple[int, int]:
+    """Rough input and output tokens of one call: 4 characters a token, a fixed count per image."""
+    text = len(request.system) + sum(len(m.text) for m in request.messages)
+    images = sum(len(m.images) for m in request.messages)
+    output = min(int(judge.parameters.get("max_tokens", 1024)), 300)
+    return text // 4 + images * IMAGE_TOKENS, output
+
+
+def reask(request: ProviderRequest, *, reply_text: str, error: str) -> ProviderRequest:
+    messages = (
+        *request.messages,
+        Message(role="assistant", text=reply_text or "(empty)"),
+        Message(role="user", text=REASK.format(error=error)),
+    )
+    return ProviderRequest(
+        model=request.model,
+        system=request.system,
+        messages=messages,
+        parameters=request.parameters,
+        hints=request.hints,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ claiming
+
+
+def claim(*, run_id: int, limit: int, worker: str, lease_seconds: int) -> list[int]:
+    """Lease up to ``limit`` items that are pending, or running under a lease that has expired."""
+    now = timezone.now()
+    with transaction.atomic():
+        query = WorkItem.objects.filter(run_id=run_id).filter(
+            Q(status=WorkItem.Status.PENDING) | Q(status=WorkItem.Status.RUNNING, lease_until__lt=now)
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            query = query.select_for_update(skip_locked=True)
+        ids = list(query.order_by("id").values_list("id", flat=True)[:limit])
+        if ids:
+            WorkItem.objects.filter(id__in=ids).update(
+                status=WorkItem.Status.RUNNING, lease_until=now + timedelta(seconds=lease_seconds), worker=worker
+            )
+    return ids
+
+
+def update_rows(model, objects, fields: list[str]) -> None:
+    """``UPDATE … WHERE id = %s`` for many rows in one ``executemany`` (``bulk_update``'s CASE chains are slow)."""
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    rows = [
+        [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns] + [obj.pk]
+        for obj in objects
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+
+@dataclass
+class Job:
+    item: WorkItem
+    request: ProviderRequest
+    cache_key: str
+    estimate: Decimal
+    failures: list = field(default_factory=list)
+    calls: int = 0
+    salt: str = ""
+    cost: Decimal = Decimal("0")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    admitted: bool = False
+    earlier_failures: int = 0  # failures from before a "retry failed": history, not counted against max_attempts
+
+
+@dataclass
+class WorkStats:
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    provider_calls: int = 0
+    released: int = 0
+    stopped: str = ""
+
+
+class Runner:
+    """Works through one run's items in this process. ``providers`` maps a provider name to an instance (tests)."""
+
+    def __init__(self, run: JuryRun, *, providers: dict | None = None, policy: RetryPolicy | None = None):
+        self.run = run
+        self.worker = worker_name()
+        self.providers = dict(providers or {})
+        self.policy = policy or RetryPolicy.from_settings()
+        self.builder = RequestBuilder()
+        self.pools: dict[str, ThreadPoolExecutor] = {}
+        self.pacers: dict[str, Pacer] = {}
+        self.limits: dict[str, int] = {}
+        self.lease = settings.JURY_LEASE_SECONDS
+        self.inflight: dict[Future, Job] = {}
+        self.inflight_by_provider: dict[str, int] = {}
+        self.queue: deque[Job] = deque()
+        self.finished: list[tuple[WorkItem, Judgement | None]] = []
+        self._flushed_at = 0.0
+        self._lock = threading.Lock()
+        self._halt = False
+        self._budget_hit = False
+        self.reserved = Decimal("0")
+        self.unsent: list[Job] = []
+        self.new_cache: list[CacheEntry] = []
+        self.stats = WorkStats()
+        self.spent = Decimal("0")
+        self._spent_checked = 0.0
+
+    # -- providers
+    def _provider(self, name: str):
+        if name not in self.providers:
+            self.providers[name] = get_provider(name)
+        if name not in self.pools:
+            config = settings.JURY_PROVIDERS.get(name, {})
+            limit = self.run.concurrency or int(config.get("concurrency", 4))
+            self.limits[name] = max(1, limit)
+            self.pools[name] = ThreadPoolExecutor(max_workers=self.limits[name], thread_name_prefix=f"jury-{name}")
+            self.pacers[name] = Pacer(int(config.get("rpm", 0)))
+        return self.providers[name]
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.shutdown(wait=True)
+
+    # -- state
+    def _refresh(self) -> str:
+        self.run.refresh_from_db(fields=["status"])
+        return self.run.status
+
+    def _spent(self, *, force: bool = False) -> Decimal:
+        if force or time.monotonic() - self._spent_checked > 1.0:
+            total = WorkItem.objects.filter(run_id=self.run.pk).aggregate(total=Sum("cost"))["total"]
+            self.spent = total or Decimal("0")
+            self._spent_checked = time.monotonic()
+        return self.spent
+
+    # -- preparing
+    def _prepare(self, ids: list[int]) -> list[Job]:
+        items = list(WorkItem.objects.filter(id__in=ids, worker=self.worker))
+        self.builder.attach(items)
+        jobs, broken = [], []
+        for item in items:
+            try:
+                request = self.builder.build(
+                    conversation=item.conversation,
+                    judge=item.judge,
+                    prompt=item.prompt,
+                    dimension=item.dimension,
+                    sample=item.sample_index,
+                )
+            except Exception as error:  # noqa: BLE001 — a broken item fails alone
+                broken.append((item, f"could not build the request: {error}"))
+                continue
+            tokens_in, tokens_out = estimate_tokens(request, item.judge)
+            salt = f"retry-{len(item.failures)}" if item.failures else ""
+            jobs.append(
+                Job(
+                    item=item,
+                    request=request,
+                    salt=salt,
+                    cache_key=request.cache_key(
+                        provider=item.judge.provider, sample_index=item.sample_index, salt=salt
+                    ),
+                    estimate=item.judge.cost_of(input_tokens=tokens_in, output_tokens=tokens_out),
+                    failures=list(item.failures),
+                    earlier_failures=len(item.failures),
+                )
+            )
+        for item, message in broken:
+            self._fail(item, message=message, failures=list(item.failures) + [{"error": message}])
+        return jobs
+
+    def _serve_from_cache(self, jobs: list[Job]) -> list[Job]:
+        """Resolve every job whose request is cached (re-asks included); return those that need a call."""
+        need_call, pending = [], jobs
+        while pending:
+            entries = {e.key: e for e in CacheEntry.objects.filter(key__in=[j.cache_key for j in pending])}
+            follow_ups = []
+            for job in pending:
+                entry = entries.get(job.cache_key)
+                if entry is None:
+                    need_call.append(job)
+                    continue
+                reply = ProviderReply(
+                    text=entry.text,
+                    input_tokens=entry.input_tokens,
+                    output_tokens=entry.output_tokens,
+                    request_id=entry.request_id,
+                    latency_ms=entry.latency_ms,
+                )
+                follow_up = self._handle_reply(job, reply, from_cache=entry.origin != job.item.key)
+                if follow_up is not None:
+                    follow_ups.append(follow_up)
+            pending = follow_ups
+        return need_call
+
+    # -- finishing items
+    def _handle_reply(self, job: Job, reply: ProviderReply, *, from_cache: bool) -> Job | None:
+        """Score a reply; on a contract breach return the re-ask job (or fail the item when attempts are spent)."""
+        item = job.item
+        attempts = len(job.failures) - job.earlier_failures + 1
+        self._account(job, reply, from_cache=from_cache)
+        try:
+            score, rationale = parse_reply(reply.text)
+        except ReplyError as error:
+            job.failures.append({"raw": reply.text, "error": str(error), "request_id": reply.request_id})
+            if attempts >= self.run.max_attempts:
+                self._fail(
+                    item,
+                    message=f"unusable reply after {attempts} attempts: {error}",
+                    failures=job.failures,
+                    reply=reply,
+                    job=job,
+                    from_cache=from_cache,
+                )
+                return None
+            request = reask(job.request, reply_text=reply.text, error=str(error))
+            job.request = request
+            job.cache_key = request.cache_key(
+                provider=item.judge.provider, sample_index=item.sample_index, salt=job.salt
+            )
+            return job
+        self._succeed(job, reply, score=score, rationale=rationale, from_cache=from_cache)
+        return None
+
+    def _account(self, job: Job, reply: ProviderReply, *, from_cache: bool) -> None:
+        """Add one reply's tokens and money to its job (a reply served from the cache costs nothing)."""
+        job.input_tokens += reply.input_tokens
+        job.output_tokens += reply.output_tokens
+        if not from_cache:
+            cost = job.item.judge.cost_of(input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+            job.cost += cost
+            self.spent += cost  # refreshed from the database every second; counted here meanwhile
+
+    def _judgement(self, job: Job, reply: ProviderReply, *, status: str, score, rationale, from_cache: bool):
+        item, judge = job.item, job.item.judge
+        return Judgement(
+            conversation_id=item.conversation_id,
+            judge=judge,
+            prompt=item.prompt,
+            dimension=item.dimension,
+            sample_index=item.sample_index,
+            status=status,
+            score=score,
+            rationale=rationale,
+            raw_reply=reply.text,
+            usage={"input_tokens": job.input_tokens, "output_tokens": job.output_tokens},
+            input_tokens=job.input_tokens,
+            output_tokens=job.output_tokens,
+            cost=job.cost,
+            latency_ms=reply.latency_ms,
+            request_id=reply.request_id,
+            cached=from_cache,
+            run=self.run,
+            provider=judge.provider,
+            model_id=judge.model_id,
+            parameters=judge.parameters,
+            attempts=len(job.failures) - job.earlier_failures + int(status == Judgement.Status.SCORED),
+            simulated=judge.simulated,
+            extra={"failures": job.failures} if job.failures else {},
+        )
+
+    def _succeed(self, job: Job, reply: ProviderReply, *, score: int, rationale: str, from_cache: bool) -> None:
+        judgement = self._judgement(
+            job, reply, status=Judgement.Status.SCORED, score=score, rationale=rationale, from_cache=from_cache
+        )
+        self._finish(
+            job.item,
+            status=WorkItem.Status.DONE,
+            judgement=judgement,
+            job=job,
+            cached=from_cache,
+            latency=reply.latency_ms,
+        )
+        self.stats.done += 1
+        self.stats.cached += int(from_cache)
+
+    def _fail(self, item: WorkItem, *, message: str, failures: list, reply=None, job=None, from_cache=False) -> None:
+        judgement = None
+        if reply is not None:  # the reply broke the contract: keep it as a failed judgement, raw text and all
+            judgement = self._judgement(
+                job, reply, status=Judgement.Status.FAILED, score=None, rationale="", from_cache=from_cache
+            )
+        self._finish(
+            item, status=WorkItem.Status.FAILED, judgement=judgement, job=job, failures=failures, error=message
+        )
+        self.stats.failed += 1
+
+    def _finish(
+        self,
+        item: WorkItem,
+        *,
+        status: str,
+        judgement=None,
+        job=None,
+        failures=None,
+        error: str = "",
+        cached: bool = False,
+        latency=None,
+    ) -> None:
+        """Buffer an item's outcome; :meth:`_flush` writes a whole batch in one transaction."""
+        now = timezone.now()
+        item.status = status
+        item.failures = list(failures if failures is not None else (job.failures if job else []))
+        item.error = error
+        item.cached = cached
+        item.attempts = len(item.failures) + int(status == WorkItem.Status.DONE)
+        item.provider_calls = item.provider_calls + (job.calls if job else 0)
+        item.latency_ms = latency
+        item.cost = job.cost if job else Decimal("0")
+        item.input_tokens = job.input_tokens if job else 0
+        item.output_tokens = job.output_tokens if job else 0
+        item.lease_until = None
+        item.finished_at = item.updated_at = now
+        self.finished.append((item, judgement))
+
+    ITEM_FIELDS = [
+        "status",
+        "failures",
+        "error",
+        "cached",
+        "attempts",
+        "provider_calls",
+        "latency_ms",
+        "cost",
+        "input_tokens",
+        "output_tokens",
+        "lease_until",
+        "finished_at",
+        "updated_at",
+        "judgement",
+    ]
+    JUDGEMENT_FIELDS = [
+        "status",
+        "score",
+        "rationale",
+        "raw_reply",
+        "usage",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "latency_ms",
+        "request_id",
+        "cached",
+        "run",
+        "provider",
+        "model_id",
+        "parameters",
+        "attempts",
+        "simulated",
+        "extra",
+    ]
+
+    def _flush(self) -> None:
+        """Write buffered cache entries (committed first, on their own), then judgements and item outcomes."""
+        if not self.new_cache and not self.finished:
+            return
+        if self.new_cache:
+            with transaction.atomic():
+                CacheEntry.objects.bulk_create(self.new_cache, ignore_conflicts=True)
+            self.new_cache = []
+        with transaction.atomic():
+            judgements = [j for _, j in self.finished if j is not None]
+            if judgements:
+
+                def key(j):
+                    return (j.conversation_id, j.judge_id, j.prompt_id, j.dimension, j.sample_index)
+
+                existing = {
+                    key(j): j.pk
+                    for j in Judgement.objects.filter(
+                        conversation_id__in={j.conversation_id for j in judgements},
+                        judge_id__in={j.judge_id for j in judgements},
+                        prompt_id__in={j.prompt_id for j in judgements},
+                    ).only("id", "conversation_id", "judge_id", "prompt_id", "dimension", "sample_index")
+                }
+                old, new = [], []
+                for judgement in judgements:
+                    judgement.pk = existing.get(key(judgement))
+                    (old if judgement.pk else new).append(judgement)
+                if old:
+                    update_rows(Judgement, old, self.JUDGEMENT_FIELDS)
+                if new:
+                    try:
+                        with transaction.atomic():
+                            Judgement.objects.bulk_create(new, batch_size=500)
+                    except IntegrityError:  # another worker wrote one of these meanwhile: update in place
+                        for judgement in new:
+                            judgement.pk = None
+                            found = (
+                                Judgement.objects.filter(
+                                    conversation_id=judgement.conversation_id,
+                                    judge_id=judgement.judge_id,
+                                    prompt_id=judgement.prompt_id,
+                                    dimension=judgement.dimension,
+                                    sample_index=judgement.sample_index,
+                                )
+                                .values_list("pk", flat=True)
+                                .first()
+                            )
+                            if found:
+                                judgement.pk = found
+                                update_rows(Judgement, [judgement], self.JUDGEMENT_FIELDS)
+                            else:
+                                judgement.save(force_insert=True)
+                    if any(j.pk is None for j in new):  # a backend that returns no ids
+                        for judgement in new:
+                            judgement.pk = Judgement.objects.values_list("pk", flat=True).get(
+                                conversation_id=judgement.conversation_id,
+                                judge_id=judgement.judge_id,
+                                prompt_id=judgement.prompt_id,
+                                dimension=judgement.dimension,
+                                sample_index=judgement.sample_index,
+                            )
+            items = []
+            for item, judgement in self.finished:
+                item.judgement = judgement
+                items.append(item)
+            update_rows(WorkItem, items, self.ITEM_FIELDS)
+        self.new_cache = []
+        self.finished = []
+        self._flushed_at = time.monotonic()
+
+    def _release(self, jobs, *, status: str | None = None) -> None:
+        ids = [job.item.pk for job in jobs]
+        if ids:
+            WorkItem.objects.filter(pk__in=ids, status=WorkItem.Status.RUNNING).update(
+                status=status or WorkItem.Status.PENDING, lease_until=None, worker="", updated_at=timezone.now()
+            )
+            self.stats.released += len(ids)
+
+    # -- the loop
+    def _admit(self, job: Job) -> bool:
+        """Called in a pool thread just before the call: False when the run halted or the budget would be passed."""
+        with self._lock:
+            if self._halt:
+                return False
+            if self.run.budget is not None:
+                if self.spent + self.reserved + job.estimate > self.run.budget:
+                    self._halt = self._budget_hit = True
+                    return False
+                self.reserved += job.estimate
+            job.admitted = True
+            return True
+
+    def _call(self, job: Job, provider, name: str) -> Outcome | None:
+        if not self._admit(job):
+            return None
+        return call_with_retries(provider, job.request, pacer=self.pacers[name], policy=self.policy)
+
+    def _submit(self, job: Job) -> None:
+        name = job.item.judge.provider
+        provider = self._provider(name)
+        # The pool runs ``limit`` calls at once; jobs submitted beyond that wait in its queue, so a thread starts
+        # the next call the moment one ends, even while this thread is busy with the database.
+        future = self.pools[name].submit(self._call, job, provider, name)
+        self.inflight[future] = job
+        self.inflight_by_provider[name] = self.inflight_by_provider.get(name, 0) + 1
+
+    def _collect(self, future: Future) -> Job | None:
+        job = self.inflight.pop(future)
+        name = job.item.judge.provider
+        self.inflight_by_provider[name] -= 1
+        outcome: Outcome | None = None if future.cancelled() else future.result()
+        if job.admitted and self.run.budget is not None:
+            with self._lock:
+                self.reserved -= job.estimate
+        job.admitted = False
+        if outcome is None:  # never called: the run halted first
+            self.unsent.append(job)
+            return None
+        job.calls += outcome.calls
+        self.stats.provider_calls += outcome.calls
+        if outcome.reply is None:
+            error = outcome.error or ProviderError("no reply", transient=False)
+            failures = job.failures + [{"error": e} for e in outcome.transient_errors[-3:]] + [{"error": str(error)}]
+            self._fail(job.item, message=str(error), failures=failures, job=job)
+            return None
+        reply = outcome.reply
+        # Cached first (flushed with this batch): a worker killed after the flush never pays for the call again.
+        self.new_cache.append(
+            CacheEntry(
+                key=job.cache_key,
+                provider=name,
+                model_id=job.request.model,
+                text=reply.text,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                request_id=reply.request_id,
+                latency_ms=reply.latency_ms,
+                origin=job.item.key,
+            )
+        )
+        return self._handle_reply(job, reply, from_cache=False)
+
+    def _renew_leases(self) -> None:
+        ids = [job.item.pk for job in (*self.inflight.values(), *self.queue)]
+        if ids:
+            WorkItem.objects.filter(pk__in=ids, worker=self.worker).update(
+                lease_until=timezone.now() + timedelta(seconds=self.lease)
+            )
+
+    def _halt_now(self) -> None:
+        with self._lock:
+            self._halt = True
+        for future in list(self.inflight):
+            future.cancel()
+
+    def work(self, *, max_items: int | None = None) -> WorkStats:
+        """Process items until none is claimable (or ``max_items`` were claimed), the run stops, or the budget."""
+        batch = 32
+        exhausted = False
+        last_check = last_renew = last_spent = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                if now - last_check > 0.5 and not self._halt:
+                    last_check = now
+                    if self._refresh() != JuryRun.Status.RUNNING:
+                        self.stats.stopped = self.run.status
+                        self._halt_now()
+                        exhausted = True
+                if self.run.budget is not None and now - last_spent > 1.0:
+                    last_spent = now  # other workers spend too: read the total now and then
+                    self._flush()
+                    with self._lock:
+                        self.spent = self._spent(force=True)
+                if self._budget_hit and self.stats.stopped != JuryRun.Status.BUDGET_STOPPED:
+                    self._stop_for_budget()
+                    self._halt_now()
+                    exhausted = True
+                if now - last_renew > self.lease / 3:
+                    last_renew = now
+                    self._renew_leases()
+                backlog = sum(self.limits.values()) * 2
+                if not exhausted and len(self.queue) + len(self.inflight) < max(batch, backlog * 2):
+                    limit = batch if max_items is None else min(batch, max_items - self.stats.claimed)
+                    ids = (
+                        claim(run_id=self.run.pk, limit=limit, worker=self.worker, lease_seconds=self.lease)
+                        if limit > 0
+                        else []
+                    )
+                    self.stats.claimed += len(ids)
+                    if not ids:
+                        exhausted = True
+                    else:
+                        self.queue.extend(self._serve_from_cache(self._prepare(ids)))
+                while self.queue and not self._halt:
+                    job = self.queue[0]
+                    name = job.item.judge.provider
+                    try:
+                        self._provider(name)
+                    except Exception as error:  # noqa: BLE001 — e.g. a provider without its key configured
+                        self.queue.popleft()
+                        message = f"provider {name} is not usable: {redact(str(error))[:300]}"
+                        self._fail(job.item, message=message, failures=job.failures + [{"error": message}], job=job)
+                        continue
+                    if self.inflight_by_provider.get(name, 0) >= self.limits[name] * 3:
+                        break
+                    self.queue.popleft()
+                    self._submit(job)
+                if self._halt and self.queue:
+                    self.unsent.extend(self.queue)
+                    self.queue.clear()
+                if not self.inflight and not self.queue and exhausted:
+                    break
+                if self.inflight:
+                    done, _ = wait(list(self.inflight), timeout=0.1, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        follow_up = self._collect(future)
+                        if follow_up is not None:
+                            self.queue.extendleft(self._serve_from_cache([follow_up]))
+                # Writes go in batches (a commit costs a disk sync): every 64 outcomes or 100 ms.
+                if len(self.finished) + len(self.new_cache) >= 64 or time.monotonic() - self._flushed_at > 0.1:
+                    self._flush()
+                if self.unsent:
+                    cancelled = self.run.status == JuryRun.Status.CANCELLED
+                    self._release(self.unsent, status=WorkItem.Status.CANCELLED if cancelled else None)
+                    self.unsent = []
+        finally:
+            self._halt_now()
+            for future in list(self.inflight):
+                try:
+                    follow_up = self._collect(future)  # waits for calls already made: they are paid for
+                except Exception:  # noqa: BLE001
+                    log.exception("jury: collecting a call failed")
+                    continue
+                if follow_up is not None:
+                    self.unsent.append(follow_up)
+            self._flush()
+            self._release([*self.queue, *self.unsent])
+            self.queue.clear()
+            self.close()
+        return self.stats
+
+    def _stop_for_budget(self) -> None:
+        spent = self._spent(force=True)
+        updated = JuryRun.objects.filter(pk=self.run.pk, status=JuryRun.Status.RUNNING).update(
+            status=JuryRun.Status.BUDGET_STOPPED,
+            finished_at=timezone.now(),
+            message=f"Stopped at the budget cap ({self.run.budget}); {spent} spent.",
+        )
+        if updated:
+            log.info("jury run %s stopped at its budget cap", self.run.pk)
+        self.run.status = JuryRun.Status.BUDGET_STOPPED
+        self.stats.stopped = JuryRun.Status.BUDGET_STOPPED
+        self.unsent.extend(self.queue)
+        self.queue.clear()
+
+
+def work(
+    *, run_id: int, max_items: int | None = None, providers: dict | None = None, policy: RetryPolicy | None = None
+) -> WorkStats:
+    run = JuryRun.objects.get(pk=run_id)
+    if run.status != JuryRun.Status.RUNNING:
+        return WorkStats(stopped=run.status)
+    return Runner(run, providers=providers, policy=policy).work(max_items=max_items)
+
+
+def next_lease_expiry(*, run_id: int):
+    return (
+        WorkItem.objects.filter(run_id=run_id, status=WorkItem.Status.RUNNING, lease_until__isnull=False)
+        .order_by("lease_until")
+        .values_list("lease_until", flat=True)
+        .first()
+    )
+
+
+def finish_if_done(*, run_id: int) -> bool:
+    """Mark a running run finished when no item is pending or running. True when it is (now) finished."""
+    open_items = WorkItem.objects.filter(
+        run_id=run_id, status__in=[WorkItem.Status.PENDING, WorkItem.Status.RUNNING]
+    ).exists()
+    if open_items:
+        return False
+    failed = WorkItem.objects.filter(run_id=run_id, status=WorkItem.Status.FAILED).exists()
+    status = JuryRun.Status.COMPLETED_WITH_FAILURES if failed else JuryRun.Status.COMPLETED
+    JuryRun.objects.filter(pk=run_id, status=JuryRun.Status.RUNNING).update(status=status, finished_at=timezone.now())
+    return True

@@ -1,0 +1,91 @@
+"""Reads of the jury: runs, their progress, failures."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from .models import Judge, JudgePrompt, JuryRun, WorkItem
+
+
+def runs():
+    return JuryRun.objects.select_related("created_by").annotate(
+        item_count=Count("items"),
+        done_count=Count("items", filter=Q(items__status=WorkItem.Status.DONE)),
+        failed_count=Count("items", filter=Q(items__status=WorkItem.Status.FAILED)),
+    )
+
+
+def launchable_judges():
+    return Judge.objects.filter(active=True).order_by("provider", "key")
+
+
+def launchable_prompts():
+    return JudgePrompt.objects.exclude(template="").order_by("dimension", "key", "version")
+
+
+def run_progress(*, run: JuryRun) -> dict:
+    """Counts, rate, money and time left of a run, fresh from the database."""
+    run.refresh_from_db()
+    counts = dict(run.items.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    totals = run.items.aggregate(
+        cost=Sum("cost"),
+        cached=Count("id", filter=Q(cached=True)),
+        calls=Sum("provider_calls"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+    )
+    total = sum(counts.values())
+    done = counts.get(WorkItem.Status.DONE, 0)
+    failed = counts.get(WorkItem.Status.FAILED, 0)
+    finished = done + failed
+    now = timezone.now()
+    recent = run.items.filter(finished_at__gte=now - timezone.timedelta(seconds=30)).count()
+    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0
+    rate = recent / 30 if run.is_active else (finished / elapsed if elapsed > 0 else 0)
+    if run.is_active and rate == 0 and elapsed > 0:
+        rate = finished / elapsed
+    remaining = counts.get(WorkItem.Status.PENDING, 0) + counts.get(WorkItem.Status.RUNNING, 0)
+    cost = totals["cost"] or Decimal("0")
+    return {
+        "run": run,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": run.is_active,
+        "simulated": run.judges.filter(provider="simulated").exists(),
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "pending": counts.get(WorkItem.Status.PENDING, 0),
+        "running": counts.get(WorkItem.Status.RUNNING, 0),
+        "cancelled": counts.get(WorkItem.Status.CANCELLED, 0),
+        "cached": totals["cached"] or 0,
+        "calls": totals["calls"] or 0,
+        "input_tokens": totals["input_tokens"] or 0,
+        "output_tokens": totals["output_tokens"] or 0,
+        "cost": cost,
+        "budget": run.budget,
+        "percent": round(100 * finished / total) if total else 0,
+        "rate": rate,
+        "elapsed": elapsed,
+        "eta_seconds": remaining / rate if run.is_active and rate > 0 else None,
+    }
+
+
+def progress_line(progress: dict) -> str:
+    eta = f", ~{progress['eta_seconds']:.0f} s left" if progress["eta_seconds"] is not None else ""
+    return (
+        f"run {progress['run'].pk} {progress['status']}: {progress['done']}/{progress['total']} done, "
+        f"{progress['failed']} failed, {progress['cached']} cached, {progress['calls']} provider calls, "
+        f"{progress['rate']:.1f}/s, ${progress['cost']:.4f}{eta}"
+    )
+
+
+def run_failures(*, run: JuryRun, limit: int = 50):
+    return (
+        run.items.filter(status=WorkItem.Status.FAILED)
+        .select_related("conversation", "judge", "prompt")
+        .order_by("-finished_at")[:limit]
+    )

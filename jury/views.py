@@ -1,0 +1,134 @@
+"""Jury run pages: the list with the launch form (admins), a run's live progress (htmx polling), its actions."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from annotation.models import Conversation, ModelUnderTest
+from annotation.roles import Role, role_required
+
+from . import selectors, services
+from .models import JuryRun
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+class LaunchForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    judges = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    prompts = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    models = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every model."
+    )
+    conditions = forms.MultipleChoiceField(
+        choices=Conversation.Condition.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every condition.",
+    )
+    samples = forms.IntegerField(min_value=1, max_value=20, initial=1)
+    budget = forms.DecimalField(required=False, min_value=Decimal("0"), decimal_places=4, help_text="Money cap (USD).")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["judges"].queryset = selectors.launchable_judges()
+        self.fields["prompts"].queryset = selectors.launchable_prompts()
+        self.fields["models"].queryset = ModelUnderTest.objects.order_by("key")
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER)
+def run_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = LaunchForm(initial={"name": "Jury run"}) if request.user.is_staff else None
+    return render(request, "jury/runs/list.html", {"runs": selectors.runs()[:100], "form": form})
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def run_create(request: HtmxHttpRequest) -> HttpResponse:
+    """Create a draft run and estimate it; launching is a second, deliberate step on the run page."""
+    form = LaunchForm(request.POST)
+    if not form.is_valid():
+        return render(request, "jury/runs/list.html", {"runs": selectors.runs()[:100], "form": form}, status=400)
+    data = form.cleaned_data
+    selection = {}
+    if data["models"]:
+        selection["models"] = [model.key for model in data["models"]]
+    if data["conditions"]:
+        selection["conditions"] = list(data["conditions"])
+    try:
+        with transaction.atomic():
+            run = services.create_run(
+                name=data["name"],
+                judges=list(data["judges"]),
+                prompts=list(data["prompts"]),
+                selection=selection,
+                samples=data["samples"],
+                budget=data["budget"],
+                created_by=request.user,
+            )
+            services.estimate_run(run=run)
+    except services.JuryError as error:
+        form.add_error(None, str(error))
+        return render(request, "jury/runs/list.html", {"runs": selectors.runs()[:100], "form": form}, status=400)
+    return redirect("jury-run-detail", pk=run.pk)
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER)
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(JuryRun, pk=pk)
+    template_name = "jury/runs/detail.html"
+    if request.htmx:
+        template_name += "#run-progress"
+    context = {
+        "run": run,
+        "progress": selectors.run_progress(run=run),
+        "failures": selectors.run_failures(run=run),
+        "can_manage": request.user.is_staff,
+    }
+    return render(request, template_name, context)
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(JuryRun, pk=pk)
+    budget = request.POST.get("budget", "").strip()
+    if budget:
+        try:
+            JuryRun.objects.filter(pk=run.pk).update(budget=Decimal(budget))
+            run.refresh_from_db()
+        except InvalidOperation:
+            messages.error(request, f"{budget!r} is not an amount.")
+            return redirect("jury-run-detail", pk=run.pk)
+    try:
+        services.launch_run(run=run)
+        messages.success(request, f"Run {run.pk} launched.")
+    except services.JuryError as error:
+        messages.error(request, str(error))
+    return redirect("jury-run-detail", pk=run.pk)
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    run = services.cancel_run(run=get_object_or_404(JuryRun, pk=pk))
+    messages.success(request, f"Run {run.pk}: {run.get_status_display().lower()}.")
+    return redirect("jury-run-detail", pk=run.pk)
+
+
+@require_POST
+@role_required(Role.ADMIN)
+def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    count = services.retry_failed(run=get_object_or_404(JuryRun, pk=pk))
+    messages.success(request, f"{count} item{'s' if count != 1 else ''} queued again.")
+    return redirect("jury-run-detail", pk=pk)

@@ -1,0 +1,107 @@
+"""Jury run pages: who may see and launch, the launch flow, live progress partials, cancel and retry."""
+
+import pytest
+from django.urls import reverse
+
+from jury import services
+from jury.models import JudgePrompt, JuryRun, WorkItem
+from tests.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """These tests run tasks in-process, also in CI where a broker is configured (the worker test uses a real one)."""
+    from imcbench_site.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+    # Eager calls cached a disabled result backend on the app; later tests may configure a real one.
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def jury(db):
+    services.sync_prompts()
+    judges = services.ensure_demo_judges()
+    for index in range(2):
+        conversation = ConversationFactory()
+        conversation.extra = {"demo_quality": {"safety": 2 + index, "accuracy": 3, "uncertainty": 4}}
+        conversation.save()
+    return judges
+
+
+def test_outsiders_and_clinicians_are_refused(client, otto, carmen, jury):
+    for user in (otto, carmen):
+        client.force_login(user)
+        assert client.get(reverse("jury-run-list")).status_code == 403
+        assert client.post(reverse("jury-run-create"), {}).status_code == 403
+
+
+def test_researchers_read_runs_but_only_admins_launch(client, rex, jury):
+    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
+    client.force_login(rex)
+    page = client.get(reverse("jury-run-list"))
+    assert page.status_code == 200 and b"New run" not in page.content
+    assert client.get(reverse("jury-run-detail", args=[run.pk])).status_code == 200
+    assert client.post(reverse("jury-run-launch", args=[run.pk])).status_code == 403
+    assert client.post(reverse("jury-run-create"), {"name": "x"}).status_code == 403
+
+
+def test_an_admin_creates_estimates_launches_and_watches_a_run(client, ada, jury, django_capture_on_commit_callbacks):
+    client.force_login(ada)
+    assert b"New run" in client.get(reverse("jury-run-list")).content
+    prompts = JudgePrompt.objects.filter(dimension="safety")
+    response = client.post(
+        reverse("jury-run-create"),
+        {"name": "Safety pass", "judges": [jury[0].pk, jury[2].pk], "prompts": [p.pk for p in prompts], "samples": 1},
+    )
+    run = JuryRun.objects.get(name="Safety pass")
+    assert response.status_code == 302 and response["Location"] == reverse("jury-run-detail", args=[run.pk])
+    assert run.status == JuryRun.Status.DRAFT and run.estimate["items"] == 12 and run.estimate["calls"] == 12
+    page = client.get(reverse("jury-run-detail", args=[run.pk])).content.decode()
+    assert "12 provider calls" in page and "Launch run" in page and "Simulated judges." in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("jury-run-launch", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == JuryRun.Status.COMPLETED
+    partial = client.get(reverse("jury-run-detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
+    assert partial.lstrip().startswith('<section id="run-progress"') and "<html" not in partial
+    assert "12 / 12 (100%)" in partial and 'hx-trigger="every 2s"' not in partial  # finished: polling stops
+
+
+def test_a_running_run_polls_every_two_seconds(client, ada, jury):
+    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
+    JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING)
+    client.force_login(ada)
+    partial = client.get(reverse("jury-run-detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
+    assert 'hx-trigger="every 2s"' in partial and "0 / 2 (0%)" in partial
+
+
+def test_an_invalid_launch_form_says_why(client, ada, jury):
+    client.force_login(ada)
+    response = client.post(reverse("jury-run-create"), {"name": "empty", "samples": 1})
+    assert response.status_code == 400 and b"This field is required" in response.content
+    assert not JuryRun.objects.exists()
+
+
+def test_cancel_then_retry_from_the_page(client, ada, jury, django_capture_on_commit_callbacks):
+    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:2]))
+    client.force_login(ada)
+    client.post(reverse("jury-run-cancel", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == JuryRun.Status.CANCELLED and run.items.filter(status=WorkItem.Status.CANCELLED).count() == 4
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("jury-run-retry", args=[run.pk]))
+    run.refresh_from_db()
+    assert run.status == JuryRun.Status.COMPLETED
