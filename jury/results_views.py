@@ -4,11 +4,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from annotation.models import Campaign
+from annotation.models import Campaign, Conversation
 from annotation.roles import Role, role_required
 
 from . import leaderboard_stats
 from .calibration_service import calibrate_campaign, calibrated_scores, dimensions_of, leaderboard_data
+from .models import Judgement
 
 METRICS = (
     ("mae", "MAE"),
@@ -18,6 +19,14 @@ METRICS = (
     ("alpha", "α with the jury"),
     ("delta_mae", "Δ MAE vs equal"),
 )
+
+
+def _labels() -> dict:
+    """Whether the figures rest on synthetic demo conversations or simulated judges: pages must say so."""
+    return {
+        "synthetic": Conversation.objects.filter(synthetic=True).exists(),
+        "simulated": Judgement.objects.filter(simulated=True).exists(),
+    }
 
 
 def _calibration(campaign: Campaign):
@@ -62,6 +71,7 @@ def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
         "result": result,
         "dimensions": dimensions,
         "metrics": [label for _, label in METRICS],
+        **_labels(),
     }
     return render(request, "jury/results/calibration.html", context)
 
@@ -71,7 +81,7 @@ def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
 def leaderboard_page(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
     result, problem = _calibration(campaign)
-    context = {"campaign": campaign, "problem": problem}
+    context = {"campaign": campaign, "problem": problem, **_labels()}
     if result is not None:
         dimensions = dimensions_of(campaign)
         scores = calibrated_scores(fitted={d: r.calibration for d, r in result.reports.items()})

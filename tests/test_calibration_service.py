@@ -114,3 +114,10 @@ def test_pages_say_what_is_missing_before_the_jury_has_run(client, rex, carmen):
     )
     client.force_login(rex)
     assert "has no submitted clinician annotations" in client.get("/campaigns/empty/leaderboard/").content.decode()
+
+
+def test_pages_label_simulated_judges(client, rex, scored_world):
+    Judgement.objects.update(simulated=True)
+    client.force_login(rex)
+    for url in ("/campaigns/cal/calibration/", "/campaigns/cal/leaderboard/"):
+        assert "scored by simulated judges" in client.get(url).content.decode()

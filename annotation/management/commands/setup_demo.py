@@ -56,4 +56,5 @@ class Command(BaseCommand):
         started = time.perf_counter()
         self.stdout.write("Running the simulated demo jury over every conversation …")
         run = run_demo_jury(created_by=get_user_model().objects.filter(username="admin").first())
+        run.refresh_from_db()
         self.stdout.write(f"Jury run {run.name!r}: {run.status} in {time.perf_counter() - started:.0f} s")
