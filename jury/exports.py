@@ -32,6 +32,7 @@ JUDGEMENT_COLUMNS = (
     "status",
     "score",
     "cached",
+    "simulated",
     "bundle",
     "synthetic",
 )
@@ -91,6 +92,7 @@ def judgement_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
             "status",
             "score",
             "cached",
+            "simulated",
             "bundle__name",
             "conversation__synthetic",
         )
@@ -189,33 +191,31 @@ class _Echo:
         return value
 
 
+def _in_blocks(lines: Iterable[str], size: int = 1000) -> Iterator[bytes]:
+    """Join text lines into blocks of ``size`` so the response is written in a few large chunks."""
+    block: list[str] = []
+    for line in lines:
+        block.append(line)
+        if len(block) >= size:
+            yield "".join(block).encode()
+            block.clear()
+    if block:
+        yield "".join(block).encode()
+
+
 def stream_csv(columns: Iterable[str], rows: Iterable[tuple], meta: dict) -> Iterator[bytes]:
     """CSV with the file-level provenance as two trailing columns on every row (readers keep them)."""
     writer = csv.writer(_Echo())
     tail = (meta["app_version"], meta["exported_at"])
     yield writer.writerow([*columns, "app_version", "exported_at"]).encode()
-    batch = []
-    for row in rows:
-        batch.append(writer.writerow([*row, *tail]))
-        if len(batch) >= 1000:
-            yield "".join(batch).encode()
-            batch.clear()
-    if batch:
-        yield "".join(batch).encode()
+    yield from _in_blocks(writer.writerow([*row, *tail]) for row in rows)
 
 
 def stream_jsonl(columns: Iterable[str], rows: Iterable[tuple], meta: dict) -> Iterator[bytes]:
     """JSON Lines: the first line is ``{"provenance": {...}}``, then one object per row."""
     columns = tuple(columns)
     yield (json.dumps({"provenance": meta}) + "\n").encode()
-    batch = []
-    for row in rows:
-        batch.append(json.dumps(dict(zip(columns, row, strict=True)), default=str))
-        if len(batch) >= 1000:
-            yield ("\n".join(batch) + "\n").encode()
-            batch.clear()
-    if batch:
-        yield ("\n".join(batch) + "\n").encode()
+    yield from _in_blocks(json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n" for row in rows)
 
 
 def write_parquet(columns: Iterable[str], rows: Iterable[tuple], meta: dict, sink) -> int:

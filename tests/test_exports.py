@@ -31,7 +31,7 @@ def test_judgements_as_csv_jsonl_and_parquet(client, rex, imported):
         ("conv-0001-model-claude-full", "judge-sim-1", "rubric-anchored@1", "4", "Test bundle"),
         ("conv-0001-model-claude-no_image", "judge-sim-1", "rubric-anchored@1", "2", "Test bundle"),
     ]
-    assert rows[0]["app_version"] and rows[0]["exported_at"]
+    assert rows[0]["app_version"] and rows[0]["exported_at"] and rows[0]["simulated"] == "False"
     lines = body(client.get("/exports/judgements.jsonl")).decode().splitlines()
     assert json.loads(lines[0])["provenance"]["kind"] == "judgements"
     assert json.loads(lines[2])["dimension"] == "accuracy"
