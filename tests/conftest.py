@@ -73,3 +73,10 @@ def otto(db):
 
 def services_required() -> bool:
     return settings.IMCBENCH_REQUIRE_SERVICES or os.environ.get("CI") == "true"
+
+
+def missing(what: str) -> None:
+    """A service a test needs is absent: fail when services are required (CI), skip otherwise."""
+    if services_required():
+        pytest.fail(f"{what} is required (IMCBENCH_REQUIRE_SERVICES is on) but not configured or not reachable")
+    pytest.skip(f"{what} not configured")

@@ -10,8 +10,8 @@ from django.db import connection, connections
 from annotation import services
 from annotation.models import Annotation, Rubric
 from annotation.services import AnnotationInput
+from tests.conftest import missing
 from tests.factories import ConversationFactory, UserFactory
-from tests.test_services import missing
 
 pytestmark = pytest.mark.services
 

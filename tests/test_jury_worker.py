@@ -24,19 +24,13 @@ from django.db import connection
 from jury import services
 from jury.models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from jury.providers.loopback import FakeProvider
-from tests.conftest import services_required
+from tests.conftest import missing
 from tests.factories import ConversationFactory
 from tests.test_jury import ensure_default_rubric
 
 pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parent.parent
 BROKER_DB = 13  # a Redis database of its own, so no other worker picks up these tasks
-
-
-def missing(what: str) -> None:
-    if services_required():
-        pytest.fail(f"{what} is required (IMCBENCH_REQUIRE_SERVICES is on) but not configured or not reachable")
-    pytest.skip(f"{what} not configured")
 
 
 def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):

@@ -8,15 +8,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import services_required
+from tests.conftest import missing
 
 pytestmark = pytest.mark.services
-
-
-def missing(what: str) -> None:
-    if services_required():
-        pytest.fail(f"{what} is required (IMCBENCH_REQUIRE_SERVICES is on) but not configured or not reachable")
-    pytest.skip(f"{what} not configured")
 
 
 @pytest.mark.django_db
