@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from .models import CacheEntry, CalibrationArtifact, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 
 
 @admin.register(Judge)
@@ -61,3 +61,21 @@ class CacheEntryAdmin(admin.ModelAdmin):
     list_display = ("key", "provider", "model_id", "input_tokens", "output_tokens", "created_at")
     list_filter = ("provider",)
     search_fields = ("key", "model_id", "request_id")
+
+
+@admin.register(CalibrationArtifact)
+class CalibrationArtifactAdmin(admin.ModelAdmin):
+    """Artefacts are evidence: read-only here, made by ``save_calibration``."""
+
+    list_display = ("campaign", "version", "methods", "inputs_hash", "app_version", "created_by", "created_at")
+    list_filter = ("campaign",)
+    readonly_fields = [field.name for field in CalibrationArtifact._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
 from annotation.roles import HasRole, Role
 
-from .models import Judgement
+from .models import CalibrationArtifact, Judgement
 
 RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 
@@ -118,6 +118,26 @@ class JudgementSerializer(serializers.ModelSerializer):
         ]
 
 
+class CalibrationSerializer(serializers.ModelSerializer):
+    campaign = serializers.CharField(source="campaign.key")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = CalibrationArtifact
+        fields = [
+            "id",
+            "campaign",
+            "version",
+            "inputs_hash",
+            "seed",
+            "methods",
+            "report",
+            "app_version",
+            "created_by",
+            "created_at",
+        ]
+
+
 class ResearchViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [HasRole]
     required_roles = RESEARCH_ROLES
@@ -177,6 +197,13 @@ class JudgementViewSet(ResearchViewSet):
             if value := self.request.query_params.get(param):
                 judgements = judgements.filter(**{lookup: value})
         return judgements
+
+
+class CalibrationViewSet(ResearchViewSet):
+    """Saved calibration artefacts (methods, weights, fold metrics, inputs hash)."""
+
+    serializer_class = CalibrationSerializer
+    queryset = CalibrationArtifact.objects.select_related("campaign", "created_by")
 
 
 @extend_schema(responses={200: dict}, description="The campaign's clinician agreement report (as the JSON download).")

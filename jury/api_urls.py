@@ -9,6 +9,7 @@ router.register("cases", api.CaseViewSet, basename="case")
 router.register("conversations", api.ConversationViewSet, basename="conversation")
 router.register("annotations", api.AnnotationViewSet, basename="annotation")
 router.register("judgements", api.JudgementViewSet, basename="judgement")
+router.register("calibrations", api.CalibrationViewSet, basename="calibration")
 
 urlpatterns = [
     path("", include(router.urls)),

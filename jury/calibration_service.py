@@ -107,3 +107,55 @@ def leaderboard_data(*, scores: dict[int, dict[str, float]], dimensions: list[st
             for i in ids
         ],
     )
+
+
+def save_calibration(*, campaign: Campaign, actor=None, seed: int = 0):
+    """Fit and store a calibration artefact; the same inputs and seed return the stored one unchanged.
+
+    Returns ``(artifact, created)``.
+    """
+    from django.db import transaction
+    from django.db.models import Max
+
+    from annotation.models import AuditEvent
+
+    from .exports import app_version
+    from .models import CalibrationArtifact
+
+    result = calibrate_campaign(campaign=campaign, seed=seed)
+    existing = CalibrationArtifact.objects.filter(campaign=campaign, inputs_hash=result.inputs_hash, seed=seed).first()
+    if existing is not None:
+        return existing, False
+    with transaction.atomic():
+        latest = CalibrationArtifact.objects.select_for_update().filter(campaign=campaign).aggregate(v=Max("version"))
+        artifact = CalibrationArtifact.objects.create(
+            campaign=campaign,
+            version=(latest["v"] or 0) + 1,
+            inputs_hash=result.inputs_hash,
+            seed=seed,
+            methods={d: r.chosen for d, r in result.reports.items()},
+            report=json_safe(result.as_dict()),
+            judgement_ids=result.judgement_ids,
+            annotation_ids=result.annotation_ids,
+            app_version=app_version(),
+            created_by=actor,
+        )
+        AuditEvent.objects.create(
+            actor=actor,
+            action="save_calibration",
+            target=f"{campaign.key} v{artifact.version}",
+            details={"inputs_hash": result.inputs_hash, "methods": artifact.methods},
+        )
+    return artifact, True
+
+
+def json_safe(value):
+    """The report as plain JSON (NumPy scalars and tuples made native)."""
+    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def fitted_from_artifact(artifact) -> dict[str, calibration.Calibration]:
+    return {
+        dimension: calibration.Calibration.from_dict(report["calibration"])
+        for dimension, report in artifact.report["dimensions"].items()
+    }

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from annotation.models import SCORE_MAX, SCORE_MIN, BundleImport, Conversation, bundle_key
+from annotation.models import SCORE_MAX, SCORE_MIN, BundleImport, Campaign, Conversation, bundle_key
 
 
 class Judge(models.Model):
@@ -229,3 +229,34 @@ class CacheEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model_id} {self.key[:12]}"
+
+
+class CalibrationArtifact(models.Model):
+    """A saved, reproducible calibration of the jury against one campaign's clinicians.
+
+    It records the chosen method and fitted weights per dimension, the fold metrics, exactly which judgements and
+    annotations it used (and their hash), the seed and the app version. Saving again on the same inputs returns
+    the existing artefact; new inputs make a new version. Artefacts are never edited or overwritten.
+    """
+
+    campaign = models.ForeignKey(Campaign, related_name="calibrations", on_delete=models.PROTECT)
+    version = models.PositiveIntegerField()
+    inputs_hash = models.CharField(max_length=64, db_index=True)
+    seed = models.IntegerField(default=0)
+    methods = models.JSONField(default=dict, help_text="Chosen method per dimension.")
+    report = models.JSONField(default=dict, help_text="Cross-validation report and fits per dimension.")
+    judgement_ids = models.JSONField(default=list)
+    annotation_ids = models.JSONField(default=list)
+    app_version = models.CharField(max_length=40, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "version"], name="unique_calibration_version"),
+            models.UniqueConstraint(fields=["campaign", "inputs_hash", "seed"], name="unique_calibration_inputs"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Calibration v{self.version} of {self.campaign.key}"

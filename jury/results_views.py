@@ -1,15 +1,23 @@
 """Calibration and leaderboard pages for researchers: the jury calibrated against one campaign's clinicians."""
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign, Conversation
 from annotation.roles import Role, role_required
 
 from . import leaderboard_stats
-from .calibration_service import calibrate_campaign, calibrated_scores, dimensions_of, leaderboard_data
-from .models import Judgement
+from .calibration_service import (
+    calibrate_campaign,
+    calibrated_scores,
+    dimensions_of,
+    fitted_from_artifact,
+    leaderboard_data,
+    save_calibration,
+)
+from .models import CalibrationArtifact, Judgement
 
 METRICS = (
     ("mae", "MAE"),
@@ -71,6 +79,7 @@ def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
         "result": result,
         "dimensions": dimensions,
         "metrics": [label for _, label in METRICS],
+        "saved": CalibrationArtifact.objects.filter(campaign=campaign).select_related("created_by"),
         **_labels(),
     }
     return render(request, "jury/results/calibration.html", context)
@@ -80,18 +89,24 @@ def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
 @role_required(Role.RESEARCHER, Role.ADMIN)
 def leaderboard_page(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
-    result, problem = _calibration(campaign)
-    context = {"campaign": campaign, "problem": problem, **_labels()}
-    if result is not None:
+    artifact = CalibrationArtifact.objects.filter(campaign=campaign).first()
+    if artifact is not None:
+        fitted, methods, problem = fitted_from_artifact(artifact), artifact.methods, None
+    else:
+        result, problem = _calibration(campaign)
+        fitted = {d: r.calibration for d, r in result.reports.items()} if result is not None else None
+        methods = {d: r.chosen for d, r in result.reports.items()} if result is not None else {}
+    context = {"campaign": campaign, "problem": problem, "artifact": artifact, **_labels()}
+    if fitted is not None:
         dimensions = dimensions_of(campaign)
-        scores = calibrated_scores(fitted={d: r.calibration for d, r in result.reports.items()})
+        scores = calibrated_scores(fitted=fitted)
         data = leaderboard_data(scores=scores, dimensions=dimensions)
         board = leaderboard_stats.leaderboard(data, seed=0)
         columns = ["overall", *dimensions]
         context |= {
             "columns": columns,
             "n_conversations": len(scores),
-            "methods": {d: r.chosen for d, r in result.reports.items()},
+            "methods": methods,
             "models": _table(board, "model", columns),
             "families": _table(board, "family", columns),
             "deltas": [
@@ -122,3 +137,19 @@ def _table(board, kind: str, columns: list[str]) -> list[dict]:
         for name, cells in by_name.items()
     ]
     return sorted(rows, key=lambda row: (row["overall"].rank if row["overall"] else 1e9, row["name"]))
+
+
+@require_POST
+@role_required(Role.RESEARCHER, Role.ADMIN)
+def save_calibration_view(request: HttpRequest, key: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, key=key)
+    try:
+        artifact, created = save_calibration(campaign=campaign, actor=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        if created:
+            messages.success(request, f"Saved calibration v{artifact.version} ({artifact.inputs_hash[:12]}).")
+        else:
+            messages.info(request, f"Nothing new: calibration v{artifact.version} was fitted on exactly these inputs.")
+    return redirect("campaign-calibration", key=campaign.key)

@@ -121,3 +121,43 @@ def test_pages_label_simulated_judges(client, rex, scored_world):
     client.force_login(rex)
     for url in ("/campaigns/cal/calibration/", "/campaigns/cal/leaderboard/"):
         assert "scored by simulated judges" in client.get(url).content.decode()
+
+
+def test_a_saved_calibration_is_reproducible_versioned_and_never_overwritten(rex, scored_world):
+    from jury.calibration_service import fitted_from_artifact, save_calibration
+    from jury.models import CalibrationArtifact
+
+    first, created = save_calibration(campaign=scored_world, actor=rex)
+    assert created and first.version == 1 and len(first.inputs_hash) == 64
+    again, created = save_calibration(campaign=scored_world, actor=rex)
+    assert not created and again.pk == first.pk
+    live = calibrate_campaign(campaign=scored_world)
+    restored = fitted_from_artifact(first)
+    for dimension, report in live.reports.items():
+        assert restored[dimension].as_dict() == report.calibration.as_dict()
+    Annotation.objects.filter(campaign=scored_world).first().delete()
+    second, created = save_calibration(campaign=scored_world, actor=rex)
+    assert created and second.version == 2 and second.inputs_hash != first.inputs_hash
+    assert CalibrationArtifact.objects.filter(campaign=scored_world).count() == 2
+
+
+def test_researchers_save_a_calibration_and_the_leaderboard_uses_it(client, rex, scored_world):
+    client.force_login(rex)
+    response = client.post("/campaigns/cal/calibration/save/", follow=True)
+    assert "Saved calibration v1" in response.content.decode()
+    assert "saved calibration v1" in client.get("/campaigns/cal/leaderboard/").content.decode()
+    again = client.post("/campaigns/cal/calibration/save/", follow=True).content.decode()
+    assert "Nothing new: calibration v1" in again
+
+
+def test_saved_calibrations_are_served_by_the_api(rex, scored_world):
+    from rest_framework.test import APIClient
+
+    from jury.calibration_service import save_calibration
+
+    artifact, _ = save_calibration(campaign=scored_world, actor=rex)
+    client = APIClient()
+    client.force_authenticate(rex)
+    [served] = client.get("/api/calibrations/").json()["results"]
+    assert served["inputs_hash"] == artifact.inputs_hash and served["methods"] == artifact.methods
+    assert set(served["report"]["dimensions"]) == set(DIMENSIONS)
