@@ -69,6 +69,7 @@ def test_the_openapi_schema_validates_and_lists_every_endpoint():
         "/api/annotations/",
         "/api/judgements/",
         "/api/campaigns/{key}/agreement/",
+        "/api/calibrations/",
     } <= set(schema["paths"])
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
