@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,3 +160,34 @@ def fitted_from_artifact(artifact) -> dict[str, calibration.Calibration]:
         dimension: calibration.Calibration.from_dict(report["calibration"])
         for dimension, report in artifact.report["dimensions"].items()
     }
+
+
+def self_preference_rows(*, dimension: str, seed: int = 0) -> list:
+    """Per judge on one dimension: its score minus the other judges' mean, own family's models vs the rest.
+
+    Raw judge scores (prompts of one judge averaged) over every judged conversation.
+    """
+    from .models import Judge
+
+    data = judgement_matrix(dimension=dimension)
+    judge_keys = sorted({column.split("|", 1)[0] for column in data.judges})
+    if len(judge_keys) < 2:
+        raise ValueError("self-preference needs at least two judges")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a conversation none of a judge's prompts scored
+        per_judge = np.column_stack(
+            [
+                np.nanmean(data.scores[:, [i for i, c in enumerate(data.judges) if c.split("|", 1)[0] == key]], axis=1)
+                for key in judge_keys
+            ]
+        )
+    families = dict(Judge.objects.filter(key__in=judge_keys).values_list("key", "family"))
+    facts = conversation_facts(conversation_ids=data.conversation_ids)
+    return leaderboard_stats.self_preference(
+        per_judge,
+        judges=judge_keys,
+        judge_families=[families.get(key) or "" for key in judge_keys],
+        case=[facts[i]["case__key"] for i in data.conversation_ids],
+        family=[facts[i]["model__family"] for i in data.conversation_ids],
+        seed=seed,
+    )

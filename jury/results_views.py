@@ -16,6 +16,7 @@ from .calibration_service import (
     fitted_from_artifact,
     leaderboard_data,
     save_calibration,
+    self_preference_rows,
 )
 from .models import CalibrationArtifact, Judgement
 
@@ -35,6 +36,13 @@ def _labels() -> dict:
         "synthetic": Conversation.objects.filter(synthetic=True).exists(),
         "simulated": Judgement.objects.filter(simulated=True).exists(),
     }
+
+
+def _self_preference(dimension: str) -> dict:
+    try:
+        return {"rows": self_preference_rows(dimension=dimension)}
+    except ValueError as error:
+        return {"problem": str(error)}
 
 
 def _calibration(campaign: Campaign):
@@ -71,6 +79,7 @@ def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
                     if chosen.weights is not None
                     else [],
                     "ceiling": sorted(report.ceiling.items()),
+                    "self_preference": _self_preference(dimension),
                 }
             )
     context = {

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from django.db.models import F
+from django.test import Client
 
 from annotation import services
 from annotation.models import Annotation, Rubric
@@ -161,3 +163,18 @@ def test_saved_calibrations_are_served_by_the_api(rex, scored_world):
     [served] = client.get("/api/calibrations/").json()["results"]
     assert served["inputs_hash"] == artifact.inputs_hash and served["methods"] == artifact.methods
     assert set(served["report"]["dimensions"]) == set(DIMENSIONS)
+
+
+def test_self_preference_detects_a_judge_favouring_its_own_family(rex, scored_world):
+    from jury.calibration_service import self_preference_rows
+
+    Judge.objects.filter(key="judge-a").update(family="Nova")
+    Judge.objects.filter(key="judge-b").update(family="GPT")
+    own = Judgement.objects.filter(judge__key="judge-b", conversation__model__family="GPT", score__lte=4)
+    own.update(score=F("score") + 1)
+    rows = {row.judge: row for row in self_preference_rows(dimension="safety")}
+    assert rows["judge-b"].preference.value > 0.5 and rows["judge-b"].preference.ci[0] > 0
+    assert rows["judge-a"].preference.value is None  # no Nova model under test
+    client = Client()
+    client.force_login(rex)
+    assert "Self-preference of each judge" in client.get("/campaigns/cal/calibration/").content.decode()
