@@ -80,3 +80,17 @@ def missing(what: str) -> None:
     if services_required():
         pytest.fail(f"{what} is required (IMCBENCH_REQUIRE_SERVICES is on) but not configured or not reachable")
     pytest.skip(f"{what} not configured")
+
+
+@pytest.fixture
+def eager_celery():
+    """These tests run tasks in-process, also in CI where a broker is configured (the worker test uses a real one)."""
+    from imcbench_site.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+    # Eager calls cached a disabled result backend on the app; later tests may configure a real one.
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)

@@ -20,18 +20,7 @@ from tests.factories import ConversationFactory
 PNG = png_bytes()
 
 
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """These tests run tasks in-process, also in CI where a broker is configured (the worker test uses a real one)."""
-    from imcbench_site.celery import app
-
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-    # Eager calls cached a disabled result backend on the app; later tests may configure a real one.
-    app._backend_cache = None
-    app._local.__dict__.pop("backend", None)
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 def request(text="Score this conversation.", *, images=True):

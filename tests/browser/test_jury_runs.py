@@ -10,19 +10,7 @@ from tests.conftest import PASSWORD
 from tests.factories import ConversationFactory, UserFactory
 from tests.test_jury import ensure_default_rubric
 
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """These tests run tasks in-process, also in CI where a broker is configured (the worker test uses a real one)."""
-    from imcbench_site.celery import app
-
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
-    # Eager calls cached a disabled result backend on the app; later tests may configure a real one.
-    app._backend_cache = None
-    app._local.__dict__.pop("backend", None)
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 @pytest.fixture
