@@ -1,14 +1,18 @@
 """Benchmark: 2,000 jury judgements through the real OpenAI SDK client against a loopback fake provider.
 
 The fake (``jury.providers.loopback``, in its own process) answers every call after 50 ms. The run's concurrency
-limit is 16 calls in flight in total — ``--processes`` worker processes (as Celery's prefork pool would run them)
-with ``16 / processes`` threads each — so no runner can beat 16 / 0.05 s = 320 judgements per second. Prints the
-achieved throughput as a fraction of that bound (goal: at least 90 %), then runs the identical run again, which
-must make 0 provider calls. Runs on a temporary SQLite database unless DATABASE_URL is set.
+limit is 16 calls in flight in total over ``--processes`` worker processes (as Celery's prefork pool would run
+them), held by the shared Redis limiter (``--limiter redis``, the default when Redis answers on
+``JURY_LIMITER_URL`` or 127.0.0.1:6379) or, with ``--limiter local``, as ``16 / processes`` per process — so no
+runner can beat 16 / 0.05 s = 320 judgements per second. The fake reports the most requests it held at once, which
+shows the limit held. Prints the achieved throughput as a fraction of that bound (goal: at least 90 %), then runs
+the identical run again, which must make 0 provider calls. Runs on a temporary SQLite database unless
+DATABASE_URL is set; the clock runs from the run's start to its last judgement written.
 ``BENCH_TIMING=1`` prints, per worker, the CPU and wall seconds of each step (claiming, preparing, calls, writing).
 The fake is the lean asyncio one (``--lean``); ``--http-server-fake`` uses the ``http.server`` one instead.
 
     .venv/bin/python bench/jury.py [--items 2000] [--latency 0.05] [--concurrency 16] [--processes 2]
+                                   [--limiter redis|local]
 """
 
 import argparse
@@ -30,18 +34,35 @@ def stats(url: str) -> dict:
         return json.load(response)
 
 
-def configure(url: str, data_dir: str) -> None:
+def configure(url: str, data_dir: str, limiter_url: str) -> None:
     os.environ["IMCBENCH_DATA_DIR"] = data_dir
     os.environ["MEDIA_ROOT"] = str(Path(data_dir) / "media")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imcbench_site.settings")
     os.environ["OPENAI_API_KEY"] = "bench-not-a-key"
     os.environ["OPENAI_BASE_URL"] = f"{url}/v1"
     os.environ["JURY_OPENAI_RPM"] = "0"
+    os.environ["JURY_LIMITER_URL"] = limiter_url
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.pop("CELERY_BROKER_URL", None)
     import django
 
     django.setup()
+
+
+def limiter_url(choice: str | None) -> str:
+    """A Redis database of the bench's own for the shared limiter, or "local" (per process limits)."""
+    if choice == "local":
+        return "local"
+    import redis
+
+    url = os.environ.get("JURY_LIMITER_URL") or "redis://127.0.0.1:6379/12"
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError as error:
+        if choice == "redis":
+            sys.exit(f"Redis at {url} does not answer ({error}); use --limiter local")
+        return "local"
+    return url
 
 
 def worker(run_id: int) -> None:
@@ -100,15 +121,18 @@ def main() -> None:
     parser.add_argument(
         "--http-server-fake", dest="lean", action="store_false", help="Use the http.server fake (more CPU per call)"
     )
+    parser.add_argument("--limiter", choices=("redis", "local"), help="Where the limit is held (default: redis)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--limiter-url", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.worker:
-        configure(options.url, options.data_dir)
+        configure(options.url, options.data_dir, options.limiter_url)
         return worker(options.worker)
-    if options.concurrency % options.processes:
-        parser.error("--concurrency must be a multiple of --processes")
+    options.limiter_url = limiter_url(options.limiter)
+    if options.limiter_url == "local" and options.concurrency % options.processes:
+        parser.error("--concurrency must be a multiple of --processes with --limiter local")
 
     fake = subprocess.Popen(
         [sys.executable, "-m", "jury.providers.loopback", "--latency", str(options.latency)]
@@ -127,7 +151,7 @@ def main() -> None:
 
 def run_bench(options, url: str) -> None:
     data_dir = tempfile.mkdtemp(prefix="imcbench-jury-bench-")
-    configure(url, data_dir)
+    configure(url, data_dir, options.limiter_url)
     from django.core.management import call_command
     from django.db import connection
 
@@ -158,16 +182,19 @@ def run_bench(options, url: str) -> None:
         input_price_per_mtok="2.50",
         output_price_per_mtok="10.00",
     )
+    shared = options.limiter_url != "local"
     per_process = options.concurrency // options.processes
 
     def one_run(name: str):
-        run = services.create_run(name=name, judges=[judge], prompts=prompts, concurrency=per_process)
+        limit = options.concurrency if shared else per_process
+        run = services.create_run(name=name, judges=[judge], prompts=prompts, concurrency=limit)
         extra = list(run.items.order_by("-id").values_list("id", flat=True)[: run.items.count() - options.items])
         WorkItem.objects.filter(id__in=extra).delete()
         connection.close()
         workers = [
             subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(run.pk), "--url", url, "--data-dir", data_dir],
+                [sys.executable, __file__, "--worker", str(run.pk), "--url", url, "--data-dir", data_dir]
+                + ["--limiter-url", options.limiter_url],
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -177,22 +204,28 @@ def run_bench(options, url: str) -> None:
         for process in workers:
             assert process.stdout.readline().strip() == "ready"
         before = stats(url)["received"]
-        started = time.perf_counter()
+        started = time.time()
         JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING)
         results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in workers]
-        seconds = time.perf_counter() - started
+        # The run ends when its last judgement is written, not when the worker processes have exited.
+        seconds = max(r["finished"] for r in results) - started
+        spread = max(r["finished"] for r in results) - min(r["finished"] for r in results)
+        print(f"  workers finished within {spread:.2f} s of each other", file=sys.stderr)
         runner.finish_if_done(run_id=run.pk)
         run.refresh_from_db()
         done = sum(r["done"] for r in results)
-        return run, done, sum(r["cached"] for r in results), seconds, stats(url)["received"] - before
+        after = stats(url)
+        return run, done, sum(r["cached"] for r in results), seconds, after["received"] - before, after
 
     bound = options.concurrency / options.latency
-    run, done, _, seconds, calls = one_run("bench")
+    run, done, _, seconds, calls, fake_stats = one_run("bench")
     rate = done / seconds
     print(f"database              {connection.vendor}")
-    print(
-        f"workers               {options.processes} processes x {per_process} calls in flight = {options.concurrency}"
-    )
+    if shared:
+        print(f"limit                 {options.concurrency} calls in flight over {options.processes} processes (Redis)")
+    else:
+        print(f"limit                 {options.processes} processes x {per_process} calls in flight (per process)")
+    print(f"most at the provider  {fake_stats.get('max_in_flight', '?')} requests at once")
     print(f"judgements            {done} done, {calls} provider calls, run {run.status}")
     print(f"wall clock            {seconds:.2f} s")
     print(f"throughput            {rate:.1f} judgements/s")
@@ -200,7 +233,7 @@ def run_bench(options, url: str) -> None:
         f"bound                 {options.concurrency} / {options.latency:g} s = {bound:.0f}/s  ->  "
         f"{100 * rate / bound:.1f} % of the bound"
     )
-    run2, done2, cached2, seconds2, calls2 = one_run("bench rerun")
+    run2, done2, cached2, seconds2, calls2, _ = one_run("bench rerun")
     print(f"identical rerun       {done2} done in {seconds2:.2f} s, {cached2} from cache, {calls2} provider calls")
 
 

@@ -197,8 +197,9 @@ LOGGING = {
 }
 
 # --------------------------------------------------------------------------------------------- jury (issue 6)
-# Provider keys come only from the environment and are never logged. Limits are per provider and per worker
-# process: JURY_<PROVIDER>_CONCURRENCY (calls in flight) and JURY_<PROVIDER>_RPM (requests per minute, 0: none).
+# Provider keys come only from the environment and are never logged. Limits are per provider:
+# JURY_<PROVIDER>_CONCURRENCY (calls in flight) and JURY_<PROVIDER>_RPM (requests per minute, 0: none). They hold
+# over every worker process through Redis (JURY_LIMITER_URL, by default the Redis broker; "local": per process).
 JURY_PROVIDERS = {
     "anthropic": {
         "api_key": env_str("ANTHROPIC_API_KEY"),
@@ -223,6 +224,9 @@ JURY_PROVIDERS = {
         "rpm": env_int("JURY_SIMULATED_RPM", 0),
     },
 }
+_limiter_url = env_str("JURY_LIMITER_URL", CELERY_BROKER_URL if (CELERY_BROKER_URL or "").startswith("redis") else None)
+JURY_LIMITER_URL = None if _limiter_url in (None, "local") else _limiter_url
+JURY_LIMITER_LEASE_SECONDS = env_int("JURY_LIMITER_LEASE_SECONDS", 30)  # a dead worker's slots return after this
 JURY_CHUNK_SIZE = env_int("JURY_CHUNK_SIZE", 200)  # items one task claims before handing on to the next task
 JURY_PARALLEL_CHUNKS = env_int("JURY_PARALLEL_CHUNKS", 2)  # chunk tasks started at once per run
 JURY_LEASE_SECONDS = env_int("JURY_LEASE_SECONDS", 120)  # a claimed item whose worker died is reclaimed after this

@@ -14,6 +14,7 @@ again — and finds the reply in the cache if the call had finished: no provider
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mimetypes
 import os
@@ -35,6 +36,7 @@ from django.utils import timezone
 from annotation.models import Conversation, Rubric
 
 from . import prompts
+from .limits import Pacer, limiter_for
 from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from .providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
 from .providers.base import ReplyError, redact
@@ -53,25 +55,6 @@ def worker_name() -> str:
 
 
 # ------------------------------------------------------------------------------------------------ limits
-
-
-class Pacer:
-    """Spaces call starts at least ``60 / rpm`` seconds apart (thread-safe); ``rpm=0`` means no limit."""
-
-    def __init__(self, rpm: int):
-        self.interval = 60.0 / rpm if rpm else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
 
 
 @dataclass
@@ -104,14 +87,23 @@ class Outcome:
     transient_errors: list[str] = field(default_factory=list)
 
 
-def call_with_retries(provider, request: ProviderRequest, *, pacer: Pacer, policy: RetryPolicy) -> Outcome:
-    """Call ``provider`` once, retrying transient errors; never raises (the outcome carries the error)."""
+def call_with_retries(
+    provider, request: ProviderRequest, *, policy: RetryPolicy, pacer: Pacer | None = None, limiter=None
+) -> Outcome:
+    """Call ``provider`` once, retrying transient errors; never raises (the outcome carries the error).
+
+    Each attempt waits for ``pacer`` and holds a slot of ``limiter`` (:mod:`jury.limits`) unless the provider
+    holds one per HTTP exchange itself (it was built with that limiter).
+    """
     outcome = Outcome()
+    own_slots = limiter is not None and getattr(provider, "limiter", None) is not limiter
     for attempt in range(policy.max_retries + 1):
-        pacer.wait()
+        if pacer is not None:
+            pacer.wait()
         outcome.calls += 1
         try:
-            outcome.reply = provider.complete(request)
+            with limiter.slot() if own_slots else contextlib.nullcontext():
+                outcome.reply = provider.complete(request)
             return outcome
         except ProviderError as error:
             outcome.error = error
@@ -143,6 +135,8 @@ class RequestBuilder:
         self._judges: dict[int, Judge] = {}
         self._prompts: dict[int, JudgePrompt] = {}
         self._conversations: dict[int, Conversation] = {}
+        # Judges of a run share prompts: one render per conversation, prompt and image count serves them all.
+        self._texts: dict[tuple, str] = {}
 
     def attach(self, items: list[WorkItem]) -> None:
         """Give items their judge, prompt and conversation (turns, profile, images) from per-run caches."""
@@ -181,16 +175,25 @@ class RequestBuilder:
             raise ValueError(f"dimension {dimension!r} is not in the default rubric")
         case = conversation.case
         images = [self.image(image) for image in case.images.all()] if judge.accepts_images else []
-        profile = getattr(case, "profile", None)
-        text = prompts.render(
-            prompt.template,
-            dimension={"key": dimension, "name": rubric_dimension.name, "description": rubric_dimension.description},
-            anchors=rubric_dimension.anchors,
-            profile=profile.summary if profile else None,
-            turns=conversation.turns.all(),
-            condition=conversation.condition,
-            image_count=len(images),
-        )
+        text_key = (conversation.pk, prompt.pk, dimension, len(images))
+        text = self._texts.get(text_key)
+        if text is None:
+            if len(self._texts) > 4096:
+                self._texts.clear()
+            profile = getattr(case, "profile", None)
+            text = self._texts[text_key] = prompts.render(
+                prompt.template,
+                dimension={
+                    "key": dimension,
+                    "name": rubric_dimension.name,
+                    "description": rubric_dimension.description,
+                },
+                anchors=rubric_dimension.anchors,
+                profile=profile.summary if profile else None,
+                turns=conversation.turns.all(),
+                condition=conversation.condition,
+                image_count=len(images),
+            )
         parameters = dict(judge.parameters)
         hints = {}
         if judge.provider == "simulated":
@@ -308,7 +311,7 @@ class Runner:
         self.policy = policy or RetryPolicy.from_settings()
         self.builder = RequestBuilder()
         self.pools: dict[str, ThreadPoolExecutor] = {}
-        self.pacers: dict[str, Pacer] = {}
+        self.limiters: dict[str, object] = {}
         self.limits: dict[str, int] = {}
         self.lease = settings.JURY_LEASE_SECONDS
         self.inflight: dict[Future, Job] = {}
@@ -328,14 +331,19 @@ class Runner:
 
     # -- providers
     def _provider(self, name: str):
+        if name not in self.limiters:
+            self.limiters[name] = limiter_for(name, concurrency=self.run.concurrency or None)
+        limiter = self.limiters[name]
         if name not in self.providers:
-            self.providers[name] = get_provider(name)
+            self.providers[name] = get_provider(name, limiter=limiter)
         if name not in self.pools:
-            config = settings.JURY_PROVIDERS.get(name, {})
-            limit = self.run.concurrency or int(config.get("concurrency", 4))
-            self.limits[name] = max(1, limit)
-            self.pools[name] = ThreadPoolExecutor(max_workers=self.limits[name], thread_name_prefix=f"jury-{name}")
-            self.pacers[name] = Pacer(int(config.get("rpm", 0)))
+            self.limits[name] = limiter.concurrency
+            threads = limiter.concurrency
+            if getattr(self.providers[name], "limiter", None) is limiter:
+                # The slot covers only the HTTP exchange: a few more threads build requests and read replies
+                # while every slot is busy.
+                threads += max(2, limiter.concurrency // 4)
+            self.pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"jury-{name}")
         return self.providers[name]
 
     def close(self) -> None:
@@ -666,7 +674,7 @@ class Runner:
     def _call(self, job: Job, provider, name: str) -> Outcome | None:
         if not self._admit(job):
             return None
-        return call_with_retries(provider, job.request, pacer=self.pacers[name], policy=self.policy)
+        return call_with_retries(provider, job.request, limiter=self.limiters[name], policy=self.policy)
 
     def _submit(self, job: Job) -> None:
         name = job.item.judge.provider

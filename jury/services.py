@@ -249,6 +249,16 @@ def estimate_run(*, run: JuryRun) -> dict:
     return estimate
 
 
+def request_estimate(*, run: JuryRun) -> JuryRun:
+    """Estimate a run in the background (a large run takes a while to build); the run page shows it when ready."""
+    from . import tasks
+
+    run.estimate = {"pending": True, "requested_at": timezone.now().isoformat()}
+    JuryRun.objects.filter(pk=run.pk).update(estimate=run.estimate)
+    transaction.on_commit(lambda: tasks.estimate_run.delay(run.pk))
+    return run
+
+
 def launch_run(*, run: JuryRun) -> JuryRun:
     """Start (or resume) a run on Celery."""
     from . import tasks

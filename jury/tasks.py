@@ -55,6 +55,21 @@ def work_chunk(run_id: int) -> dict:
 
 
 @shared_task
+def estimate_run(run_id: int) -> dict:
+    """The dry run of :func:`jury.services.estimate_run`, off the request; a failure is stored on the run."""
+    from . import services
+
+    run = JuryRun.objects.get(pk=run_id)
+    try:
+        return services.estimate_run(run=run)
+    except Exception as error:  # noqa: BLE001 — the run page must say why there is no estimate
+        log.exception("jury: estimating run %s failed", run_id)
+        failed = {"failed": True, "error": f"{type(error).__name__}: {error}", "at": timezone.now().isoformat()}
+        JuryRun.objects.filter(pk=run_id).update(estimate=failed)
+        return failed
+
+
+@shared_task
 def resume_runs() -> list[int]:
     """Dispatch every running run again (after a worker restart)."""
     ids = list(JuryRun.objects.filter(status=JuryRun.Status.RUNNING).values_list("id", flat=True))

@@ -75,7 +75,7 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
                 budget=data["budget"],
                 created_by=request.user,
             )
-            services.estimate_run(run=run)
+            services.request_estimate(run=run)
     except services.JuryError as error:
         form.add_error(None, str(error))
         return render(request, "jury/runs/list.html", {"runs": selectors.runs()[:100], "form": form}, status=400)
@@ -96,6 +96,14 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "can_manage": request.user.is_staff,
     }
     return render(request, template_name, context)
+
+
+@require_GET
+@role_required(Role.ADMIN, Role.RESEARCHER)
+def run_estimate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The estimate section alone: the run page polls it while the estimate is being computed."""
+    run = get_object_or_404(JuryRun, pk=pk)
+    return render(request, "jury/runs/detail.html#run-estimate", {"run": run})
 
 
 @require_POST

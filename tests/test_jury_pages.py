@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from jury import services
+from jury import services, tasks
 from jury.models import JudgePrompt, JuryRun, WorkItem
 from tests.factories import ConversationFactory
 
@@ -43,14 +43,18 @@ def test_researchers_read_runs_but_only_admins_launch(client, rex, jury):
     assert client.post(reverse("jury-run-create"), {"name": "x"}).status_code == 403
 
 
-def test_an_admin_creates_estimates_launches_and_watches_a_run(client, ada, jury, django_capture_on_commit_callbacks):
+def test_an_admin_creates_estimates_launches_and_watches_a_run(
+    client, ada, jury, django_capture_on_commit_callbacks, eager_celery
+):
     client.force_login(ada)
     assert b"New run" in client.get(reverse("jury-run-list")).content
     prompts = JudgePrompt.objects.filter(dimension="safety")
-    response = client.post(
-        reverse("jury-run-create"),
-        {"name": "Safety pass", "judges": [jury[0].pk, jury[2].pk], "prompts": [p.pk for p in prompts], "samples": 1},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the estimate runs as a task once the run is saved
+        response = client.post(
+            reverse("jury-run-create"),
+            {"name": "Safety pass", "judges": [jury[0].pk, jury[2].pk], "prompts": [p.pk for p in prompts]}
+            | {"samples": 1},
+        )
     run = JuryRun.objects.get(name="Safety pass")
     assert response.status_code == 302 and response["Location"] == reverse("jury-run-detail", args=[run.pk])
     assert run.status == JuryRun.Status.DRAFT and run.estimate["items"] == 12 and run.estimate["calls"] == 12
@@ -64,6 +68,32 @@ def test_an_admin_creates_estimates_launches_and_watches_a_run(client, ada, jury
     partial = client.get(reverse("jury-run-detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<section id="run-progress"') and "<html" not in partial
     assert "12 / 12 (100%)" in partial and 'hx-trigger="every 2s"' not in partial  # finished: polling stops
+
+
+def test_the_run_page_polls_the_estimate_until_it_is_ready(client, ada, jury, eager_celery):
+    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
+    services.request_estimate(run=run)  # outside a transaction's commit: the task has not run yet
+    client.force_login(ada)
+    page = client.get(reverse("jury-run-detail", args=[run.pk])).content.decode()
+    assert "Estimating" in page and reverse("jury-run-estimate", args=[run.pk]) in page
+
+    tasks.estimate_run(run.pk)
+    partial = client.get(reverse("jury-run-estimate", args=[run.pk])).content.decode()
+    assert partial.lstrip().startswith('<section class="card" id="estimate"') and "<html" not in partial
+    assert "2 provider calls" in partial and "hx-trigger" not in partial  # ready: polling stops
+
+
+def test_a_failed_estimate_says_why(client, ada, jury, monkeypatch):
+    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
+
+    def broken(*, run):
+        raise RuntimeError("the media volume is not mounted")
+
+    monkeypatch.setattr(services, "estimate_run", broken)
+    tasks.estimate_run(run.pk)
+    client.force_login(ada)
+    partial = client.get(reverse("jury-run-estimate", args=[run.pk])).content.decode()
+    assert "The estimate failed: RuntimeError: the media volume is not mounted" in partial
 
 
 def test_a_running_run_polls_every_two_seconds(client, ada, jury):

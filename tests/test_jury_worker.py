@@ -123,6 +123,7 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path):
             "JURY_OPENAI_CONCURRENCY": "3",
             "JURY_OPENAI_RPM": "0",
             "JURY_LEASE_SECONDS": "3",
+            "JURY_LIMITER_LEASE_SECONDS": "3",
             "JURY_CHUNK_SIZE": "10",
             "JURY_PARALLEL_CHUNKS": "2",
             "JURY_BACKOFF_BASE_SECONDS": "0.1",

@@ -14,11 +14,28 @@ PASSED = ("stop_sequences", "thinking", "output_config", "service_tier")
 class AnthropicProvider:
     name = "anthropic"
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0, **_ignored):
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        limiter=None,
+        **_ignored,
+    ):
         import anthropic
 
+        from ._transport import limited_http_client
+
+        self.limiter = limiter  # held per HTTP exchange, by the client's transport
         self._sdk = anthropic
-        self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=0)
+        self.client = anthropic.Anthropic(
+            api_key=api_key,
+            base_url=base_url or None,
+            timeout=timeout,
+            max_retries=0,
+            http_client=limited_http_client(anthropic, limiter),
+        )
 
     def complete(self, request: ProviderRequest) -> ProviderReply:
         messages = []

@@ -1,5 +1,6 @@
 """Amazon Bedrock's Converse API through boto3 (Nova, Llama, Claude …), images as raw bytes."""
 
+import contextlib
 import time
 
 from .base import ProviderError, ProviderReply, ProviderRequest, redact, status_error
@@ -18,7 +19,7 @@ FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/
 class BedrockProvider:
     name = "bedrock"
 
-    def __init__(self, *, region: str | None = None, client=None, timeout: float = 60.0, **_ignored):
+    def __init__(self, *, region: str | None = None, client=None, timeout: float = 60.0, limiter=None, **_ignored):
         if client is None:
             import boto3
             from botocore.config import Config
@@ -26,6 +27,7 @@ class BedrockProvider:
             config = Config(read_timeout=timeout, connect_timeout=10, retries={"total_max_attempts": 1})
             client = boto3.client("bedrock-runtime", region_name=region or None, config=config)
         self.client = client
+        self.limiter = limiter  # boto3 offers no transport to wrap: the slot covers the whole call
 
     def complete(self, request: ProviderRequest) -> ProviderReply:
         from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
@@ -47,7 +49,8 @@ class BedrockProvider:
             kwargs["system"] = [{"text": request.system}]
         started = time.monotonic()
         try:
-            reply = self.client.converse(**kwargs)
+            with self.limiter.slot() if self.limiter else contextlib.nullcontext():
+                reply = self.client.converse(**kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400

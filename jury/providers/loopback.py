@@ -228,10 +228,10 @@ def reply_body(path: str, payload: dict, reply: str, text: str) -> dict:
 async def serve_async(*, latency: float, ready) -> None:
     """A lean asyncio HTTP/1.1 fake (keep-alive, always "ok"), for the bench: it spends far less CPU per request
     than ``http.server``, so on a small machine the fake does not steal the runner's cores. ``GET /_stats``
-    counts requests received and answered."""
+    counts requests received and answered, and the most it held at once (``max_in_flight``)."""
     import asyncio
 
-    counts = {"received": 0, "served": 0}
+    counts = {"received": 0, "served": 0, "in_flight": 0, "max_in_flight": 0}
 
     async def handle(reader, writer):
         try:
@@ -254,6 +254,8 @@ async def serve_async(*, latency: float, ready) -> None:
                     data = json.dumps(counts).encode()
                 else:
                     counts["received"] += 1
+                    counts["in_flight"] += 1
+                    counts["max_in_flight"] = max(counts["max_in_flight"], counts["in_flight"])
                     payload = json.loads(body or b"{}")
                     text = _first_user_text(payload)
                     score = 1 + int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 5
@@ -267,6 +269,7 @@ async def serve_async(*, latency: float, ready) -> None:
                 await writer.drain()
                 if method != "GET":
                     counts["served"] += 1
+                    counts["in_flight"] -= 1
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

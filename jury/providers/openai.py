@@ -13,10 +13,21 @@ PASSED = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed",
 class OpenAIProvider:
     name = "openai"
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0, **_ignored):
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        limiter=None,
+        **_ignored,
+    ):
         import openai
         from openai.types.chat import ChatCompletion
 
+        from ._transport import limited_http_client
+
+        self.limiter = limiter  # held per HTTP exchange, by the client's transport
         self._sdk = openai
         self._completion = ChatCompletion
         # An OpenAI-compatible local server often needs no key; the SDK insists on one.
@@ -25,6 +36,7 @@ class OpenAIProvider:
             base_url=base_url or None,
             timeout=timeout,
             max_retries=0,
+            http_client=limited_http_client(openai, limiter),
         )
 
     def complete(self, request: ProviderRequest) -> ProviderReply:
