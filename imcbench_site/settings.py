@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "annotation",
     "jury",
+    "generation",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,12 @@ JURY_MAX_TRANSIENT_RETRIES = env_int("JURY_MAX_TRANSIENT_RETRIES", 5)
 JURY_BACKOFF_BASE_SECONDS = float(env_str("JURY_BACKOFF_BASE_SECONDS", "1.0"))
 JURY_BACKOFF_MAX_SECONDS = float(env_str("JURY_BACKOFF_MAX_SECONDS", "60.0"))
 JURY_PROVIDER_TIMEOUT_SECONDS = float(env_str("JURY_PROVIDER_TIMEOUT_SECONDS", "60.0"))
+
+# ------------------------------------------------------------------------------ conversation generation (issue 8)
+# A generation item is a whole conversation (several calls), so its lease is longer than a judgement's.
+GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", 600)
+GENERATION_CHUNK_SIZE = env_int("GENERATION_CHUNK_SIZE", 50)  # conversations one task takes before handing on
+GENERATION_PARALLEL_CHUNKS = env_int("GENERATION_PARALLEL_CHUNKS", 2)
 # The SDKs log every HTTP request at INFO; keep them to warnings (they never log keys, but the noise is useless).
 LOGGING.setdefault("loggers", {}).update(
     {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai", "anthropic", "botocore", "urllib3")}

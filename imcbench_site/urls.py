@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("jury.urls")),
     path("", include("jury.agreement_urls")),
     path("", include("jury.results_urls")),
+    path("", include("generation.urls")),
 ]

@@ -6,6 +6,9 @@ unless a behaviour is queued for the next request: ``"ok"``, ``"malformed"`` (pr
 so the client times out). It counts requests per *item* — the SHA-256 of the first user message — both received
 and served (a reply written in full); ``hold()`` parks new requests unanswered until ``release()``, which
 lets a test kill a worker while calls are in flight and then drop them, as a crashed connection would.
+
+``responder`` (optional) writes the text of "ok" replies from the request's JSON body, so the fake can play a
+patient or a model under test; ``distinct`` counts requests by the SHA-256 of their whole body.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ def _first_user_text(payload: dict) -> str:
 
 
 class FakeProvider:
-    def __init__(self, *, latency: float = 0.0):
+    def __init__(self, *, latency: float = 0.0, responder=None):
         self.latency = latency
+        self.responder = responder
+        self.distinct: Counter = Counter()
         self.behaviours: deque[str] = deque()
         self.received: Counter = Counter()
         self.served: Counter = Counter()
@@ -111,6 +116,7 @@ class FakeProvider:
                 item = hashlib.sha256(text.encode()).hexdigest()
                 with fake._lock:
                     fake.received[item] += 1
+                    fake.distinct[hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()] += 1
                     if fake.keep_bodies:
                         fake.bodies.append(
                             {
@@ -140,6 +146,8 @@ class FakeProvider:
                     "malformed": "It looks fine to me, maybe a four.",
                     "out_of_range": json.dumps({"score": 9, "rationale": "off the scale"}),
                 }.get(kind, kind)
+                if kind == "ok" and fake.responder is not None:
+                    reply = fake.responder(payload)
                 if self.path.endswith("/messages"):
                     body = {
                         "id": "msg_fake",

@@ -1,0 +1,115 @@
+"""Reads of conversation generation: cases to choose from, runs, their progress, conversations and failures."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from annotation.models import Case, ModelUnderTest
+
+from .models import GenerationCall, GenerationItem, GenerationRun
+
+
+def select_cases(selection: dict):
+    """Cases chosen by ``{"keys": [...], "specialties": [...]}``; an empty selection is every case."""
+    query = Case.objects.all()
+    if selection.get("keys"):
+        query = query.filter(key__in=selection["keys"])
+    if selection.get("specialties"):
+        query = query.filter(specialty__in=selection["specialties"])
+    return query.order_by("key")
+
+
+def specialties() -> list[str]:
+    return list(Case.objects.exclude(specialty="").order_by("specialty").values_list("specialty", flat=True).distinct())
+
+
+def models_with_endpoints():
+    return ModelUnderTest.objects.filter(endpoint__isnull=False).select_related("endpoint").order_by("key")
+
+
+def runs():
+    return GenerationRun.objects.select_related("created_by").annotate(
+        item_count=Count("items"),
+        done_count=Count("items", filter=Q(items__status=GenerationItem.Status.DONE)),
+        failed_count=Count("items", filter=Q(items__status=GenerationItem.Status.FAILED)),
+    )
+
+
+def call_totals(calls) -> dict:
+    """Replies (``calls``), provider calls made (``fresh``, retries included), cache hits, tokens and money."""
+    totals = calls.aggregate(
+        fresh=Sum("attempts", filter=Q(cached=False)),
+        cached=Count("id", filter=Q(cached=True)),
+        calls=Count("id"),
+        cost=Sum("cost"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+    )
+    cost = Decimal(totals["cost"] or 0).quantize(Decimal("0.000001"))
+    return {name: value or 0 for name, value in totals.items()} | {"cost": cost}
+
+
+def run_progress(*, run: GenerationRun) -> dict:
+    """Counts, calls, money and time left of a run, fresh from the database."""
+    run.refresh_from_db()
+    counts = dict(run.items.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    calls = call_totals(GenerationCall.objects.filter(item__run=run))
+    total = sum(counts.values())
+    done = counts.get(GenerationItem.Status.DONE, 0)
+    failed = counts.get(GenerationItem.Status.FAILED, 0)
+    finished = done + failed
+    now = timezone.now()
+    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0
+    rate = finished / elapsed if elapsed > 0 else 0
+    remaining = counts.get(GenerationItem.Status.PENDING, 0) + counts.get(GenerationItem.Status.RUNNING, 0)
+    return {
+        "run": run,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": run.is_active,
+        "simulated": run.patient_simulated or run.models_under_test.filter(endpoint__provider="simulated").exists(),
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "pending": counts.get(GenerationItem.Status.PENDING, 0),
+        "running": counts.get(GenerationItem.Status.RUNNING, 0),
+        "cancelled": counts.get(GenerationItem.Status.CANCELLED, 0),
+        "turns": calls["calls"],
+        "calls": calls["fresh"],
+        "cached": calls["cached"],
+        "input_tokens": calls["input_tokens"],
+        "output_tokens": calls["output_tokens"],
+        "cost": calls["cost"],
+        "budget": run.budget,
+        "percent": round(100 * finished / total) if total else 0,
+        "rate": rate,
+        "eta_seconds": remaining / rate if run.is_active and rate > 0 else None,
+    }
+
+
+def progress_line(progress: dict) -> str:
+    eta = f", ~{progress['eta_seconds']:.0f} s left" if progress["eta_seconds"] is not None else ""
+    return (
+        f"generation run {progress['run'].pk} {progress['status']}: {progress['done']}/{progress['total']} "
+        f"conversations, {progress['failed']} failed, {progress['turns']} turns, {progress['calls']} provider calls, "
+        f"{progress['cached']} from the cache, ${progress['cost']:.4f}{eta}"
+    )
+
+
+def run_conversations(*, run: GenerationRun, limit: int = 200):
+    return (
+        run.items.filter(status=GenerationItem.Status.DONE)
+        .select_related("conversation", "case", "model")
+        .order_by("case__key", "model__key", "condition")[:limit]
+    )
+
+
+def run_failures(*, run: GenerationRun, limit: int = 50):
+    return (
+        run.items.filter(status=GenerationItem.Status.FAILED)
+        .select_related("case", "model")
+        .order_by("-finished_at")[:limit]
+    )
