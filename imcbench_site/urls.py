@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("jury.agreement_urls")),
     path("", include("jury.results_urls")),
     path("", include("generation.urls")),
+    path("", include("jury.snapshot_urls")),
 ]

@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import CacheEntry, CalibrationArtifact, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from .models import (
+    CacheEntry,
+    CalibrationArtifact,
+    ExportJob,
+    Judge,
+    Judgement,
+    JudgePrompt,
+    JuryRun,
+    LeaderboardSnapshot,
+    WorkItem,
+)
 
 
 @admin.register(Judge)
@@ -79,3 +89,37 @@ class CalibrationArtifactAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Evidence and records of work done: shown, never added, edited or deleted here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(LeaderboardSnapshot)
+class LeaderboardSnapshotAdmin(_ReadOnlyAdmin):
+    """Published leaderboards, made by ``publish_leaderboard``."""
+
+    list_display = ("id", "campaign", "calibration", "n_conversations", "content_hash", "synthetic", "created_at")
+    list_filter = ("campaign", "synthetic", "simulated")
+    list_select_related = ("campaign", "calibration")
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(_ReadOnlyAdmin):
+    """Background exports, started from the exports page."""
+
+    list_display = ("id", "kind", "format", "status", "rows_written", "rows_total", "size", "created_by", "created_at")
+    list_filter = ("kind", "format", "status")
+    search_fields = ("sha256", "error")

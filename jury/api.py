@@ -1,11 +1,12 @@
-"""The researchers' REST API (DRF): cases, conversations, annotations, judgements and agreement reports.
+"""The researchers' REST API (DRF): cases, conversations, annotations, judgements, agreement reports,
+calibrations and leaderboards (published snapshots and the live leaderboard of a campaign).
 
 Token or session authentication; researchers and admins only; cursor pagination; OpenAPI schema at /api/schema/.
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
 from annotation.roles import HasRole, Role
 
-from .models import CalibrationArtifact, Judgement
+from .models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 
 RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 
@@ -217,3 +218,80 @@ def campaign_agreement(request: Request, key: str) -> Response:
 
 
 campaign_agreement.cls.required_roles = RESEARCH_ROLES
+
+
+class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
+    campaign = serializers.CharField(source="campaign.key")
+    calibration_version = serializers.IntegerField(source="calibration.version")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = LeaderboardSnapshot
+        fields = [
+            "id",
+            "campaign",
+            "calibration",
+            "calibration_version",
+            "inputs_hash",
+            "judgement_set_hash",
+            "content_hash",
+            "n_conversations",
+            "synthetic",
+            "simulated",
+            "app_version",
+            "created_by",
+            "created_at",
+        ]
+
+
+class LeaderboardSnapshotDetailSerializer(LeaderboardSnapshotSerializer):
+    class Meta(LeaderboardSnapshotSerializer.Meta):
+        fields = [*LeaderboardSnapshotSerializer.Meta.fields, "payload"]
+
+
+@extend_schema(parameters=[OpenApiParameter("campaign", str, description="filter by campaign key")])
+class LeaderboardSnapshotViewSet(ResearchViewSet):
+    """Published, frozen leaderboards; the list gives their provenance, a detail adds the full payload."""
+
+    def get_serializer_class(self):
+        return LeaderboardSnapshotDetailSerializer if self.action == "retrieve" else LeaderboardSnapshotSerializer
+
+    def get_queryset(self):
+        snapshots = LeaderboardSnapshot.objects.select_related("campaign", "calibration", "created_by")
+        if campaign := self.request.query_params.get("campaign"):
+            snapshots = snapshots.filter(campaign__key=campaign)
+        return snapshots
+
+
+Problem = inline_serializer("Problem", fields={"detail": serializers.CharField()})
+
+
+@extend_schema(
+    responses={
+        200: OpenApiResponse(
+            response=dict,
+            description="The leaderboard of the campaign's latest saved calibration over the judgements as they are "
+            "now (models and families, overall and per dimension with 95 % intervals and rank intervals, subgroups, "
+            "ablations, synthetic/simulated labels) and its provenance.",
+        ),
+        404: OpenApiResponse(response=Problem, description="No such campaign."),
+        409: OpenApiResponse(
+            response=Problem, description="No saved calibration, or none of the judgements can be ranked."
+        ),
+    },
+)
+@api_view(["GET"])
+@permission_classes([HasRole])
+def campaign_leaderboard(request: Request, key: str) -> Response:
+    from .leaderboard_service import NoCalibration, live_leaderboard
+
+    campaign = Campaign.objects.filter(key=key).first()
+    if campaign is None:
+        return Response({"detail": f"No campaign {key!r}."}, status=status.HTTP_404_NOT_FOUND)
+    try:
+        return Response(live_leaderboard(campaign=campaign))
+    except (NoCalibration, ValueError) as error:
+        return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+
+
+campaign_leaderboard.cls.required_roles = RESEARCH_ROLES

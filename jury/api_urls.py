@@ -10,10 +10,12 @@ router.register("conversations", api.ConversationViewSet, basename="conversation
 router.register("annotations", api.AnnotationViewSet, basename="annotation")
 router.register("judgements", api.JudgementViewSet, basename="judgement")
 router.register("calibrations", api.CalibrationViewSet, basename="calibration")
+router.register("leaderboards", api.LeaderboardSnapshotViewSet, basename="leaderboard")
 
 urlpatterns = [
     path("", include(router.urls)),
     path("campaigns/<slug:key>/agreement/", api.campaign_agreement, name="api-campaign-agreement"),
+    path("campaigns/<slug:key>/leaderboard/", api.campaign_leaderboard, name="api-campaign-leaderboard"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

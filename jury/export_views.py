@@ -1,15 +1,24 @@
-"""Download endpoints: judgements, clinician annotations and calibrated scores, streamed as CSV, JSONL, Parquet."""
+"""Exports for researchers: direct downloads for small exports, and the exports page for background jobs.
 
-from django.http import Http404, HttpRequest, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_GET
+``/exports/<kind>.<format>`` streams judgements, clinician annotations or calibrated scores as CSV, JSONL or
+Parquet in the response. ``/exports/`` lists background export jobs with live progress (htmx polling) and
+starts new ones; a finished job's file is served at ``/exports/jobs/<id>/download``.
+"""
 
-from annotation.models import Annotation, Campaign
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from annotation.models import Campaign
 from annotation.roles import Role, role_required
 
-from . import exports
-from .calibration_service import calibrate_campaign, calibrated_scores, dimensions_of
+from . import exports, selectors
+from .export_tasks import start_export_job
+from .models import ExportJob
 
+DIRECT_DOWNLOAD_MAX_ROWS = 100_000  # above this the page offers only background exports
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson",
@@ -17,34 +26,14 @@ CONTENT_TYPES = {
 }
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 def export_rows(*, kind: str, campaign_key: str | None):
-    """Columns, rows and provenance of one export kind (``judgements``, ``annotations`` or ``scores``)."""
-    campaign = get_object_or_404(Campaign, key=campaign_key) if campaign_key else None
-    if kind == "judgements":
-        columns, rows = exports.judgement_rows()
-        return columns, rows, exports.provenance(kind=kind)
-    if kind == "annotations":
-        queryset = Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
-        if campaign is not None:
-            queryset = queryset.filter(campaign=campaign)
-        columns, rows = exports.annotation_rows(queryset)
-        return columns, rows, exports.provenance(kind=kind, campaign=campaign_key)
-    if kind == "scores":
-        if campaign is None:
-            raise ValueError("calibrated scores need ?campaign=<key>: the campaign whose clinicians calibrate the jury")
-        result = calibrate_campaign(campaign=campaign)
-        dimensions = dimensions_of(campaign)
-        scores = calibrated_scores(fitted={d: r.calibration for d, r in result.reports.items()})
-        columns, rows = exports.score_rows(scores=scores, dimensions=dimensions)
-        meta = exports.provenance(
-            kind=kind,
-            calibration_campaign=campaign.key,
-            calibration_inputs_hash=result.inputs_hash,
-            methods={d: r.chosen for d, r in result.reports.items()},
-            judges=sorted({j for r in result.reports.values() for j in r.calibration.judges}),
-        )
-        return columns, rows, meta
-    raise Http404(f"No export {kind!r}")
+    """Columns, rows and provenance of one export kind (for ``manage.py export_scores``)."""
+    source = exports.export_source(kind=kind, campaign_key=campaign_key)
+    return source.columns, source.rows, source.meta
 
 
 @require_GET
@@ -53,11 +42,78 @@ def download(request: HttpRequest, kind: str, fmt: str) -> StreamingHttpResponse
     if fmt not in exports.FORMATS:
         raise Http404(f"No format {fmt!r}")
     try:
-        columns, rows, meta = export_rows(kind=kind, campaign_key=request.GET.get("campaign"))
+        source = exports.export_source(kind=kind, campaign_key=request.GET.get("campaign"))
+    except exports.ExportNotFound as error:
+        raise Http404(str(error)) from None
     except ValueError as error:
-        from django.http import HttpResponseBadRequest
-
         return HttpResponseBadRequest(str(error))
-    response = StreamingHttpResponse(exports.stream(fmt, columns, rows, meta), content_type=CONTENT_TYPES[fmt])
+    body = exports.stream(fmt, source.columns, source.rows, source.meta)
+    response = StreamingHttpResponse(body, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="imcbench-{kind}.{fmt}"'
     return response
+
+
+@require_GET
+@role_required(Role.RESEARCHER, Role.ADMIN)
+def export_page(request: HtmxHttpRequest) -> HttpResponse:
+    template_name = "jury/exports/page.html"
+    if request.htmx:
+        template_name += "#export-jobs"
+    counts = selectors.export_row_counts()
+    kinds = [
+        {
+            "kind": kind,
+            "label": label,
+            "rows": counts[kind],
+            "small": counts[kind] <= DIRECT_DOWNLOAD_MAX_ROWS,
+            "campaign": {"scores": "required", "annotations": "optional"}.get(kind),
+        }
+        for kind, label in ExportJob.Kind.choices
+    ]
+    jobs = list(selectors.export_jobs())
+    context = {
+        "kinds": kinds,
+        "formats": ExportJob.Format.choices,
+        "campaigns": Campaign.objects.order_by("key").values_list("key", "name"),
+        "jobs": jobs,
+        "any_active": any(job.is_active for job in jobs),
+        "direct_max": f"{DIRECT_DOWNLOAD_MAX_ROWS:,}",
+    }
+    return render(request, template_name, context)
+
+
+@require_POST
+@role_required(Role.RESEARCHER, Role.ADMIN)
+def start_export(request: HttpRequest) -> HttpResponse:
+    try:
+        job = start_export_job(
+            kind=request.POST.get("kind", ""),
+            fmt=request.POST.get("format", ""),
+            campaign_key=request.POST.get("campaign") or None,
+            user=request.user,
+        )
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("export-page")
+    job.refresh_from_db()
+    if job.status == ExportJob.Status.DONE:
+        messages.success(request, f"Export {job.pk} is ready: {job.rows_written:,} rows.")
+    elif job.status == ExportJob.Status.FAILED:
+        messages.error(request, f"Export {job.pk} failed: {job.error}")
+    else:
+        messages.info(request, f"Export {job.pk} started; its progress shows below.")
+    return redirect("export-page")
+
+
+@require_GET
+@role_required(Role.RESEARCHER, Role.ADMIN)
+def job_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ExportJob, pk=pk, status=ExportJob.Status.DONE)
+    if not job.file or not job.file.storage.exists(job.file.name):
+        raise Http404("The export's file is no longer on disk.")
+    return FileResponse(
+        job.file.open("rb"),
+        as_attachment=True,
+        filename=f"imcbench-{job.kind}-{job.pk}.{job.format}",
+        content_type=CONTENT_TYPES[job.format],
+    )

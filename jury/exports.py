@@ -8,12 +8,15 @@ columns.
 """
 
 import csv
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 FORMATS = ("csv", "jsonl", "parquet")
+KINDS = ("judgements", "annotations", "scores")
 CHUNK = 5000
 PARQUET_ROW_GROUP = 20_000
 
@@ -272,3 +275,129 @@ def stream(fmt: str, columns, rows, meta) -> Iterator[bytes]:
 
 def to_bytes(fmt: str, columns, rows, meta) -> bytes:
     return b"".join(stream(fmt, columns, rows, meta))
+
+
+class ExportNotFound(ValueError):
+    """The export kind or the campaign it names does not exist."""
+
+
+@dataclass
+class ExportSource:
+    """What one export writes: its columns, its rows (a one-shot iterator), its provenance and how many rows."""
+
+    columns: tuple[str, ...]
+    rows: Iterator[tuple]
+    meta: dict
+    total: int
+
+
+def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource:
+    """Columns, rows, provenance and row count of one export kind (``judgements``, ``annotations``, ``scores``).
+
+    Calibrated scores use the campaign's latest saved calibration artefact, or a calibration fitted now (said so
+    in the provenance) when none is saved. Raises :class:`ExportNotFound` for an unknown kind or campaign and
+    ``ValueError`` when the export cannot be made (scores without a campaign, a campaign that cannot calibrate).
+    """
+    from annotation.models import Annotation, Campaign
+
+    from .models import Judgement
+
+    if kind not in KINDS:
+        raise ExportNotFound(f"No export {kind!r}; choose one of {', '.join(KINDS)}")
+    campaign = None
+    if campaign_key:
+        campaign = Campaign.objects.filter(key=campaign_key).first()
+        if campaign is None:
+            raise ExportNotFound(f"No campaign {campaign_key!r}")
+    if kind == "judgements":
+        judgements = Judgement.objects.all()
+        columns, rows = judgement_rows(judgements)
+        return ExportSource(columns, rows, provenance(kind=kind), judgements.count())
+    if kind == "annotations":
+        annotations = Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
+        if campaign is not None:
+            annotations = annotations.filter(campaign=campaign)
+        columns, rows = annotation_rows(annotations)
+        return ExportSource(columns, rows, provenance(kind=kind, campaign=campaign_key), annotations.count())
+    if campaign is None:
+        raise ValueError("calibrated scores need ?campaign=<key>: the campaign whose clinicians calibrate the jury")
+    return _score_source(campaign)
+
+
+def _score_source(campaign) -> ExportSource:
+    from .calibration_service import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
+    from .models import CalibrationArtifact
+
+    artifact = CalibrationArtifact.objects.filter(campaign=campaign).order_by("-version").first()
+    if artifact is not None:
+        fitted = fitted_from_artifact(artifact)
+        calibration = {
+            "calibration_version": artifact.version,
+            "calibration_inputs_hash": artifact.inputs_hash,
+            "methods": artifact.methods,
+        }
+    else:
+        result = calibrate_campaign(campaign=campaign)
+        fitted = {dimension: report.calibration for dimension, report in result.reports.items()}
+        calibration = {
+            "calibration_version": None,
+            "calibration_inputs_hash": result.inputs_hash,
+            "methods": {dimension: report.chosen for dimension, report in result.reports.items()},
+            "calibration_note": "fitted at export time; no calibration of this campaign is saved",
+        }
+    scores = calibrated_scores(fitted=fitted)
+    columns, rows = score_rows(scores=scores, dimensions=dimensions_of(campaign))
+    meta = provenance(
+        kind="scores",
+        calibration_campaign=campaign.key,
+        **calibration,
+        judges=sorted({judge for model in fitted.values() for judge in model.judges}),
+    )
+    return ExportSource(columns, rows, meta, len(scores))
+
+
+def counted(rows: Iterable[tuple], *, every: int, report: Callable[[int], None]) -> Iterator[tuple]:
+    """Pass rows through, calling ``report(rows so far)`` every ``every`` rows and once at the end."""
+    count = 0
+    for row in rows:
+        yield row
+        count += 1
+        if count % every == 0:
+            report(count)
+    report(count)
+
+
+def write_file(
+    *, fmt: str, source: ExportSource, path, on_rows: Callable[[int], None] | None = None, every: int = CHUNK
+) -> tuple[int, int, str]:
+    """Write one export to a new file at ``path`` (never an existing one); returns (rows, bytes, SHA-256).
+
+    ``on_rows`` is called with the number of rows written so far every ``every`` rows and at the end.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    written = 0
+
+    def report(count: int) -> None:
+        nonlocal written
+        written = count
+        if on_rows is not None:
+            on_rows(count)
+
+    rows = counted(source.rows, every=every, report=report)
+    with open(path, "xb") as handle:
+        if fmt == "parquet":
+            write_parquet(source.columns, rows, source.meta, handle)
+        else:
+            for chunk in stream(fmt, source.columns, rows, source.meta):
+                handle.write(chunk)
+        size = handle.tell()
+    return written, size, file_sha256(path)
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()

@@ -260,3 +260,90 @@ class CalibrationArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"Calibration v{self.version} of {self.campaign.key}"
+
+
+class LeaderboardSnapshot(models.Model):
+    """A published, frozen leaderboard: the computed payload of one calibration applied to one judgement set.
+
+    ``inputs_hash`` names what went in (the calibration artefact, the judgement set, the bootstrap settings) and
+    ``content_hash`` what came out (SHA-256 of the payload's canonical JSON). Publishing the same inputs again
+    returns the existing snapshot; snapshots are never edited or overwritten.
+    """
+
+    campaign = models.ForeignKey(Campaign, related_name="leaderboard_snapshots", on_delete=models.PROTECT)
+    calibration = models.ForeignKey(CalibrationArtifact, related_name="snapshots", on_delete=models.PROTECT)
+    inputs_hash = models.CharField(max_length=64, unique=True)
+    judgement_set_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the id and score of every scored judgement on the campaign's dimensions."
+    )
+    content_hash = models.CharField(max_length=64, db_index=True)
+    payload = models.JSONField(help_text="Models and families, overall and per dimension, subgroups, ablations.")
+    n_conversations = models.PositiveIntegerField(default=0)
+    synthetic = models.BooleanField(default=False, help_text="Rests on synthetic demo conversations.")
+    simulated = models.BooleanField(default=False, help_text="Rests on judgements of simulated judges.")
+    app_version = models.CharField(max_length=40, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Leaderboard snapshot {self.pk} of {self.campaign.key} ({self.content_hash[:12]})"
+
+
+class ExportJob(models.Model):
+    """One export written in the background to a new file under ``MEDIA_ROOT/exports/``; files never overwritten."""
+
+    class Kind(models.TextChoices):
+        JUDGEMENTS = "judgements"
+        ANNOTATIONS = "annotations"
+        SCORES = "scores", "Calibrated scores"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSONL = "jsonl", "JSONL"
+        PARQUET = "parquet", "Parquet"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    format = models.CharField(max_length=10, choices=Format.choices)
+    filters = models.JSONField(default=dict, blank=True, help_text='e.g. {"campaign": "demo-calibration"}')
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    rows_written = models.PositiveBigIntegerField(default=0)
+    rows_total = models.PositiveBigIntegerField(null=True, blank=True, help_text="Estimated before writing.")
+    file = models.FileField(upload_to="exports/", max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    provenance = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk}: {self.kind}.{self.format}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int | None:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return None
+        return min(99, round(100 * self.rows_written / self.rows_total))

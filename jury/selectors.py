@@ -89,3 +89,39 @@ def run_failures(*, run: JuryRun, limit: int = 50):
         .select_related("conversation", "judge", "prompt")
         .order_by("-finished_at")[:limit]
     )
+
+
+def latest_calibration(*, campaign):
+    """The campaign's newest saved calibration artefact, or None."""
+    from .models import CalibrationArtifact
+
+    return CalibrationArtifact.objects.filter(campaign=campaign).order_by("-version").first()
+
+
+def leaderboard_snapshots(*, campaign=None):
+    """Published leaderboard snapshots, newest first (of one campaign when given)."""
+    from .models import LeaderboardSnapshot
+
+    snapshots = LeaderboardSnapshot.objects.select_related("campaign", "calibration", "created_by")
+    return snapshots.filter(campaign=campaign) if campaign is not None else snapshots
+
+
+def export_jobs(*, limit: int = 50):
+    """The latest background export jobs, newest first."""
+    from .models import ExportJob
+
+    return ExportJob.objects.select_related("created_by")[:limit]
+
+
+def export_row_counts() -> dict[str, int]:
+    """How many rows each export kind would write now (calibrated scores: conversations with a scored judgement)."""
+    from annotation.models import Annotation
+
+    from .models import Judgement
+
+    scored = Judgement.objects.filter(status=Judgement.Status.SCORED, score__isnull=False)
+    return {
+        "judgements": Judgement.objects.count(),
+        "annotations": Annotation.objects.filter(status=Annotation.Status.SUBMITTED).count(),
+        "scores": scored.values("conversation_id").distinct().count(),
+    }

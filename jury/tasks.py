@@ -84,3 +84,6 @@ def _resume_on_worker_start(sender=None, **kwargs) -> None:
         resume_runs.delay()
     except Exception:  # noqa: BLE001 — a worker must start even if the broker hiccups
         log.exception("could not resume jury runs")
+
+
+from .export_tasks import run_export_job  # noqa: E402,F401 — Celery discovers only tasks.py

@@ -9,7 +9,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.bundle import import_bundle
+from jury.calibration_service import save_calibration
+from jury.leaderboard_service import publish_leaderboard
 from tests.bundles import write_bundle
+from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +53,18 @@ def test_annotations_and_judgements(api, imported):
     assert [(j["judge"], j["prompt"], j["score"]) for j in judgements] == [("judge-sim-1", "rubric-anchored@1", 2)]
 
 
-@pytest.mark.parametrize("url", ["/api/", "/api/cases/", "/api/annotations/", "/api/schema/", "/api/docs/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/",
+        "/api/cases/",
+        "/api/annotations/",
+        "/api/leaderboards/",
+        "/api/campaigns/cal/leaderboard/",
+        "/api/schema/",
+        "/api/docs/",
+    ],
+)
 def test_clinicians_outsiders_and_anonymous_users_are_refused(url, carmen, otto, imported):
     client = APIClient()
     assert client.get(url).status_code in (401, 403)
@@ -70,7 +84,12 @@ def test_the_openapi_schema_validates_and_lists_every_endpoint():
         "/api/judgements/",
         "/api/campaigns/{key}/agreement/",
         "/api/calibrations/",
+        "/api/leaderboards/",
+        "/api/leaderboards/{id}/",
+        "/api/campaigns/{key}/leaderboard/",
     } <= set(schema["paths"])
+    live = schema["paths"]["/api/campaigns/{key}/leaderboard/"]["get"]["responses"]
+    assert {"200", "404", "409"} <= set(live)
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 
@@ -79,3 +98,27 @@ def test_the_browsable_docs_load_for_researchers(client, rex):
     page = client.get("/api/docs/")
     assert page.status_code == 200 and b"<style>" not in page.content
     assert client.get("/api/docs/?script").status_code == 200
+
+
+def test_the_live_leaderboard_needs_a_saved_calibration(api, scored_world):  # noqa: F811
+    assert api.get("/api/campaigns/nowhere/leaderboard/").json() == {"detail": "No campaign 'nowhere'."}
+    refused = api.get("/api/campaigns/cal/leaderboard/")
+    assert refused.status_code == 409 and "has no saved calibration" in refused.json()["detail"]
+    save_calibration(campaign=scored_world)
+    board = api.get("/api/campaigns/cal/leaderboard/").json()
+    assert [model["name"] for model in board["models"]] == ["Good", "Weak"]
+    assert board["calibration"]["version"] == 1 and board["labels"]["simulated"] is True
+    assert len(board["provenance"]["judgement_set_hash"]) == 64 and board["provenance"]["published_snapshot"] is None
+
+
+def test_published_snapshots_are_listed_with_provenance_and_read_in_full(api, rex, scored_world):  # noqa: F811
+    save_calibration(campaign=scored_world)
+    snapshot, _ = publish_leaderboard(campaign=scored_world, user=rex)
+    [listed] = api.get("/api/leaderboards/").json()["results"]
+    assert listed["content_hash"] == snapshot.content_hash and listed["campaign"] == "cal"
+    assert listed["created_by"] == "rex" and "payload" not in listed
+    detail = api.get(f"/api/leaderboards/{snapshot.pk}/").json()
+    assert detail["payload"] == snapshot.payload and detail["calibration_version"] == 1
+    assert api.get("/api/leaderboards/", {"campaign": "other"}).json()["results"] == []
+    live = api.get("/api/campaigns/cal/leaderboard/").json()
+    assert live["provenance"]["published_snapshot"] == snapshot.pk
