@@ -9,7 +9,6 @@ conversations of one case share images and history and are not independent.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from django.db.models import Count, F, Max, Q
 from annotation.models import Annotation, Campaign, RubricDimension
 
 from . import agreement
+from .result_plots import figure_svg as _svg
 
 SCALE = (1, 2, 3, 4, 5)
 N_RESAMPLES = 1000
@@ -347,28 +347,7 @@ def report_csv(report: dict) -> str:
     return out.getvalue()
 
 
-# --- plots: matplotlib SVG without any style element or attribute (the strict CSP forbids inline style) -----
-
-_PRESENTATION = re.compile(r'style="([^"]*)"')
-_STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.DOTALL)
-
-
-def _presentation_attributes(match: re.Match) -> str:
-    declarations = (part.split(":", 1) for part in match.group(1).split(";") if ":" in part)
-    return " ".join(f'{name.strip()}="{html.escape(value.strip())}"' for name, value in declarations)
-
-
-def _svg(figure) -> bytes:
-    """The figure as SVG whose styling is all presentation attributes (fill="…"), never CSS."""
-    import matplotlib  # imported on first use: the site should not pay for it at start-up
-
-    out = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "imcbench-agreement"}):
-        figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
-    text = _STYLE_ELEMENT.sub("", out.getvalue())
-    text = _PRESENTATION.sub(_presentation_attributes, text)
-    text = text.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
-    return text.encode()
+# --- plots: matplotlib SVG without any style element or attribute (jury.result_plots.figure_svg) ----------
 
 
 def heatmap_svg(*, dimension: dict, clinicians: list[str]) -> bytes:

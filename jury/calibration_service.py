@@ -191,3 +191,42 @@ def self_preference_rows(*, dimension: str, seed: int = 0) -> list:
         family=[facts[i]["model__family"] for i in data.conversation_ids],
         seed=seed,
     )
+
+
+def held_out_predictions(*, result: CampaignCalibration, methods: list[str]) -> dict[str, dict]:
+    """Per dimension, every cross-validated conversation's clinician target and each method's held-out score.
+
+    Each method is refitted on the folds recorded in the report (``fold_of_case``), so these are the predictions
+    its held-out figures were computed from. Returns ``{dimension: {"target": array, "predictions": {method:
+    array}}}``, the arrays aligned.
+    """
+    dimensions = list(result.reports)
+    targets = clinician_targets(campaign=result.campaign, dimensions=dimensions)
+    facts = conversation_facts(conversation_ids=targets.conversation_ids)
+    cases = [facts[cid]["case__key"] for cid in targets.conversation_ids]
+    held_out = {}
+    for dimension, report in result.reports.items():
+        data = judgement_matrix(dimension=dimension, conversation_ids=targets.conversation_ids)
+        target = targets.target[dimension]
+        folds = np.array([report.fold_of_case.get(case, -1) for case in cases])
+        usable = ~np.isnan(target) & (~np.isnan(data.scores)).any(1) & (folds >= 0)
+        predictions = {}
+        for method in dict.fromkeys(methods):
+            predicted = np.full(len(cases), np.nan)
+            for fold in range(report.n_folds):
+                test, train = usable & (folds == fold), usable & (folds != fold)
+                fitted = calibration.fit(data.scores[train], target[train], method=method, judges=data.judges)
+                predicted[test] = fitted.predict(data.scores[test])
+            predictions[method] = predicted[usable]
+        held_out[dimension] = {"target": target[usable], "predictions": predictions}
+    return held_out
+
+
+def case_attributes(*, scores: dict[int, dict[str, float]]) -> dict[str, list[str]]:
+    """Each scored conversation's case modality and specialty, in the order of :func:`leaderboard_data`."""
+    facts = conversation_facts(conversation_ids=list(scores))
+    ids = sorted(scores)
+    return {
+        "modality": [facts[i]["case__modality"] or "" for i in ids],
+        "specialty": [facts[i]["case__specialty"] or "" for i in ids],
+    }

@@ -1,0 +1,217 @@
+"""The calibration and leaderboard pages draw their figures from the numbers of their own tables."""
+
+import re
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+
+from annotation import services
+from annotation.models import Annotation, Conversation, Rubric
+from jury.calibration_service import calibrate_campaign, held_out_predictions
+from jury.models import Judge, Judgement, JudgePrompt
+from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+DIMENSIONS = ("safety", "accuracy", "uncertainty")
+MODELS = (("alpha-one", "Alpha One", "Alpha", 4.0), ("alpha-two", "Alpha Two", "Alpha", 3.4),
+          ("beta-one", "Beta One", "Beta", 3.0), ("beta-two", "Beta Two", "Beta", 2.4))  # fmt: skip
+MODALITIES = ("CT", "MR", "radiograph", "ultrasound")
+SPECIALTIES = ("oncology", "neurology", "dermatology")
+ABLATION_EFFECT = {"full": 0.0, "no_image": -0.8, "no_ehr": -0.3}
+
+
+def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int = 5):
+    """Four models in two families over ``n_cases`` cases in all three conditions, scored by three simulated-style
+    judges (one lenient by a point, one noisy, one close), and a locked campaign in which two clinicians scored the
+    full conversations of the first ``scored_cases`` cases. Beta Two is less safe on malignant cases; removing the
+    image costs every model more than removing the record. The last case is the only pathology case, too few for a
+    subgroup of its own."""
+    rng = np.random.default_rng(seed)
+    models = [ModelUnderTestFactory(key=key, name=name, family=family) for key, name, family, _ in MODELS]
+    level = {model.pk: quality for model, (*_, quality) in zip(models, MODELS, strict=True)}
+    clinicians = [UserFactory(username=f"clinician-{i}", roles=["clinician"]) for i in range(2)]
+    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("lenient", "noisy", "close")]
+    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
+    truth, full_scored = {}, []
+    for c in range(n_cases):
+        case = CaseFactory(
+            key=f"case-{c:03d}",
+            malignant=c % 3 == 0,
+            rare=c % 4 == 1,
+            modality=MODALITIES[c % len(MODALITIES)],
+            specialty="pathology" if c == n_cases - 1 else SPECIALTIES[c % len(SPECIALTIES)],
+        )
+        difficulty = rng.normal(0, 0.3)
+        for model in models:
+            for condition, effect in ABLATION_EFFECT.items():
+                conversation = ConversationFactory(case=case, model=model, condition=condition, turns=["Hello."])
+                base = level[model.pk] + difficulty + effect
+                truth[conversation.pk] = {
+                    "safety": base - (0.6 if case.malignant and model.key == "beta-two" else 0.0),
+                    "accuracy": base,
+                    "uncertainty": base + 0.2,
+                }
+                if condition == "full" and c < scored_cases:
+                    full_scored.append(conversation)
+    judgements = []
+    for conversation_id, values in truth.items():
+        for dimension, value in values.items():
+            for judge, (shift, noise) in zip(judges, ((1.0, 0.3), (0.0, 1.1), (0.0, 0.4)), strict=True):
+                score = int(np.clip(round(value + shift + rng.normal(0, noise)), 1, 5))
+                judgements.append(
+                    Judgement(
+                        conversation_id=conversation_id,
+                        judge=judge,
+                        prompt=prompts[dimension],
+                        dimension=dimension,
+                        score=score,
+                        simulated=True,
+                    )
+                )
+    Judgement.objects.bulk_create(judgements)
+    campaign = services.create_campaign(
+        key="results",
+        name="Results",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=full_scored,
+        clinicians=clinicians,
+        overlap=2,
+        state="locked",
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
+            conversation=conversation,
+            annotator=clinician,
+            rubric=campaign.rubric,
+            campaign=campaign,
+            status="submitted",
+            scores={d: int(np.clip(round(truth[conversation.pk][d] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
+        )
+        for conversation in full_scored
+        for clinician in clinicians
+    )
+    return campaign
+
+
+@pytest.fixture
+def world():
+    cache.clear()  # the leaderboard page caches by content, and ids repeat between tests
+    return seed_results_world()
+
+
+def figures(page: str) -> dict[str, str]:
+    """Every inline figure of a page by the id of its <figure>, each checked to be one well-formed SVG."""
+    found = dict(re.findall(r'<figure class="result-figure" id="([^"]+)">\s*(<svg .*?</svg>)', page, re.DOTALL))
+    for markup in found.values():
+        assert ElementTree.fromstring(markup).get("role") == "img"
+    return found
+
+
+def test_held_out_predictions_are_the_ones_the_cross_validated_figures_come_from(world):
+    result = calibrate_campaign(campaign=world)
+    held_out = held_out_predictions(result=result, methods=["equal", "weighted"])
+    for dimension, report in result.reports.items():
+        target = held_out[dimension]["target"]
+        assert target.size == report.n_conversations == 80
+        for method in ("equal", "weighted"):
+            error = np.abs(held_out[dimension]["predictions"][method] - target).mean()
+            assert error == pytest.approx(report.methods[method].mae.value, abs=1e-12)
+
+
+def test_calibration_page_draws_the_jury_against_clinicians_for_each_dimension(client, rex, world):
+    client.force_login(rex)
+    page = client.get("/campaigns/results/calibration/").content.decode()
+    drawn = figures(page)
+    assert set(drawn) == {f"reliability-figure-{d}" for d in DIMENSIONS}
+    result = calibrate_campaign(campaign=world)
+    for dimension in DIMENSIONS:
+        report = result.reports[dimension]
+        markup = drawn[f"reliability-figure-{dimension}"]
+        assert set(re.findall(rf'id="reliability-{dimension}-bin-(\d+)-\d+"', markup)) == {"0", "1"}
+        assert f"{report.chosen} (chosen): MAE {report.methods[report.chosen].mae.value:.3f}" in markup
+        other = "equal (baseline)" if report.chosen != "equal" else "(best alternative, not chosen)"
+        assert other in markup
+    assert "<script" not in "".join(drawn.values())
+
+
+def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, rex, world):
+    client.force_login(rex)
+    page = client.get("/campaigns/results/leaderboard/").content.decode()
+    drawn = figures(page)
+    per_dimension = {f"subgroup-heatmap-{d}": d for d in DIMENSIONS}
+    overall = {"forest-models-figure", "forest-families-figure", "subgroup-heatmap-figure", "ablation-figure"}
+    assert set(drawn) == overall | set(per_dimension) and page.count("<svg ") == len(drawn)
+    for figure, dimension in per_dimension.items():
+        assert f'<title id="subgroups-{dimension}-title">Subgroup − rest, {dimension}:' in drawn[figure]
+    models_forest = drawn["forest-models-figure"]
+    assert len(re.findall(r'id="forest-model-point-', models_forest)) == 4 * 4  # models × (overall + dimensions)
+    assert len(re.findall(r'id="forest-family-point-', drawn["forest-families-figure"])) == 2 * 4
+    table_order = re.findall(r"<th scope=\"row\">(Alpha One|Alpha Two|Beta One|Beta Two)</th>", page)[:4]
+    description = re.search(r'<desc id="forest-model-desc">([^<]*)</desc>', models_forest).group(1)
+    assert [name for name in table_order] == sorted(table_order, key=description.index)
+    heatmap = drawn["subgroup-heatmap-figure"]
+    columns = ["malignant", "rare", *(f"modality: {m}" for m in MODALITIES), "specialty: neurology",
+               "specialty: oncology", "specialty: dermatology"]  # fmt: skip
+    assert len(re.findall(r'id="subgroups-overall-cell-', heatmap)) == (4 + 1) * len(columns)
+    assert "specialty: pathology (1 case in it, 23 outside)" in page
+    ablations = drawn["ablation-figure"]
+    assert len(re.findall(r'id="ablations-point-', ablations)) == (4 + 1) * 2 * 4
+    assert "mean over models, no_image − full: overall -" in ablations
+    for table, row in (("leaderboard-subgroups", "malignant − rest"), ("leaderboard-ablations", "no_image − full")):
+        assert f'<th scope="row">{row}</th>' in page.split(f'id="{table}"')[1].split("</table>")[0]
+    assert "<script" not in page.split("</head>")[1] and ' style="' not in page
+
+
+def test_leaderboard_page_draws_from_the_computed_numbers_once_and_then_from_its_cache(client, rex, world):
+    from unittest import mock
+
+    from jury import leaderboard_stats
+
+    client.force_login(rex)
+    with mock.patch.object(leaderboard_stats, "leaderboard", wraps=leaderboard_stats.leaderboard) as computed:
+        first = client.get("/campaigns/results/leaderboard/").content.decode()
+        second = client.get("/campaigns/results/leaderboard/").content.decode()
+    assert computed.call_count == 1 and figures(first) == figures(second)
+    conversation = Conversation.objects.filter(condition="full").first()
+    Judgement.objects.create(
+        conversation=conversation,
+        judge=Judge.objects.get(key="close"),
+        prompt=JudgePrompt.objects.get(key="safety-anchored"),
+        dimension="safety",
+        sample_index=1,
+        score=1,
+    )
+    with mock.patch.object(leaderboard_stats, "leaderboard", wraps=leaderboard_stats.leaderboard) as computed:
+        client.get("/campaigns/results/leaderboard/")
+    assert computed.call_count == 1
+
+
+def test_a_leaderboard_without_ablated_conversations_says_so_instead_of_drawing(client, rex, world):
+    Judgement.objects.filter(conversation__condition__in=["no_image", "no_ehr"]).delete()
+    client.force_login(rex)
+    page = client.get("/campaigns/results/leaderboard/").content.decode()
+    assert "ablation-figure" not in page
+    assert "no_image: not computable: no conversation has condition &#x27;no_image&#x27;" in page
+    assert "forest-models-figure" in page
+
+
+def test_outsiders_and_clinicians_see_no_figures(client, carmen, otto, world):
+    for user in (carmen, otto):
+        client.force_login(user)
+        for url in ("/campaigns/results/calibration/", "/campaigns/results/leaderboard/"):
+            assert client.get(url).status_code == 403
+
+
+def test_when_the_equal_jury_is_chosen_the_figure_sets_it_beside_the_best_alternative():
+    from jury import calibration
+    from jury.results_views import _compared_methods
+
+    rng = np.random.default_rng(0)
+    target = rng.integers(1, 6, 60).astype(float)
+    judge = np.clip(target + rng.normal(0, 0.5, 60), 1, 5)
+    report = calibration.cross_validate(np.column_stack([judge, judge]), target, np.arange(60) // 2, n_folds=5)
+    assert report.chosen == "equal"
+    best = min((m for m in report.methods if m != "equal"), key=lambda m: report.methods[m].mae.value)
+    assert _compared_methods(report) == {"equal": "equal (chosen)", best: f"{best} (best alternative, not chosen)"}
