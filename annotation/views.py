@@ -48,9 +48,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @login_required
 def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Clinical images and other uploads, only for signed-in users holding a role."""
-    if not roles_of(request.user):
+    """Clinical images and other uploads, only for signed-in users holding a role; exports only for researchers."""
+    roles = roles_of(request.user)
+    if not roles:
         raise PermissionDenied("Media files are only for accounts with a role.")
+    if path.startswith("exports/") and not roles & {Role.RESEARCHER, Role.ADMIN}:
+        raise PermissionDenied("Exports are only for researchers and admins.")
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     response["Cache-Control"] = "private, max-age=3600"
     return response

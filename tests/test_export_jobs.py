@@ -5,9 +5,11 @@ import hashlib
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from annotation.bundle import import_bundle
@@ -176,3 +178,14 @@ def test_only_researchers_and_admins_export(client, rex, ada, carmen, adele, ott
     client.force_login(ada)
     assert client.get(f"/exports/jobs/{job.pk}/download").status_code == 200
     assert ExportJob.objects.count() == 1
+
+
+def test_export_files_under_media_are_for_researchers_only(client, carmen, rex, settings):
+    exports = Path(settings.MEDIA_ROOT) / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    (exports / "scores-1-abc.csv").write_text("conversation\n")
+    url = reverse("media", args=["exports/scores-1-abc.csv"])
+    client.force_login(carmen)
+    assert client.get(url).status_code == 403
+    client.force_login(rex)
+    assert client.get(url).status_code == 200
