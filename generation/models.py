@@ -3,12 +3,11 @@ conditions, one work item per conversation, and a record of every provider call.
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from annotation.models import Case, Conversation, ModelUnderTest
-from jury.models import JuryRun
+from jury.run_base import LeasedItemBase, RunBase
 
 from .estimate import money
 
@@ -45,13 +44,9 @@ class ModelEndpoint(models.Model):
         return money(input_tokens, output_tokens, self.input_price_per_mtok, self.output_price_per_mtok)
 
 
-class GenerationRun(models.Model):
+class GenerationRun(RunBase):
     """Cases × models under test × conditions, each conversation held between the patient simulator and a model."""
 
-    Status = JuryRun.Status  # draft, running, completed (with failures), cancelled, budget_stopped
-
-    name = models.CharField(max_length=200)
-    status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT, db_index=True)
     models_under_test = models.ManyToManyField(ModelUnderTest, related_name="generation_runs")
     case_selection = models.JSONField(
         default=dict, blank=True, help_text='Which cases: {"keys": [...], "specialties": [...]} (empty: every case).'
@@ -75,23 +70,9 @@ class GenerationRun(models.Model):
     concurrency = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Caps every provider's calls in flight in this run (blank: the settings)."
     )
-    budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True, help_text="Money cap.")
-    estimate = models.JSONField(default=dict, blank=True)
-    message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Generation run {self.pk}: {self.name}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == self.Status.RUNNING
 
     @property
     def patient_simulated(self) -> bool:
@@ -101,42 +82,23 @@ class GenerationRun(models.Model):
         return money(input_tokens, output_tokens, self.patient_input_price_per_mtok, self.patient_output_price_per_mtok)
 
 
-class GenerationItem(models.Model):
+class GenerationItem(LeasedItemBase):
     """One conversation to generate: case × model × condition of a run. ``key`` makes creating items idempotent."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
     run = models.ForeignKey(GenerationRun, related_name="items", on_delete=models.CASCADE)
-    key = models.CharField(max_length=64, unique=True)
     case = models.ForeignKey(Case, related_name="generation_items", on_delete=models.PROTECT)
     model = models.ForeignKey(ModelUnderTest, related_name="generation_items", on_delete=models.PROTECT)
     condition = models.CharField(max_length=10, choices=Conversation.Condition.choices)
     patient_seed = models.BigIntegerField(help_text="The patient simulator's seed: the same for a case's conditions.")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     turns = models.PositiveSmallIntegerField(default=0, help_text="Turns written (patient and assistant).")
     provider_calls = models.PositiveIntegerField(default=0, help_text="Calls that reached a provider.")
     cached_calls = models.PositiveIntegerField(default=0, help_text="Replies served from the cache.")
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
-    error = models.TextField(blank=True)
     failures = models.JSONField(default=list, blank=True)
     conversation = models.OneToOneField(
         Conversation, null=True, blank=True, related_name="generation_item", on_delete=models.SET_NULL
     )
-    lease_until = models.DateTimeField(null=True, blank=True)
-    worker = models.CharField(max_length=200, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["run", "status"])]
+    class Meta(LeasedItemBase.Meta):
         constraints = [
             models.UniqueConstraint(fields=["run", "case", "model", "condition"], name="unique_generation_item")
         ]

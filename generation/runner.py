@@ -8,33 +8,35 @@ killed mid-conversation therefore loses nothing: when the item's lease expires, 
 replays the finished turns from the cache with no provider call. Identical requests in flight at the same time
 (a case's opening patient message is the same for every model and condition) are sent once.
 
-The provider layer, the retry policy (``Retry-After`` honoured), the per-provider pacing and the cache are the
-jury's (``jury.runner``, ``jury.providers``); items are leased like the jury's work items (``SELECT … FOR UPDATE
-SKIP LOCKED`` on PostgreSQL), the budget cap and cancel behave the same way. Provider calls run in one thread pool
-per provider; those threads never touch the database.
+The provider layer, the retry policy (``Retry-After`` honoured), the per-provider limits shared with every worker
+(:func:`jury.limits.limiter_for`) and the cache are the jury's (``jury.runner``, ``jury.providers``); items are
+claimed, renewed and released by the jury's lease functions (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+and the budget cap and cancel behave the same way. Provider calls run in one thread pool per provider
+(:class:`jury.runner.ProviderPools`); those threads never touch the database.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from time import monotonic
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from annotation.models import Conversation, Turn, bundle_key
+from jury import runner as leased_work
 from jury.models import CacheEntry
-from jury.providers import ImagePart, ProviderError, ProviderReply, get_provider
+from jury.providers import ImagePart, ProviderError, ProviderReply
 from jury.providers.base import redact
 from jury.providers.simulated import conversation_quality
-from jury.runner import Outcome, Pacer, RetryPolicy, call_with_retries, worker_name
+from jury.runner import Outcome, ProviderPools, RetryPolicy, WorkStats, cached_reply, worker_name
 
 from . import dialogue
 from .dialogue import MODEL, PATIENT, Caller
@@ -44,10 +46,6 @@ from .selectors import call_totals
 
 log = logging.getLogger(__name__)
 OUTPUT_TOKENS_GUESS = 400  # a turn's output before the reply is known (for the budget check)
-
-
-def lease_seconds() -> int:
-    return int(getattr(settings, "GENERATION_LEASE_SECONDS", 600))
 
 
 def conversation_key(*, run_id: int, case_key: str, model_key: str, condition: str) -> str:
@@ -74,39 +72,8 @@ def image_parts(images) -> tuple[ImagePart, ...]:
     return tuple(parts)
 
 
-# ------------------------------------------------------------------------------------------------ claiming
-
-
-def claim(*, run_id: int, limit: int, worker: str, lease: int) -> list[int]:
-    """Lease up to ``limit`` items that are pending, or running under a lease that has expired."""
-    now = timezone.now()
-    with transaction.atomic():
-        open_items = Q(status=GenerationItem.Status.PENDING) | Q(
-            status=GenerationItem.Status.RUNNING, lease_until__lt=now
-        )
-        query = GenerationItem.objects.filter(open_items, run_id=run_id)
-        if connection.features.has_select_for_update_skip_locked:
-            query = query.select_for_update(skip_locked=True)
-        ids = list(query.order_by("id").values_list("id", flat=True)[:limit])
-        GenerationItem.objects.filter(id__in=ids).update(
-            status=GenerationItem.Status.RUNNING, lease_until=now + timedelta(seconds=lease), worker=worker
-        )
-    return ids
-
-
-def finish_if_done(*, run_id: int) -> bool:
-    """Mark a running run finished when no item is pending or running. True when it is (now) finished."""
-    counts = GenerationItem.objects.filter(run_id=run_id).aggregate(
-        open=Count("id", filter=Q(status__in=[GenerationItem.Status.PENDING, GenerationItem.Status.RUNNING])),
-        failed=Count("id", filter=Q(status=GenerationItem.Status.FAILED)),
-    )
-    if counts["open"]:
-        return False
-    status = GenerationRun.Status.COMPLETED_WITH_FAILURES if counts["failed"] else GenerationRun.Status.COMPLETED
-    GenerationRun.objects.filter(pk=run_id, status=GenerationRun.Status.RUNNING).update(
-        status=status, finished_at=timezone.now()
-    )
-    return True
+# A generation run finishes as a jury run does: once no item is pending or running.
+finish_if_done = partial(leased_work.finish_if_done, model=GenerationItem)
 
 
 # ------------------------------------------------------------------------------------------------ a conversation
@@ -142,29 +109,15 @@ class Dialogue:
         return sum(1 for role, _ in self.turns if role == MODEL)
 
 
-@dataclass
-class WorkStats:
-    claimed: int = 0
-    done: int = 0
-    failed: int = 0
-    provider_calls: int = 0
-    cached_calls: int = 0
-    released: int = 0
-    stopped: str = ""
-
-
 class Runner:
     """Works through one run's items in this process. ``providers`` maps a provider name to an instance (tests)."""
 
     def __init__(self, run: GenerationRun, *, providers: dict | None = None, policy: RetryPolicy | None = None):
         self.run = run
         self.worker = worker_name()
-        self.providers = dict(providers or {})
+        self.pools = ProviderPools(providers=providers, concurrency=run.concurrency, thread_prefix="gen")
         self.policy = policy or RetryPolicy.from_settings()
-        self.lease = lease_seconds()
-        self.pools: dict[str, ThreadPoolExecutor] = {}
-        self.pacers: dict[str, Pacer] = {}
-        self.limits: dict[str, int] = {}
+        self.lease = settings.GENERATION_LEASE_SECONDS
         self.active: dict[int, Dialogue] = {}
         self.ready: list[Dialogue] = []
         self.inflight: dict[Future, Dialogue] = {}
@@ -177,19 +130,8 @@ class Runner:
         self._endpoints: dict[int, ModelEndpoint] = {}
         self._images: dict[int, tuple[ImagePart, ...]] = {}
 
-    # -- providers: the one place that applies per-provider limits
-    def _provider(self, name: str):
-        if name not in self.providers:
-            self.providers[name] = get_provider(name)
-        if name not in self.pools:
-            config = settings.JURY_PROVIDERS.get(name, {})
-            self.limits[name] = max(1, self.run.concurrency or int(config.get("concurrency", 4)))
-            self.pools[name] = ThreadPoolExecutor(max_workers=self.limits[name], thread_name_prefix=f"gen-{name}")
-            self.pacers[name] = Pacer(int(config.get("rpm", 0)))
-        return self.providers[name]
-
     def _capacity(self) -> int:
-        return max(4, 2 * sum(self.limits.values()))
+        return max(4, 2 * self.pools.capacity)
 
     # -- preparing conversations
     def _prepare(self, ids: list[int]) -> list[Dialogue]:
@@ -285,14 +227,7 @@ class Runner:
                     self.waiting[talk.step.cache_key] = []
                     self.ready.append(talk)
                 return
-            reply = ProviderReply(
-                text=entry.text,
-                input_tokens=entry.input_tokens,
-                output_tokens=entry.output_tokens,
-                request_id=entry.request_id,
-                latency_ms=entry.latency_ms,
-            )
-            if not self._take(talk, reply, cached=True, outcome=None):
+            if not self._take(talk, cached_reply(entry), cached=True, outcome=None):
                 return
         self._store(talk)
 
@@ -348,7 +283,7 @@ class Runner:
             )
         self.spent += cost
         if cached:
-            self.stats.cached_calls += 1
+            self.stats.cached += 1
         if text:
             talk.turns.append((step.role, text))
         talk.step = None
@@ -477,13 +412,9 @@ class Runner:
     def _release(self, talks) -> None:
         """Put unfinished conversations back (cancelled when the run was); their finished turns stay cached."""
         ids = [talk.item.pk for talk in talks]
-        if not ids:
-            return
         cancelled = self.run.status == GenerationRun.Status.CANCELLED
         status = GenerationItem.Status.CANCELLED if cancelled else GenerationItem.Status.PENDING
-        GenerationItem.objects.filter(pk__in=ids, status=GenerationItem.Status.RUNNING, worker=self.worker).update(
-            status=status, lease_until=None, worker="", updated_at=timezone.now()
-        )
+        leased_work.release(model=GenerationItem, ids=ids, worker=self.worker, status=status)
         self.stats.released += len(ids)
 
     # -- calls
@@ -501,13 +432,11 @@ class Runner:
 
     def _send(self, talk: Dialogue) -> None:
         name = talk.step.caller.provider
-        provider = self._provider(name)
+        self.pools.provider(name)
         if not self._admit(talk):
             self._unwait(talk)
             return
-        future = self.pools[name].submit(
-            call_with_retries, provider, talk.step.request, pacer=self.pacers[name], policy=self.policy
-        )
+        future = self.pools.submit(name, partial(self.pools.call, name, talk.step.request, policy=self.policy))
         self.inflight[future] = talk
 
     def _unwait(self, talk: Dialogue) -> None:
@@ -549,18 +478,13 @@ class Runner:
         return total or Decimal("0")
 
     def _renew_leases(self) -> None:
-        GenerationItem.objects.filter(pk__in=list(self.active), worker=self.worker).update(
-            lease_until=timezone.now() + timedelta(seconds=self.lease)
+        leased_work.renew_leases(
+            model=GenerationItem, ids=list(self.active), worker=self.worker, lease_seconds=self.lease
         )
 
     def _stop_for_budget(self) -> None:
-        spent = self._spent_so_far()
-        GenerationRun.objects.filter(pk=self.run.pk, status=GenerationRun.Status.RUNNING).update(
-            status=GenerationRun.Status.BUDGET_STOPPED,
-            finished_at=timezone.now(),
-            message=f"Stopped at the budget cap ({self.run.budget}); {spent} spent.",
-        )
-        self.run.status = self.stats.stopped = GenerationRun.Status.BUDGET_STOPPED
+        leased_work.stop_for_budget(run=self.run, spent=self._spent_so_far())
+        self.stats.stopped = GenerationRun.Status.BUDGET_STOPPED
 
     def work(self, *, max_items: int | None = None) -> WorkStats:
         """Generate conversations until none is claimable (or ``max_items`` were claimed), the run stops or the
@@ -581,7 +505,13 @@ class Runner:
                 if max_items is not None:
                     room = min(room, max_items - self.stats.claimed)
                 if not exhausted and not self.halted and room > 0:
-                    ids = claim(run_id=self.run.pk, limit=room, worker=self.worker, lease=self.lease)
+                    ids = leased_work.claim(
+                        model=GenerationItem,
+                        run_id=self.run.pk,
+                        limit=room,
+                        worker=self.worker,
+                        lease_seconds=self.lease,
+                    )
                     self.stats.claimed += len(ids)
                     exhausted = not ids or (max_items is not None and self.stats.claimed >= max_items)
                     for talk in self._prepare(ids):
@@ -623,8 +553,7 @@ class Runner:
                 log.exception("generation: collecting a call failed")
 
     def _shutdown(self, *, wait_for_calls: bool = True) -> None:
-        for pool in self.pools.values():
-            pool.shutdown(wait=wait_for_calls, cancel_futures=not wait_for_calls)
+        self.pools.shutdown(wait=wait_for_calls)
 
 
 def work(
@@ -634,12 +563,3 @@ def work(
     if run.status != GenerationRun.Status.RUNNING:
         return WorkStats(stopped=run.status)
     return Runner(run, providers=providers, policy=policy).work(max_items=max_items)
-
-
-def next_lease_expiry(*, run_id: int):
-    return (
-        GenerationItem.objects.filter(run_id=run_id, status=GenerationItem.Status.RUNNING, lease_until__isnull=False)
-        .order_by("lease_until")
-        .values_list("lease_until", flat=True)
-        .first()
-    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
-from django.utils import timezone
 
 from annotation.models import Case, ModelUnderTest
+from jury.selectors import item_progress, runs_with_counts
 
 from .models import GenerationCall, GenerationItem, GenerationRun
 
@@ -31,11 +31,7 @@ def models_with_endpoints():
 
 
 def runs():
-    return GenerationRun.objects.select_related("created_by").annotate(
-        item_count=Count("items"),
-        done_count=Count("items", filter=Q(items__status=GenerationItem.Status.DONE)),
-        failed_count=Count("items", filter=Q(items__status=GenerationItem.Status.FAILED)),
-    )
+    return runs_with_counts(GenerationRun)
 
 
 def call_totals(calls) -> dict:
@@ -54,39 +50,16 @@ def call_totals(calls) -> dict:
 
 def run_progress(*, run: GenerationRun) -> dict:
     """Counts, calls, money and time left of a run, fresh from the database."""
-    run.refresh_from_db()
-    counts = dict(run.items.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    progress = item_progress(run=run, recent_rate=False)
     calls = call_totals(GenerationCall.objects.filter(item__run=run))
-    total = sum(counts.values())
-    done = counts.get(GenerationItem.Status.DONE, 0)
-    failed = counts.get(GenerationItem.Status.FAILED, 0)
-    finished = done + failed
-    now = timezone.now()
-    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0
-    rate = finished / elapsed if elapsed > 0 else 0
-    remaining = counts.get(GenerationItem.Status.PENDING, 0) + counts.get(GenerationItem.Status.RUNNING, 0)
-    return {
-        "run": run,
-        "status": run.status,
-        "status_label": run.get_status_display(),
-        "active": run.is_active,
+    return progress | {
         "simulated": run.patient_simulated or run.models_under_test.filter(endpoint__provider="simulated").exists(),
-        "total": total,
-        "done": done,
-        "failed": failed,
-        "pending": counts.get(GenerationItem.Status.PENDING, 0),
-        "running": counts.get(GenerationItem.Status.RUNNING, 0),
-        "cancelled": counts.get(GenerationItem.Status.CANCELLED, 0),
         "turns": calls["calls"],
         "calls": calls["fresh"],
         "cached": calls["cached"],
         "input_tokens": calls["input_tokens"],
         "output_tokens": calls["output_tokens"],
         "cost": calls["cost"],
-        "budget": run.budget,
-        "percent": round(100 * finished / total) if total else 0,
-        "rate": rate,
-        "eta_seconds": remaining / rate if run.is_active and rate > 0 else None,
     }
 
 

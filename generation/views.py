@@ -7,21 +7,17 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from annotation.models import Conversation
 from annotation.roles import Role, role_required
 from jury.providers import PROVIDERS
+from jury.views import HtmxHttpRequest, render_run_page
 
 from . import selectors, services
 from .models import GenerationRun
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 class LaunchForm(forms.Form):
@@ -116,16 +112,13 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN, Role.RESEARCHER)
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(GenerationRun, pk=pk)
-    template_name = "generation/runs/detail.html"
-    if request.htmx:
-        template_name += "#run-progress"
     context = {
         "run": run,
         "progress": selectors.run_progress(run=run),
         "conversations": selectors.run_conversations(run=run),
         "failures": selectors.run_failures(run=run),
     }
-    return render(request, template_name, context)
+    return render_run_page(request, "generation/runs/detail.html", context)
 
 
 @require_POST

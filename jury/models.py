@@ -8,6 +8,8 @@ from django.db import models
 
 from annotation.models import SCORE_MAX, SCORE_MIN, BundleImport, Campaign, Conversation, bundle_key
 
+from .run_base import LeasedItemBase, RunBase
+
 
 class Judge(models.Model):
     key = models.CharField(max_length=200, unique=True, validators=[bundle_key])
@@ -118,21 +120,9 @@ class Judgement(models.Model):
         return f"{self.judge.key} {self.prompt.reference} {self.dimension} on {self.conversation.key}"
 
 
-class JuryRun(models.Model):
+class JuryRun(RunBase):
     """Judges × prompts × dimensions × samples over a set of conversations, run as idempotent work items."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft (estimated, not launched)"
-        RUNNING = "running"
-        COMPLETED = "completed"
-        COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
-        CANCELLED = "cancelled"
-        BUDGET_STOPPED = "budget_stopped", "Stopped at the budget cap"
-
-    ACTIVE = (Status.RUNNING,)
-
-    name = models.CharField(max_length=200)
-    status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT, db_index=True)
     judges = models.ManyToManyField(Judge, related_name="runs")
     prompts = models.ManyToManyField(JudgePrompt, related_name="runs")
     selection = models.JSONField(
@@ -145,61 +135,28 @@ class JuryRun(models.Model):
     concurrency = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Caps every provider's concurrency in this run (blank: the settings)."
     )
-    budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True, help_text="Money cap.")
-    estimate = models.JSONField(default=dict, blank=True)
-    message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Run {self.pk}: {self.name}"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
-
-class WorkItem(models.Model):
+class WorkItem(LeasedItemBase):
     """One (conversation, judge, prompt, dimension, sample) of a run. ``key`` makes creating items idempotent."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
     run = models.ForeignKey(JuryRun, related_name="items", on_delete=models.CASCADE)
-    key = models.CharField(max_length=64, unique=True)
     conversation = models.ForeignKey(Conversation, related_name="jury_items", on_delete=models.PROTECT)
     judge = models.ForeignKey(Judge, related_name="items", on_delete=models.PROTECT)
     prompt = models.ForeignKey(JudgePrompt, related_name="items", on_delete=models.PROTECT)
     dimension = models.CharField(max_length=60)
     sample_index = models.PositiveSmallIntegerField(default=0)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Replies received (parsed or not).")
     provider_calls = models.PositiveSmallIntegerField(default=0, help_text="Calls that reached the provider.")
     cached = models.BooleanField(default=False)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
     failures = models.JSONField(default=list, blank=True, help_text="Every failed reply or error, raw text kept.")
     judgement = models.ForeignKey(Judgement, null=True, blank=True, related_name="items", on_delete=models.SET_NULL)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    worker = models.CharField(max_length=200, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["run", "status"])]
+    class Meta(LeasedItemBase.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "conversation", "judge", "prompt", "dimension", "sample_index"], name="unique_run_item"

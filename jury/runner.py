@@ -10,6 +10,10 @@ backoff and jitter, honouring ``Retry-After``; permanent errors fail the item at
 
 An item claimed by a worker that dies keeps its lease until ``JURY_LEASE_SECONDS`` pass, then any worker takes it
 again — and finds the reply in the cache if the call had finished: no provider call is made twice.
+
+The leasing of items (:func:`claim`, :func:`renew_leases`, :func:`release`, :func:`next_lease_expiry`), the run's
+bookkeeping (:func:`finish_if_done`, :func:`stop_for_budget`), :class:`ProviderPools` and :class:`WorkStats` serve
+every run of leased items (:mod:`jury.run_base`): conversation generation (:mod:`generation.runner`) uses them too.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from .limits import Pacer, limiter_for
 from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from .providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
 from .providers.base import ReplyError, redact
+from .run_base import LeasedItemBase, RunBase, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +125,59 @@ def call_with_retries(
             outcome.error = ProviderError(f"{type(error).__name__}: {str(error)[:300]}", transient=False)
             return outcome
     return outcome
+
+
+class ProviderPools:
+    """The providers a run calls: each one's instance, its limiter and a thread pool sized by that limiter.
+
+    The limiter (:func:`jury.limits.limiter_for`) holds the provider's limits on calls in flight and requests per
+    minute over every worker; a run's ``concurrency`` lowers its concurrency. ``providers`` maps a provider name
+    to an instance (tests); the others are built with their limiter, and the SDK ones hold a slot per HTTP exchange.
+    """
+
+    def __init__(self, *, providers: dict | None, concurrency: int | None, thread_prefix: str):
+        self.providers = dict(providers or {})
+        self.concurrency = concurrency
+        self.thread_prefix = thread_prefix
+        self.limiters: dict[str, object] = {}
+        self.limits: dict[str, int] = {}
+        self.pools: dict[str, ThreadPoolExecutor] = {}
+
+    def provider(self, name: str):
+        """The provider called ``name``, its limiter and pool made on first use (raises when it is not usable)."""
+        if name not in self.limiters:
+            self.limiters[name] = limiter_for(name, concurrency=self.concurrency or None)
+        limiter = self.limiters[name]
+        if name not in self.providers:
+            self.providers[name] = get_provider(name, limiter=limiter)
+        if name not in self.pools:
+            self.limits[name] = limiter.concurrency
+            threads = limiter.concurrency
+            if getattr(self.providers[name], "limiter", None) is limiter:
+                # The slot covers only the HTTP exchange: a few more threads build requests and read replies
+                # while every slot is busy.
+                threads += max(2, limiter.concurrency // 4)
+            prefix = f"{self.thread_prefix}-{name}"
+            self.pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=prefix)
+        return self.providers[name]
+
+    @property
+    def capacity(self) -> int:
+        """Calls in flight at once over every provider used so far."""
+        return sum(self.limits.values())
+
+    def submit(self, name: str, function, /, *args) -> Future:
+        """Run ``function(*args)`` in provider ``name``'s pool (call :meth:`provider` first)."""
+        return self.pools[name].submit(function, *args)
+
+    def call(self, name: str, request: ProviderRequest, *, policy: RetryPolicy) -> Outcome:
+        """One call of provider ``name`` under its limiter, transient errors retried (in a pool thread)."""
+        return call_with_retries(self.providers[name], request, limiter=self.limiters[name], policy=policy)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop the pools; without ``wait``, calls not started are cancelled and those running are not awaited."""
+        for pool in self.pools.values():
+            pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
 # ------------------------------------------------------------------------------------------ building requests
@@ -239,21 +297,89 @@ def reask(request: ProviderRequest, *, reply_text: str, error: str) -> ProviderR
 # ------------------------------------------------------------------------------------------------ claiming
 
 
-def claim(*, run_id: int, limit: int, worker: str, lease_seconds: int) -> list[int]:
-    """Lease up to ``limit`` items that are pending, or running under a lease that has expired."""
+def claim(
+    *, model: type[LeasedItemBase] = WorkItem, run_id: int, limit: int, worker: str, lease_seconds: int
+) -> list[int]:
+    """Lease up to ``limit`` items of ``model`` that are pending, or running under a lease that has expired."""
     now = timezone.now()
     with transaction.atomic():
-        query = WorkItem.objects.filter(run_id=run_id).filter(
-            Q(status=WorkItem.Status.PENDING) | Q(status=WorkItem.Status.RUNNING, lease_until__lt=now)
+        query = model.objects.filter(run_id=run_id).filter(
+            Q(status=model.Status.PENDING) | Q(status=model.Status.RUNNING, lease_until__lt=now)
         )
         if connection.features.has_select_for_update_skip_locked:
             query = query.select_for_update(skip_locked=True)
         ids = list(query.order_by("id").values_list("id", flat=True)[:limit])
         if ids:
-            WorkItem.objects.filter(id__in=ids).update(
-                status=WorkItem.Status.RUNNING, lease_until=now + timedelta(seconds=lease_seconds), worker=worker
+            model.objects.filter(id__in=ids).update(
+                status=model.Status.RUNNING, lease_until=now + timedelta(seconds=lease_seconds), worker=worker
             )
     return ids
+
+
+def renew_leases(*, model: type[LeasedItemBase], ids, worker: str, lease_seconds: int) -> None:
+    """Extend the leases ``worker`` still holds on items ``ids``."""
+    if ids:
+        model.objects.filter(pk__in=ids, worker=worker).update(
+            lease_until=timezone.now() + timedelta(seconds=lease_seconds)
+        )
+
+
+def release(*, model: type[LeasedItemBase], ids, worker: str, status: str | None = None) -> int:
+    """Give back the items ``ids`` that ``worker`` still runs: pending again, or ``status``. Returns how many."""
+    if not ids:
+        return 0
+    return model.objects.filter(pk__in=ids, status=model.Status.RUNNING, worker=worker).update(
+        status=status or model.Status.PENDING, lease_until=None, worker="", updated_at=timezone.now()
+    )
+
+
+def next_lease_expiry(*, model: type[LeasedItemBase] = WorkItem, run_id: int):
+    """When the first lease on a running item of the run ends (None when no item is leased)."""
+    return (
+        model.objects.filter(run_id=run_id, status=model.Status.RUNNING, lease_until__isnull=False)
+        .order_by("lease_until")
+        .values_list("lease_until", flat=True)
+        .first()
+    )
+
+
+def finish_if_done(*, model: type[LeasedItemBase] = WorkItem, run_id: int) -> bool:
+    """Mark a running run finished when no item is pending or running. True when it is (now) finished."""
+    items = model.objects.filter(run_id=run_id)
+    if items.filter(status__in=[model.Status.PENDING, model.Status.RUNNING]).exists():
+        return False
+    failed = items.filter(status=model.Status.FAILED).exists()
+    status = RunStatus.COMPLETED_WITH_FAILURES if failed else RunStatus.COMPLETED
+    run_model = model._meta.get_field("run").related_model
+    run_model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(status=status, finished_at=timezone.now())
+    return True
+
+
+def stop_for_budget(*, run: RunBase, spent: Decimal) -> None:
+    """Stop a running run at its budget cap, saying what was spent; ``run`` says it stopped either way."""
+    updated = (
+        type(run)
+        .objects.filter(pk=run.pk, status=RunStatus.RUNNING)
+        .update(
+            status=RunStatus.BUDGET_STOPPED,
+            finished_at=timezone.now(),
+            message=f"Stopped at the budget cap ({run.budget}); {spent} spent.",
+        )
+    )
+    if updated:
+        log.info("%s stopped at its budget cap", run)
+    run.status = RunStatus.BUDGET_STOPPED
+
+
+def cached_reply(entry: CacheEntry) -> ProviderReply:
+    """The provider reply a cache entry holds."""
+    return ProviderReply(
+        text=entry.text,
+        input_tokens=entry.input_tokens,
+        output_tokens=entry.output_tokens,
+        request_id=entry.request_id,
+        latency_ms=entry.latency_ms,
+    )
 
 
 def update_rows(model, objects, fields: list[str]) -> None:
@@ -292,6 +418,9 @@ class Job:
 
 @dataclass
 class WorkStats:
+    """What one worker did in one call of ``work``: items claimed, done and failed, replies served from the cache,
+    provider calls made, items given back; ``stopped`` is the run's status when it stopped the work early."""
+
     claimed: int = 0
     done: int = 0
     failed: int = 0
@@ -307,12 +436,9 @@ class Runner:
     def __init__(self, run: JuryRun, *, providers: dict | None = None, policy: RetryPolicy | None = None):
         self.run = run
         self.worker = worker_name()
-        self.providers = dict(providers or {})
         self.policy = policy or RetryPolicy.from_settings()
         self.builder = RequestBuilder()
-        self.pools: dict[str, ThreadPoolExecutor] = {}
-        self.limiters: dict[str, object] = {}
-        self.limits: dict[str, int] = {}
+        self.pools = ProviderPools(providers=providers, concurrency=run.concurrency, thread_prefix="jury")
         self.lease = settings.JURY_LEASE_SECONDS
         self.inflight: dict[Future, Job] = {}
         self.inflight_by_provider: dict[str, int] = {}
@@ -328,27 +454,6 @@ class Runner:
         self.stats = WorkStats()
         self.spent = Decimal("0")
         self._spent_checked = 0.0
-
-    # -- providers
-    def _provider(self, name: str):
-        if name not in self.limiters:
-            self.limiters[name] = limiter_for(name, concurrency=self.run.concurrency or None)
-        limiter = self.limiters[name]
-        if name not in self.providers:
-            self.providers[name] = get_provider(name, limiter=limiter)
-        if name not in self.pools:
-            self.limits[name] = limiter.concurrency
-            threads = limiter.concurrency
-            if getattr(self.providers[name], "limiter", None) is limiter:
-                # The slot covers only the HTTP exchange: a few more threads build requests and read replies
-                # while every slot is busy.
-                threads += max(2, limiter.concurrency // 4)
-            self.pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"jury-{name}")
-        return self.providers[name]
-
-    def close(self) -> None:
-        for pool in self.pools.values():
-            pool.shutdown(wait=True)
 
     # -- state
     def _refresh(self) -> str:
@@ -409,14 +514,7 @@ class Runner:
                 if entry is None:
                     need_call.append(job)
                     continue
-                reply = ProviderReply(
-                    text=entry.text,
-                    input_tokens=entry.input_tokens,
-                    output_tokens=entry.output_tokens,
-                    request_id=entry.request_id,
-                    latency_ms=entry.latency_ms,
-                )
-                follow_up = self._handle_reply(job, reply, from_cache=entry.origin != job.item.key)
+                follow_up = self._handle_reply(job, cached_reply(entry), from_cache=entry.origin != job.item.key)
                 if follow_up is not None:
                     follow_ups.append(follow_up)
             pending = follow_ups
@@ -651,11 +749,8 @@ class Runner:
 
     def _release(self, jobs, *, status: str | None = None) -> None:
         ids = [job.item.pk for job in jobs]
-        if ids:
-            WorkItem.objects.filter(pk__in=ids, status=WorkItem.Status.RUNNING).update(
-                status=status or WorkItem.Status.PENDING, lease_until=None, worker="", updated_at=timezone.now()
-            )
-            self.stats.released += len(ids)
+        release(model=WorkItem, ids=ids, worker=self.worker, status=status)
+        self.stats.released += len(ids)
 
     # -- the loop
     def _admit(self, job: Job) -> bool:
@@ -671,17 +766,17 @@ class Runner:
             job.admitted = True
             return True
 
-    def _call(self, job: Job, provider, name: str) -> Outcome | None:
+    def _call(self, job: Job, name: str) -> Outcome | None:
         if not self._admit(job):
             return None
-        return call_with_retries(provider, job.request, limiter=self.limiters[name], policy=self.policy)
+        return self.pools.call(name, job.request, policy=self.policy)
 
     def _submit(self, job: Job) -> None:
         name = job.item.judge.provider
-        provider = self._provider(name)
+        self.pools.provider(name)
         # The pool runs ``limit`` calls at once; jobs submitted beyond that wait in its queue, so a thread starts
         # the next call the moment one ends, even while this thread is busy with the database.
-        future = self.pools[name].submit(self._call, job, provider, name)
+        future = self.pools.submit(name, self._call, job, name)
         self.inflight[future] = job
         self.inflight_by_provider[name] = self.inflight_by_provider.get(name, 0) + 1
 
@@ -723,10 +818,7 @@ class Runner:
 
     def _renew_leases(self) -> None:
         ids = [job.item.pk for job in (*self.inflight.values(), *self.queue)]
-        if ids:
-            WorkItem.objects.filter(pk__in=ids, worker=self.worker).update(
-                lease_until=timezone.now() + timedelta(seconds=self.lease)
-            )
+        renew_leases(model=WorkItem, ids=ids, worker=self.worker, lease_seconds=self.lease)
 
     def _halt_now(self) -> None:
         with self._lock:
@@ -760,7 +852,7 @@ class Runner:
                 if now - last_renew > self.lease / 3:
                     last_renew = now
                     self._renew_leases()
-                backlog = sum(self.limits.values()) * 2
+                backlog = self.pools.capacity * 2
                 if not exhausted and len(self.queue) + len(self.inflight) < max(batch, backlog * 2):
                     limit = batch if max_items is None else min(batch, max_items - self.stats.claimed)
                     ids = (
@@ -777,13 +869,13 @@ class Runner:
                     job = self.queue[0]
                     name = job.item.judge.provider
                     try:
-                        self._provider(name)
+                        self.pools.provider(name)
                     except Exception as error:  # noqa: BLE001 — e.g. a provider without its key configured
                         self.queue.popleft()
                         message = f"provider {name} is not usable: {redact(str(error))[:300]}"
                         self._fail(job.item, message=message, failures=job.failures + [{"error": message}], job=job)
                         continue
-                    if self.inflight_by_provider.get(name, 0) >= self.limits[name] * 3:
+                    if self.inflight_by_provider.get(name, 0) >= self.pools.limits[name] * 3:
                         break
                     self.queue.popleft()
                     self._submit(job)
@@ -818,19 +910,11 @@ class Runner:
             self._flush()
             self._release([*self.queue, *self.unsent])
             self.queue.clear()
-            self.close()
+            self.pools.shutdown()
         return self.stats
 
     def _stop_for_budget(self) -> None:
-        spent = self._spent(force=True)
-        updated = JuryRun.objects.filter(pk=self.run.pk, status=JuryRun.Status.RUNNING).update(
-            status=JuryRun.Status.BUDGET_STOPPED,
-            finished_at=timezone.now(),
-            message=f"Stopped at the budget cap ({self.run.budget}); {spent} spent.",
-        )
-        if updated:
-            log.info("jury run %s stopped at its budget cap", self.run.pk)
-        self.run.status = JuryRun.Status.BUDGET_STOPPED
+        stop_for_budget(run=self.run, spent=self._spent(force=True))
         self.stats.stopped = JuryRun.Status.BUDGET_STOPPED
         self.unsent.extend(self.queue)
         self.queue.clear()
@@ -843,25 +927,3 @@ def work(
     if run.status != JuryRun.Status.RUNNING:
         return WorkStats(stopped=run.status)
     return Runner(run, providers=providers, policy=policy).work(max_items=max_items)
-
-
-def next_lease_expiry(*, run_id: int):
-    return (
-        WorkItem.objects.filter(run_id=run_id, status=WorkItem.Status.RUNNING, lease_until__isnull=False)
-        .order_by("lease_until")
-        .values_list("lease_until", flat=True)
-        .first()
-    )
-
-
-def finish_if_done(*, run_id: int) -> bool:
-    """Mark a running run finished when no item is pending or running. True when it is (now) finished."""
-    open_items = WorkItem.objects.filter(
-        run_id=run_id, status__in=[WorkItem.Status.PENDING, WorkItem.Status.RUNNING]
-    ).exists()
-    if open_items:
-        return False
-    failed = WorkItem.objects.filter(run_id=run_id, status=WorkItem.Status.FAILED).exists()
-    status = JuryRun.Status.COMPLETED_WITH_FAILURES if failed else JuryRun.Status.COMPLETED
-    JuryRun.objects.filter(pk=run_id, status=JuryRun.Status.RUNNING).update(status=status, finished_at=timezone.now())
-    return True

@@ -1,21 +1,34 @@
-"""Reads of the jury: runs, their progress, failures."""
+"""Reads of the jury: runs, their progress, failures.
+
+:func:`runs_with_counts` and :func:`item_progress` read any run of leased items (:mod:`jury.run_base`); the
+generation pages use them too.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from .models import Judge, JudgePrompt, JuryRun, WorkItem
+from .run_base import ItemStatus, RunBase
+
+RATE_WINDOW_SECONDS = 30
+
+
+def runs_with_counts(run_model: type[RunBase]):
+    """Runs of ``run_model`` with who created them and their item, done and failed counts."""
+    return run_model.objects.select_related("created_by").annotate(
+        item_count=Count("items"),
+        done_count=Count("items", filter=Q(items__status=ItemStatus.DONE)),
+        failed_count=Count("items", filter=Q(items__status=ItemStatus.FAILED)),
+    )
 
 
 def runs():
-    return JuryRun.objects.select_related("created_by").annotate(
-        item_count=Count("items"),
-        done_count=Count("items", filter=Q(items__status=WorkItem.Status.DONE)),
-        failed_count=Count("items", filter=Q(items__status=WorkItem.Status.FAILED)),
-    )
+    return runs_with_counts(JuryRun)
 
 
 def launchable_judges():
@@ -26,10 +39,45 @@ def launchable_prompts():
     return JudgePrompt.objects.exclude(template="").order_by("dimension", "key", "version")
 
 
-def run_progress(*, run: JuryRun) -> dict:
-    """Counts, rate, money and time left of a run, fresh from the database."""
+def item_progress(*, run: RunBase, recent_rate: bool) -> dict:
+    """A run's items by status, the share finished, items finished a second and seconds left, fresh from the
+    database. With ``recent_rate`` an active run's rate is that of the last ``RATE_WINDOW_SECONDS`` (the whole
+    run's while none finished in them); otherwise, and once the run stopped, it is the whole run's."""
     run.refresh_from_db()
     counts = dict(run.items.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    total = sum(counts.values())
+    done = counts.get(ItemStatus.DONE, 0)
+    failed = counts.get(ItemStatus.FAILED, 0)
+    finished = done + failed
+    now = timezone.now()
+    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0
+    rate = finished / elapsed if elapsed > 0 else 0
+    if recent_rate and run.is_active:
+        recent = run.items.filter(finished_at__gte=now - timedelta(seconds=RATE_WINDOW_SECONDS)).count()
+        rate = recent / RATE_WINDOW_SECONDS or rate
+    remaining = counts.get(ItemStatus.PENDING, 0) + counts.get(ItemStatus.RUNNING, 0)
+    return {
+        "run": run,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "active": run.is_active,
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "pending": counts.get(ItemStatus.PENDING, 0),
+        "running": counts.get(ItemStatus.RUNNING, 0),
+        "cancelled": counts.get(ItemStatus.CANCELLED, 0),
+        "budget": run.budget,
+        "percent": round(100 * finished / total) if total else 0,
+        "rate": rate,
+        "elapsed": elapsed,
+        "eta_seconds": remaining / rate if run.is_active and rate > 0 else None,
+    }
+
+
+def run_progress(*, run: JuryRun) -> dict:
+    """Counts, rate, money and time left of a run, fresh from the database."""
+    progress = item_progress(run=run, recent_rate=True)
     totals = run.items.aggregate(
         cost=Sum("cost"),
         cached=Count("id", filter=Q(cached=True)),
@@ -37,40 +85,13 @@ def run_progress(*, run: JuryRun) -> dict:
         input_tokens=Sum("input_tokens"),
         output_tokens=Sum("output_tokens"),
     )
-    total = sum(counts.values())
-    done = counts.get(WorkItem.Status.DONE, 0)
-    failed = counts.get(WorkItem.Status.FAILED, 0)
-    finished = done + failed
-    now = timezone.now()
-    recent = run.items.filter(finished_at__gte=now - timezone.timedelta(seconds=30)).count()
-    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0
-    rate = recent / 30 if run.is_active else (finished / elapsed if elapsed > 0 else 0)
-    if run.is_active and rate == 0 and elapsed > 0:
-        rate = finished / elapsed
-    remaining = counts.get(WorkItem.Status.PENDING, 0) + counts.get(WorkItem.Status.RUNNING, 0)
-    cost = totals["cost"] or Decimal("0")
-    return {
-        "run": run,
-        "status": run.status,
-        "status_label": run.get_status_display(),
-        "active": run.is_active,
+    return progress | {
         "simulated": run.judges.filter(provider="simulated").exists(),
-        "total": total,
-        "done": done,
-        "failed": failed,
-        "pending": counts.get(WorkItem.Status.PENDING, 0),
-        "running": counts.get(WorkItem.Status.RUNNING, 0),
-        "cancelled": counts.get(WorkItem.Status.CANCELLED, 0),
         "cached": totals["cached"] or 0,
         "calls": totals["calls"] or 0,
         "input_tokens": totals["input_tokens"] or 0,
         "output_tokens": totals["output_tokens"] or 0,
-        "cost": cost,
-        "budget": run.budget,
-        "percent": round(100 * finished / total) if total else 0,
-        "rate": rate,
-        "elapsed": elapsed,
-        "eta_seconds": remaining / rate if run.is_active and rate > 0 else None,
+        "cost": totals["cost"] or Decimal("0"),
     }
 
 

@@ -21,6 +21,13 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+def render_run_page(request: HtmxHttpRequest, template_name: str, context: dict) -> HttpResponse:
+    """A run's page; for htmx (the page polling its progress) only the page's ``run-progress`` partial."""
+    if request.htmx:
+        template_name += "#run-progress"
+    return render(request, template_name, context)
+
+
 class LaunchForm(forms.Form):
     name = forms.CharField(max_length=200)
     judges = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
@@ -86,16 +93,13 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN, Role.RESEARCHER)
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JuryRun, pk=pk)
-    template_name = "jury/runs/detail.html"
-    if request.htmx:
-        template_name += "#run-progress"
     context = {
         "run": run,
         "progress": selectors.run_progress(run=run),
         "failures": selectors.run_failures(run=run),
         "can_manage": request.user.is_staff,
     }
-    return render(request, template_name, context)
+    return render_run_page(request, "jury/runs/detail.html", context)
 
 
 @require_GET

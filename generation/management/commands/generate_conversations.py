@@ -1,15 +1,21 @@
 import time
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from annotation.models import Conversation
 from generation import selectors, services
 from generation.models import GenerationRun
-from jury.management.commands.run_jury import money
+from jury.management.commands.run_jury import RunCommand, money
 
 
-class Command(BaseCommand):
+class Command(RunCommand):
+    run_model = GenerationRun
+    services = services
+    selectors = selectors
+    refusal = services.GenerationError
+    run_noun = "generation run"
+    item_noun = "conversation"
     help = (
         "Generate conversations: the patient simulator talks with each model under test, for cases × models × "
         "conditions. Estimate with --dry-run. Without a broker (CELERY_BROKER_URL unset) the run executes in "
@@ -47,36 +53,12 @@ class Command(BaseCommand):
         if options["show"]:
             self._show(options["show"])
             return
-        try:
-            if options["cancel"]:
-                run = services.cancel_run(run=self._run(options["cancel"]))
-                self.stdout.write(f"generation run {run.pk}: {run.get_status_display()}")
-                return
-            if options["retry_failed"]:
-                run = self._run(options["retry_failed"])
-                self.stdout.write(f"run {run.pk}: {services.retry_failed(run=run)} conversation(s) queued again")
-            elif options["resume"]:
-                run = services.launch_run(run=self._run(options["resume"]), budget=options["budget"])
-            else:
-                run = self._create(options)
-                self.stdout.write(self._estimate_text(run, services.estimate_run(run=run)))
-                if options["dry_run"]:
-                    run.delete()
-                    self.stdout.write("dry run: nothing launched")
-                    return
-                services.launch_run(run=run)
-                self.stdout.write(f"generation run {run.pk} launched")
-        except services.GenerationError as error:
-            raise CommandError(str(error)) from None
-        self._follow(run, once=not options["wait"])
+        super().handle(*args, **options)
 
-    def _run(self, pk: int) -> GenerationRun:
-        run = GenerationRun.objects.filter(pk=pk).first()
-        if run is None:
-            raise CommandError(f"no generation run {pk}")
-        return run
+    def resume(self, run: GenerationRun, options) -> GenerationRun:
+        return services.launch_run(run=run, budget=options["budget"])
 
-    def _create(self, options) -> GenerationRun:
+    def create(self, options) -> GenerationRun:
         if options["simulated_endpoints"]:
             services.ensure_simulated_endpoints()
         models = selectors.models_with_endpoints()
@@ -100,21 +82,13 @@ class Command(BaseCommand):
             concurrency=options["concurrency"],
         )
 
-    def _estimate_text(self, run: GenerationRun, estimate: dict) -> str:
+    def estimate_text(self, run: GenerationRun, estimate: dict) -> str:
         return (
             f"estimate for generation run {run.pk}: {estimate['conversations']} conversations, at most "
             f"{estimate['calls']} provider calls ({estimate['patient_calls']} patient, {estimate['model_calls']} "
             f"model), ~{estimate['input_tokens']:,} input and ~{estimate['output_tokens']:,} output tokens, "
             f"~${Decimal(estimate['cost']):.4f} (patient simulator ${Decimal(estimate['patient_cost']):.4f})"
         )
-
-    def _follow(self, run: GenerationRun, *, once: bool) -> None:
-        while True:
-            progress = selectors.run_progress(run=run)
-            self.stdout.write(selectors.progress_line(progress))
-            if once or not progress["active"]:
-                return
-            time.sleep(2)
 
     def _show(self, key: str) -> None:
         conversation = Conversation.objects.filter(key=key).prefetch_related("turns").first()
