@@ -6,18 +6,20 @@ them), held by the shared Redis limiter (``--limiter redis``, the default when R
 ``JURY_LIMITER_URL`` or 127.0.0.1:6379) or, with ``--limiter local``, as ``16 / processes`` per process — so no
 runner can beat 16 / 0.05 s = 320 judgements per second. The fake reports the most requests it held at once, which
 shows the limit held. Prints the achieved throughput as a fraction of that bound (goal: at least 90 %), then runs
-the identical run again, which must make 0 provider calls. Runs on a temporary SQLite database unless
-DATABASE_URL is set; the clock runs from the run's start to its last judgement written.
+the identical run again, which must make 0 provider calls. ``--rounds`` (3) runs of fresh judgements each, the
+median reported: on a small shared machine one run varies by a few percent. Runs on a temporary SQLite database
+unless DATABASE_URL is set; the clock runs from the run's start to its last judgement written.
 ``BENCH_TIMING=1`` prints, per worker, the CPU and wall seconds of each step (claiming, preparing, calls, writing).
 The fake is the lean asyncio one (``--lean``); ``--http-server-fake`` uses the ``http.server`` one instead.
 
     .venv/bin/python bench/jury.py [--items 2000] [--latency 0.05] [--concurrency 16] [--processes 2]
-                                   [--limiter redis|local]
+                                   [--rounds 3] [--limiter redis|local]
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +123,7 @@ def main() -> None:
     parser.add_argument(
         "--http-server-fake", dest="lean", action="store_false", help="Use the http.server fake (more CPU per call)"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="Runs of --items judgements each; the median counts")
     parser.add_argument("--limiter", choices=("redis", "local"), help="Where the limit is held (default: redis)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--limiter-url", help=argparse.SUPPRESS)
@@ -163,17 +166,20 @@ def run_bench(options, url: str) -> None:
     services.sync_prompts()
     prompts = list(JudgePrompt.objects.exclude(template=""))
     count = -(-options.items // len(prompts))
-    model = ModelUnderTest.objects.create(key="bench-model", name="Bench model", family="Bench")
-    cases = Case.objects.bulk_create(Case(key=f"bench-case-{i:05d}", title=f"Case {i}") for i in range(count))
-    conversations = Conversation.objects.bulk_create(
-        Conversation(key=f"bench-conv-{i:05d}", case=case, model=model, condition="full")
-        for i, case in enumerate(cases)
-    )
-    Turn.objects.bulk_create(
-        Turn(conversation=c, index=i, role=("patient", "assistant")[i % 2], content=f"Turn {i} of {c.key}.")
-        for c in conversations
-        for i in range(4)
-    )
+    for round_index in range(options.rounds):  # each round judges conversations of its own: nothing cached
+        model = ModelUnderTest.objects.create(key=f"bench-model-{round_index}", name="Bench model", family="Bench")
+        cases = Case.objects.bulk_create(
+            Case(key=f"bench-case-{round_index}-{i:05d}", title=f"Case {i}") for i in range(count)
+        )
+        conversations = Conversation.objects.bulk_create(
+            Conversation(key=f"bench-conv-{round_index}-{i:05d}", case=case, model=model, condition="full")
+            for i, case in enumerate(cases)
+        )
+        Turn.objects.bulk_create(
+            Turn(conversation=c, index=i, role=("patient", "assistant")[i % 2], content=f"Turn {i} of {c.key}.")
+            for c in conversations
+            for i in range(4)
+        )
     judge = Judge.objects.create(
         key="bench-openai",
         provider="openai",
@@ -185,9 +191,10 @@ def run_bench(options, url: str) -> None:
     shared = options.limiter_url != "local"
     per_process = options.concurrency // options.processes
 
-    def one_run(name: str):
+    def one_run(name: str, round_index: int):
         limit = options.concurrency if shared else per_process
-        run = services.create_run(name=name, judges=[judge], prompts=prompts, concurrency=limit)
+        selection = {"models": [f"bench-model-{round_index}"]}
+        run = services.create_run(name=name, judges=[judge], prompts=prompts, selection=selection, concurrency=limit)
         extra = list(run.items.order_by("-id").values_list("id", flat=True)[: run.items.count() - options.items])
         WorkItem.objects.filter(id__in=extra).delete()
         connection.close()
@@ -203,38 +210,50 @@ def run_bench(options, url: str) -> None:
         ]
         for process in workers:
             assert process.stdout.readline().strip() == "ready"
-        before = stats(url)["received"]
+        before = stats(url)
         started = time.time()
         JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING)
         results = [json.loads(process.communicate()[0].strip().splitlines()[-1]) for process in workers]
         # The run ends when its last judgement is written, not when the worker processes have exited.
         seconds = max(r["finished"] for r in results) - started
-        spread = max(r["finished"] for r in results) - min(r["finished"] for r in results)
-        print(f"  workers finished within {spread:.2f} s of each other", file=sys.stderr)
         runner.finish_if_done(run_id=run.pk)
         run.refresh_from_db()
-        done = sum(r["done"] for r in results)
         after = stats(url)
-        return run, done, sum(r["cached"] for r in results), seconds, after["received"] - before, after
+        return {
+            "run": run,
+            "done": sum(r["done"] for r in results),
+            "cached": sum(r["cached"] for r in results),
+            "seconds": seconds,
+            "calls": after["received"] - before["received"],
+            "held": (after.get("held_seconds", 0) - before.get("held_seconds", 0))
+            / max(1, after["served"] - before["served"]),
+            "most": after.get("max_in_flight", "?"),
+        }
 
     bound = options.concurrency / options.latency
-    run, done, _, seconds, calls, fake_stats = one_run("bench")
-    rate = done / seconds
     print(f"database              {connection.vendor}")
     if shared:
         print(f"limit                 {options.concurrency} calls in flight over {options.processes} processes (Redis)")
     else:
         print(f"limit                 {options.processes} processes x {per_process} calls in flight (per process)")
-    print(f"most at the provider  {fake_stats.get('max_in_flight', '?')} requests at once")
-    print(f"judgements            {done} done, {calls} provider calls, run {run.status}")
-    print(f"wall clock            {seconds:.2f} s")
-    print(f"throughput            {rate:.1f} judgements/s")
+    print(f"bound                 {options.concurrency} / {options.latency:g} s = {bound:.0f} judgements/s")
+    fractions = []
+    for round_index in range(options.rounds):
+        result = one_run(f"bench {round_index + 1}", round_index)
+        rate = result["done"] / result["seconds"]
+        fractions.append(rate / bound)
+        print(
+            f"round {round_index + 1}               {result['done']} done, {result['calls']} provider calls, "
+            f"run {result['run'].status}, {result['seconds']:.2f} s: {rate:.1f}/s = {100 * rate / bound:.1f} % "
+            f"of the bound (fake held each request {1000 * result['held']:.2f} ms)"
+        )
+    print(f"most at the provider  {result['most']} requests at once")
+    print(f"throughput (median)   {100 * statistics.median(fractions):.1f} % of the bound over {options.rounds} rounds")
+    again = one_run("bench rerun", 0)
     print(
-        f"bound                 {options.concurrency} / {options.latency:g} s = {bound:.0f}/s  ->  "
-        f"{100 * rate / bound:.1f} % of the bound"
+        f"identical rerun       {again['done']} done in {again['seconds']:.2f} s, {again['cached']} from cache, "
+        f"{again['calls']} provider calls"
     )
-    run2, done2, cached2, seconds2, calls2, _ = one_run("bench rerun")
-    print(f"identical rerun       {done2} done in {seconds2:.2f} s, {cached2} from cache, {calls2} provider calls")
 
 
 if __name__ == "__main__":

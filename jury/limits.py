@@ -13,6 +13,7 @@ A worker that dies holding a slot gives it back when its lease ends (``lease_sec
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -60,6 +61,9 @@ class LocalLimiter:
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self._pacer = Pacer(rpm)
 
+    def give_back_idle(self) -> None:
+        """Nothing to give back: the limits are this process's own."""
+
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         with self._slots:
@@ -67,45 +71,23 @@ class LocalLimiter:
             yield
 
 
-# KEYS: the leases (a sorted set: holder -> when its lease ends) and the queue of waiting holders.
-# ARGV: limit, lease seconds, holder. 1: the holder has a slot (maybe granted by a release while it waited).
+# KEYS: the leases (a sorted set: holder -> when its lease ends). ARGV: limit, lease seconds, then the holders
+# that want a lease. Grants as many as the limit leaves room for, in order; returns how many.
 _ACQUIRE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local ttl = math.ceil(tonumber(ARGV[2]) * 2000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) then
-  return 1
-end
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  return 1
-end
-redis.call('LREM', KEYS[2], 0, ARGV[3])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ttl)
-return 0
-"""
-
-# KEYS: the leases and the waiting queue. ARGV: limit, lease seconds, the releasing holder, the wake-up key prefix.
-# Hands freed slots straight to the longest waiting holders and wakes each on a list of its own.
-_RELEASE = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local ttl = math.ceil(tonumber(ARGV[2]) * 2000)
-redis.call('ZREM', KEYS[1], ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-while redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) do
-  local waiter = redis.call('LPOP', KEYS[2])
-  if not waiter then
+local room = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])
+local granted = 0
+for i = 3, #ARGV do
+  if granted >= room then
     break
   end
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), waiter)
-  redis.call('RPUSH', ARGV[4] .. waiter, 1)
-  redis.call('PEXPIRE', ARGV[4] .. waiter, ttl)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[i])
+  granted = granted + 1
 end
-return 0
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2000))
+return granted
 """
 
 # KEYS[1]: the leases. ARGV: lease seconds, then the holders whose leases to extend (only those still there).
@@ -117,6 +99,17 @@ for i = 2, #ARGV do
 end
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 2000))
 return #ARGV - 1
+"""
+
+# KEYS[1]: the processes that want slots (member -> when it last said so). ARGV: this process, how long a
+# process counts as active without saying so again. Returns how many processes are active.
+_HEARTBEAT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 2000))
+return redis.call('ZCARD', KEYS[1])
 """
 
 # KEYS[1]: the time the next request may start. ARGV: seconds between starts. Returns the seconds to wait.
@@ -133,17 +126,20 @@ return string.format('%.6f', start - now)
 class RedisLimiter:
     """Limits shared by every process that reaches the same Redis server.
 
-    Slots are leases in a sorted set scored by expiry (the Redis documentation's counting-semaphore pattern).
-    A holder that finds no slot joins a queue; a release hands its slot straight to the longest waiting holder
-    and wakes it on a list of its own, so a freed slot is used at once, without a race among waiters.
-    Requests per minute use one shared "next start" time, like :class:`Pacer`, so starts are spaced
-    ``60 / rpm`` seconds apart over all processes. A thread in each process extends its leases every third of
-    ``lease_seconds``, so a long call keeps its slot and a dead process's slots come back within
-    ``lease_seconds``.
+    The limit is a set of leases in a Redis sorted set scored by expiry (the counting-semaphore pattern of the
+    Redis documentation), taken by a Lua script that never grants more than ``concurrency``. A process takes
+    leases in bulk and hands them among its own threads through a local semaphore, so a call costs no Redis
+    round trip while the process keeps its share. Each process that wants slots says so every ``tick``
+    seconds; its share is ``ceil(concurrency / active processes)``: it takes leases up to its share while its
+    threads wait, gives back leases above its share as they fall idle, and gives back all of them once it has
+    had nothing to do for ``idle_seconds``. The leases are extended every third of ``lease_seconds``, so a
+    dead process's slots come back within ``lease_seconds``. Requests per minute use one shared "next start"
+    time, like :class:`Pacer`, so starts are spaced ``60 / rpm`` seconds apart over all processes.
     """
 
     shared = True
-    wake_timeout = 0.25  # a waiter also retries this often, for slots freed by expired leases
+    tick = 0.02
+    idle_seconds = 1.0
 
     def __init__(self, *, client, name: str, concurrency: int, rpm: int, lease_seconds: float):
         self.client = client
@@ -152,61 +148,125 @@ class RedisLimiter:
         self.rpm = rpm
         self.lease_seconds = lease_seconds
         self.leases_key = f"{KEY_PREFIX}:{name}:leases"
-        self.waiters_key = f"{KEY_PREFIX}:{name}:waiters"
-        self.wake_prefix = f"{KEY_PREFIX}:{name}:wake:"
+        self.processes_key = f"{KEY_PREFIX}:{name}:processes"
         self.pace_key = f"{KEY_PREFIX}:{name}:next-start"
         self._acquire = client.register_script(_ACQUIRE)
-        self._release_script = client.register_script(_RELEASE)
         self._renew = client.register_script(_RENEW)
+        self._heartbeat = client.register_script(_HEARTBEAT)
         self._pace = client.register_script(_PACE)
-        self._holder_prefix = f"{socket.gethostname()}:{os.getpid()}"
-        self._held: set[str] = set()
-        self._held_lock = threading.Lock()
-        self._renewer: threading.Thread | None = None
-        self._renewer_pid = 0
+        self._process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._cond = threading.Condition()
+        self._leases: list[str] = []  # held by this process
+        self._idle: list[str] = []  # held and not in use
+        self._waiting = 0
+        self._share = self.concurrency
+        self._last_busy = time.monotonic()
+        self._worker: threading.Thread | None = None
+        self._worker_pid = 0
+        atexit.register(self._give_back_at_exit)
 
-    def _try_acquire(self, holder: str) -> bool:
-        keys = [self.leases_key, self.waiters_key]
-        return bool(int(self._acquire(keys=keys, args=[self.concurrency, self.lease_seconds, holder])))
+    def _give_back_at_exit(self) -> None:
+        with contextlib.suppress(Exception):  # Redis gone: the leases expire on their own
+            self.give_back_idle()
 
-    def _renew_forever(self) -> None:
-        while True:
-            time.sleep(self.lease_seconds / 3)
-            with self._held_lock:
-                holders = list(self._held)
-            if holders:
-                try:
-                    self._renew(keys=[self.leases_key], args=[self.lease_seconds, *holders])
-                except Exception:  # noqa: BLE001 — Redis away for a moment: the next round tries again
-                    log.warning("jury limiter: could not extend %d leases of %s", len(holders), self.name)
+    # -- Redis (called without the lock held)
+    def _take(self, count: int) -> list[str]:
+        holders = [f"{self._process}:{uuid.uuid4().hex[:12]}" for _ in range(count)]
+        granted = int(self._acquire(keys=[self.leases_key], args=[self.concurrency, self.lease_seconds, *holders]))
+        return holders[:granted]
 
-    def _hold(self, holder: str) -> None:
-        with self._held_lock:
-            self._held.add(holder)
-            if self._renewer is None or not self._renewer.is_alive() or self._renewer_pid != os.getpid():
-                self._renewer_pid = os.getpid()
-                self._renewer = threading.Thread(
-                    target=self._renew_forever, name=f"jury-limit-{self.name}", daemon=True
-                )
-                self._renewer.start()
+    def _give_back(self, holders: list[str]) -> None:
+        if holders:
+            self.client.zrem(self.leases_key, *holders)
 
-    def _release(self, holder: str) -> None:
-        with self._held_lock:
-            self._held.discard(holder)
-        keys = [self.leases_key, self.waiters_key]
-        self._release_script(keys=keys, args=[self.concurrency, self.lease_seconds, holder, self.wake_prefix])
+    def give_back_idle(self) -> None:
+        """Give every lease no thread is using back now (a run ended; the process may exit)."""
+        with self._cond:
+            idle = list(self._idle)
+            self._idle.clear()
+            for holder in idle:
+                self._leases.remove(holder)
+            done = not self._leases and not self._waiting
+        self._give_back(idle)
+        if done:  # no longer counts towards the other processes' shares
+            self.client.zrem(self.processes_key, self._process)
+
+    def _say_active(self) -> int:
+        return int(self._heartbeat(keys=[self.processes_key], args=[self._process, self.idle_seconds * 2]))
 
     def in_flight(self) -> int:
-        """Slots held now, over every process (leases not yet expired)."""
+        """Slots leased now, over every process (leases not yet expired)."""
         return int(self.client.zcount(self.leases_key, f"({time.time()}", "+inf"))
+
+    # -- this process's share
+    def _balance(self) -> None:
+        """Take leases up to the share while threads wait; give back idle ones above the share."""
+        with self._cond:
+            wanted = min(self._waiting, self._share - len(self._leases))
+            surplus = self._idle[: max(0, len(self._leases) - self._share)]
+            if time.monotonic() - self._last_busy > self.idle_seconds and len(self._idle) == len(self._leases):
+                surplus = list(self._idle)
+            for holder in surplus:
+                self._idle.remove(holder)
+                self._leases.remove(holder)
+        self._give_back(surplus)
+        if wanted > 0:
+            taken = self._take(wanted)
+            if taken:
+                with self._cond:
+                    self._leases.extend(taken)
+                    self._idle.extend(taken)
+                    self._cond.notify(len(taken))
+
+    def _run(self) -> None:
+        renewed = time.monotonic()
+        while True:
+            time.sleep(self.tick)
+            try:
+                with self._cond:
+                    active = self._waiting or len(self._idle) < len(self._leases)
+                    if active:
+                        self._last_busy = time.monotonic()
+                    holding = bool(self._leases)
+                if active or holding:
+                    self._share = -(-self.concurrency // max(1, self._say_active()))
+                self._balance()
+                if time.monotonic() - renewed > self.lease_seconds / 3:
+                    renewed = time.monotonic()
+                    with self._cond:
+                        holders = list(self._leases)
+                    if holders:
+                        self._renew(keys=[self.leases_key], args=[self.lease_seconds, *holders])
+            except Exception:  # noqa: BLE001 — Redis away for a moment: the next round tries again
+                log.warning("jury limiter %s: could not reach Redis; retrying", self.name, exc_info=True)
+
+    def _start(self) -> None:
+        if self._worker is None or not self._worker.is_alive() or self._worker_pid != os.getpid():
+            self._worker_pid = os.getpid()
+            self._worker = threading.Thread(target=self._run, name=f"jury-limit-{self.name}", daemon=True)
+            self._worker.start()
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
-        holder = f"{self._holder_prefix}:{threading.get_ident()}:{uuid.uuid4().hex[:12]}"
-        while not self._try_acquire(holder):
-            if self.client.blpop([self.wake_prefix + holder], timeout=self.wake_timeout):
-                break  # a release gave us its slot
-        self._hold(holder)
+        with self._cond:
+            self._start()
+            self._waiting += 1
+            asked = False
+            while not self._idle:
+                if not asked and len(self._leases) < self._share:
+                    asked = True  # take one at once rather than at the next tick
+                    self._cond.release()
+                    try:
+                        self._share = -(-self.concurrency // max(1, self._say_active()))
+                        taken = self._take(1)
+                    finally:
+                        self._cond.acquire()
+                    self._leases.extend(taken)
+                    self._idle.extend(taken)
+                    continue
+                self._cond.wait(self.tick)
+            self._waiting -= 1
+            holder = self._idle.pop()
         try:
             if self.rpm:
                 delay = float(self._pace(keys=[self.pace_key], args=[60.0 / self.rpm]))
@@ -214,7 +274,17 @@ class RedisLimiter:
                     time.sleep(delay)
             yield
         finally:
-            self._release(holder)
+            surplus = []
+            with self._cond:
+                self._last_busy = time.monotonic()
+                if holder in self._leases:
+                    if len(self._leases) > self._share:  # another process now wants its share
+                        self._leases.remove(holder)
+                        surplus.append(holder)
+                    else:
+                        self._idle.append(holder)
+                        self._cond.notify()
+            self._give_back(surplus)
 
 
 _limiters: dict[tuple, LocalLimiter | RedisLimiter] = {}

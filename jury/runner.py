@@ -175,9 +175,13 @@ class ProviderPools:
         return call_with_retries(self.providers[name], request, limiter=self.limiters[name], policy=policy)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop the pools; without ``wait``, calls not started are cancelled and those running are not awaited."""
+        """Stop the pools; without ``wait``, calls not started are cancelled and those running are not awaited.
+
+        Slots this process no longer uses go back to the other workers at once (see :mod:`jury.limits`)."""
         for pool in self.pools.values():
             pool.shutdown(wait=wait, cancel_futures=not wait)
+        for limiter in self.limiters.values():
+            limiter.give_back_idle()
 
 
 # ------------------------------------------------------------------------------------------ building requests
@@ -899,9 +903,14 @@ class Runner:
                     self.unsent = []
         finally:
             self._halt_now()
+            running = list(self.inflight)
+            while running:  # calls already made are paid for: wait for them, keeping their items leased meanwhile
+                _, running = wait(running, timeout=self.lease / 3)
+                if running:
+                    self._renew_leases()
             for future in list(self.inflight):
                 try:
-                    follow_up = self._collect(future)  # waits for calls already made: they are paid for
+                    follow_up = self._collect(future)
                 except Exception:  # noqa: BLE001
                     log.exception("jury: collecting a call failed")
                     continue

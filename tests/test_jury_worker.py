@@ -135,7 +135,8 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path):
         worker = start_worker(env, log)
         try:
             wait_for(lambda: sum(fake.served.values()) >= total // 3, timeout=60, what="a third of the calls")
-            fake.hold()  # calls from now on stay in flight, unanswered
+            fake.hold()  # calls not answered yet stay in flight, unanswered
+            time.sleep(0.2)  # a reply being written at this moment reaches the worker
             wait_for(
                 lambda: fake.calls > sum(fake.served.values()),
                 timeout=10,

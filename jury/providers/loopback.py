@@ -4,7 +4,7 @@ The real SDK clients talk to it over HTTP on 127.0.0.1. It answers after ``laten
 unless a behaviour is queued for the next request: ``"ok"``, ``"malformed"`` (prose, no JSON), ``"out_of_range"``
 (score 9), ``"429:<seconds>"`` (Retry-After), ``"500"``, ``"401"``, ``"400"``, ``"hang:<seconds>"`` (answer late,
 so the client times out). It counts requests per *item* — the SHA-256 of the first user message — both received
-and served (a reply written in full); ``hold()`` parks new requests unanswered until ``release()``, which
+and served (a reply written in full); ``hold()`` parks every request not yet answered until ``release()``, which
 lets a test kill a worker while calls are in flight and then drop them, as a crashed connection would.
 
 ``responder`` (optional) writes the text of "ok" replies from the request's JSON body, so the fake can play a
@@ -45,7 +45,8 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._open = threading.Event()
         self._open.set()
-        self._drop = False
+        self._epoch = 0  # a request that arrived in an epoch before _dropped_epoch is closed unanswered
+        self._dropped_epoch = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.server.request_queue_size = 256
@@ -69,12 +70,16 @@ class FakeProvider:
         self.behaviours.extend(behaviours)
 
     def hold(self) -> None:
-        self._drop = False
+        """Answer nothing more until :meth:`release` (requests already received included)."""
         self._open.clear()
 
     def release(self, *, drop: bool = False) -> None:
-        """Let held requests go: answered normally, or (``drop``) closed unanswered."""
-        self._drop = drop
+        """Let held requests go: answered normally, or (``drop``) every request received so far and not yet
+        answered is closed unanswered, as a crashed client's connections would be."""
+        with self._lock:
+            if drop:
+                self._epoch += 1
+                self._dropped_epoch = self._epoch
         self._open.set()
 
     @property
@@ -115,6 +120,7 @@ class FakeProvider:
                 text = _first_user_text(payload)
                 item = hashlib.sha256(text.encode()).hexdigest()
                 with fake._lock:
+                    epoch = fake._epoch
                     fake.received[item] += 1
                     fake.distinct[hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()] += 1
                     if fake.keep_bodies:
@@ -126,13 +132,12 @@ class FakeProvider:
                             }
                         )
                     behaviour = fake.behaviours.popleft() if fake.behaviours else "ok"
-                if not fake._open.is_set():
-                    fake._open.wait()
-                    if fake._drop:
-                        self.close_connection = True
-                        return
                 if fake.latency:  # the answer leaves ``latency`` after the request arrived, parsing included
                     time.sleep(max(0.0, fake.latency - (time.monotonic() - arrived)))
+                fake._open.wait()  # held: even a request that came before hold() stays unanswered
+                if epoch < fake._dropped_epoch:
+                    self.close_connection = True
+                    return
                 kind, _, argument = behaviour.partition(":")
                 if kind == "hang":
                     time.sleep(float(argument or 5))
@@ -233,13 +238,53 @@ def reply_body(path: str, payload: dict, reply: str, text: str) -> dict:
     }
 
 
+class _PreciseTimer:
+    """Wakes asyncio waiters at their deadline to within a fraction of a millisecond.
+
+    ``asyncio.sleep`` rounds the selector's timeout up to the next millisecond and so answers ~0.5–1 ms late on
+    average, which would make a 50 ms fake a 51 ms one; one thread sleeping with ``time.sleep`` (nanosleep) to
+    each deadline and handing the wake-up to the loop is exact enough.
+    """
+
+    def __init__(self, loop):
+        import heapq
+
+        self._heap, self._push, self._pop = [], heapq.heappush, heapq.heappop
+        self._loop = loop
+        self._changed = threading.Condition()
+        self._order = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def wait_until(self, deadline: float):
+        future = self._loop.create_future()
+        with self._changed:
+            self._order += 1
+            self._push(self._heap, (deadline, self._order, future))
+            self._changed.notify()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._heap:
+                    self._changed.wait()
+                deadline = self._heap[0][0]
+                now = time.monotonic()
+                if deadline > now:
+                    self._changed.wait(deadline - now)  # a nearer deadline may arrive meanwhile
+                    continue
+                _, _, future = self._pop(self._heap)
+            self._loop.call_soon_threadsafe(lambda f=future: f.done() or f.set_result(None))
+
+
 async def serve_async(*, latency: float, ready) -> None:
     """A lean asyncio HTTP/1.1 fake (keep-alive, always "ok"), for the bench: it spends far less CPU per request
     than ``http.server``, so on a small machine the fake does not steal the runner's cores. ``GET /_stats``
     counts requests received and answered, and the most it held at once (``max_in_flight``)."""
     import asyncio
 
-    counts = {"received": 0, "served": 0, "in_flight": 0, "max_in_flight": 0}
+    counts = {"received": 0, "served": 0, "in_flight": 0, "max_in_flight": 0, "held_seconds": 0.0}
+    timer = _PreciseTimer(asyncio.get_running_loop())
 
     async def handle(reader, writer):
         try:
@@ -269,7 +314,7 @@ async def serve_async(*, latency: float, ready) -> None:
                     score = 1 + int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 5
                     reply = json.dumps({"score": score, "rationale": "fake judge"})
                     data = json.dumps(reply_body(path, payload, reply, text)).encode()
-                    await asyncio.sleep(max(0.0, latency - (time.monotonic() - arrived)))
+                    await timer.wait_until(arrived + latency)
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req-fake\r\n"
                     b"request-id: req_fake\r\ncontent-length: " + str(len(data)).encode() + b"\r\n\r\n" + data
@@ -278,6 +323,7 @@ async def serve_async(*, latency: float, ready) -> None:
                 if method != "GET":
                     counts["served"] += 1
                     counts["in_flight"] -= 1
+                    counts["held_seconds"] += time.monotonic() - arrived
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:

@@ -5,7 +5,7 @@ import base64
 import time
 
 from ._sdk import map_sdk_error
-from .base import ProviderReply, ProviderRequest
+from .base import ProviderError, ProviderReply, ProviderRequest
 
 PASSED = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop")
 
@@ -22,14 +22,14 @@ class OpenAIProvider:
         limiter=None,
         **_ignored,
     ):
+        import httpx2
         import openai
-        from openai.types.chat import ChatCompletion
 
         from ._transport import limited_http_client
 
         self.limiter = limiter  # held per HTTP exchange, by the client's transport
         self._sdk = openai
-        self._completion = ChatCompletion
+        self._raw = httpx2.Response
         # An OpenAI-compatible local server often needs no key; the SDK insists on one.
         self.client = openai.OpenAI(
             api_key=api_key or ("not-needed" if base_url else None),
@@ -57,22 +57,26 @@ class OpenAIProvider:
         params = {key: value for key, value in request.parameters.items() if key in PASSED}
         started = time.monotonic()
         try:
-            # The client's own POST with the typed result: same auth, transport, errors and request id as
-            # ``chat.completions.create``, without its per-call parameter transformation (~1.3 ms of CPU a call,
-            # measured; it caps a judging process at ~250 calls/s). The body is plain JSON built above.
-            reply = self.client.post(
+            # The client's own POST: same auth, transport, errors and request id as ``chat.completions.create``,
+            # without its per-call parameter transformation (~1.3 ms of CPU a call, measured), and with the reply
+            # read as JSON rather than built into pydantic models (another ~0.35 ms): at hundreds of calls a
+            # second in one process that CPU is what limits throughput. The body is plain JSON built above.
+            response = self.client.post(
                 "/chat/completions",
                 body={"model": request.model, "messages": messages, **params},
-                cast_to=self._completion,
+                cast_to=self._raw,
             )
+            reply = response.json()
         except self._sdk.OpenAIError as error:
             raise map_sdk_error(error, provider=self.name) from None
-        choice = reply.choices[0] if reply.choices else None
-        usage = reply.usage
+        except ValueError as error:  # not JSON: an unusable reply, like any other the runner cannot score
+            raise ProviderError(f"openai: the reply is not JSON ({error})", transient=True) from None
+        choice = (reply.get("choices") or [{}])[0]
+        usage = reply.get("usage") or {}
         return ProviderReply(
-            text=(choice.message.content or "") if choice else "",
-            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            output_tokens=(usage.completion_tokens or 0) if usage else 0,
-            request_id=getattr(reply, "_request_id", None) or reply.id or "",
+            text=(choice.get("message") or {}).get("content") or "",
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+            request_id=response.headers.get("x-request-id") or reply.get("id") or "",
             latency_ms=int((time.monotonic() - started) * 1000),
         )
