@@ -85,3 +85,33 @@ class ConversationFactory(factory.django.DjangoModelFactory):
             Turn.objects.create(
                 conversation=self, index=index, role="patient" if index % 2 == 0 else "assistant", content=content
             )
+
+
+def scored_campaign(*, key: str, conversations, clinicians, score_of):
+    """A locked campaign in which every clinician has submitted ``score_of(conversation)`` (a dict by dimension)
+    for every conversation: the clinician side of calibration tests."""
+    from annotation import services
+    from annotation.models import Annotation, Rubric
+
+    campaign = services.create_campaign(
+        key=key,
+        name=key.title(),
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=conversations,
+        clinicians=clinicians,
+        overlap=len(clinicians),
+        state="locked",
+    )
+    Annotation.objects.bulk_create(
+        Annotation(
+            conversation=conversation,
+            annotator=clinician,
+            rubric=campaign.rubric,
+            campaign=campaign,
+            status="submitted",
+            scores=score_of(conversation),
+        )
+        for conversation in conversations
+        for clinician in clinicians
+    )
+    return campaign

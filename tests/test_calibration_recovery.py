@@ -10,12 +10,11 @@ are unbiased, it must not claim to beat ``equal``.
 import numpy as np
 import pytest
 
-from annotation import services as annotation_services
-from annotation.models import Annotation, Conversation, Rubric
+from annotation.models import Annotation, Conversation
 from jury import services
 from jury.calibration_service import calibrate_campaign, calibrated_scores
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory
+from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
 pytestmark = pytest.mark.django_db
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
@@ -41,26 +40,11 @@ def build_world(*, judges: list[tuple[float, float]], seed: int, capture, truth_
             truth[conversation.pk] = quality
     clinicians = [UserFactory(username=f"doc{i}", roles=["clinician"]) for i in range(2)]
     annotated = conversations[:ANNOTATED]
-    campaign = annotation_services.create_campaign(
+    campaign = scored_campaign(
         key="recovery",
-        name="Recovery",
-        rubric=Rubric.objects.get(is_default=True),
         conversations=annotated,
         clinicians=clinicians,
-        overlap=2,
-        state="locked",
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            conversation=conversation,
-            annotator=doc,
-            rubric=campaign.rubric,
-            campaign=campaign,
-            status="submitted",
-            scores={d: int(np.clip(round(truth[conversation.pk][d] + rng.normal(0, 0.3)), 1, 5)) for d in DIMENSIONS},
-        )
-        for conversation in annotated
-        for doc in clinicians
+        score_of=lambda c: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.3)), 1, 5)) for d in DIMENSIONS},
     )
     services.sync_prompts()
     prompts = [JudgePrompt.objects.filter(dimension=d).exclude(template="").order_by("key").first() for d in DIMENSIONS]

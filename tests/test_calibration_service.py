@@ -10,7 +10,7 @@ from annotation.models import Annotation, Rubric
 from jury import leaderboard_stats
 from jury.calibration_service import calibrate_campaign, calibrated_scores, leaderboard_data
 from jury.models import Judge, Judgement, JudgePrompt
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory
+from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
 pytestmark = pytest.mark.django_db
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
@@ -47,26 +47,11 @@ def scored_world():
                 ),
             ]
     Judgement.objects.bulk_create(judgements)
-    campaign = services.create_campaign(
+    campaign = scored_campaign(
         key="cal",
-        name="Calibration",
-        rubric=Rubric.objects.get(is_default=True),
         conversations=conversations[:60],
         clinicians=clinicians,
-        overlap=2,
-        state="locked",
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            conversation=conversation,
-            annotator=doc,
-            rubric=campaign.rubric,
-            campaign=campaign,
-            status="submitted",
-            scores={d: int(np.clip(round(truth[conversation.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
-        )
-        for conversation in conversations[:60]
-        for doc in clinicians
+        score_of=lambda c: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
     )
     return campaign
 

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 
-from annotation import services
-from annotation.models import Annotation, Conversation, Rubric
+from annotation.models import Conversation
 from jury.calibration_service import calibrate_campaign, held_out_predictions
 from jury.models import Judge, Judgement, JudgePrompt
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory
+from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
 pytestmark = pytest.mark.django_db
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
@@ -71,26 +70,11 @@ def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int =
                     )
                 )
     Judgement.objects.bulk_create(judgements)
-    campaign = services.create_campaign(
+    campaign = scored_campaign(
         key="results",
-        name="Results",
-        rubric=Rubric.objects.get(is_default=True),
         conversations=full_scored,
         clinicians=clinicians,
-        overlap=2,
-        state="locked",
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            conversation=conversation,
-            annotator=clinician,
-            rubric=campaign.rubric,
-            campaign=campaign,
-            status="submitted",
-            scores={d: int(np.clip(round(truth[conversation.pk][d] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
-        )
-        for conversation in full_scored
-        for clinician in clinicians
+        score_of=lambda c: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
     )
     return campaign
 
