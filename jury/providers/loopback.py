@@ -37,6 +37,7 @@ class FakeProvider:
         self.latency = latency
         self.responder = responder
         self.distinct: Counter = Counter()
+        self.served_distinct: Counter = Counter()  # replies written in full, by the SHA-256 of the request body
         self.behaviours: deque[str] = deque()
         self.received: Counter = Counter()
         self.served: Counter = Counter()
@@ -119,10 +120,11 @@ class FakeProvider:
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 text = _first_user_text(payload)
                 item = hashlib.sha256(text.encode()).hexdigest()
+                body_hash = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
                 with fake._lock:
                     epoch = fake._epoch
                     fake.received[item] += 1
-                    fake.distinct[hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()] += 1
+                    fake.distinct[body_hash] += 1
                     if fake.keep_bodies:
                         fake.bodies.append(
                             {
@@ -188,6 +190,7 @@ class FakeProvider:
                 if self._send(200, body, {"request-id": request_id, "x-request-id": request_id}):
                     with fake._lock:
                         fake.served[item] += 1
+                        fake.served_distinct[body_hash] += 1
 
             def _error(self, status: int, message: str, headers: dict) -> None:
                 body = {"type": "error", "error": {"type": "api_error", "message": message, "code": str(status)}}
