@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn import metrics as sklearn_metrics
+from statsmodels.stats import inter_rater
 
 from jury import agreement
 from jury.agreement import Statistic
@@ -136,7 +138,6 @@ def test_alpha_from_coincidence_parts_matches_the_krippendorff_package(seed, lev
 
 
 def test_fleiss_kappa_matches_statsmodels():
-    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
     for seed in range(5):
         ratings = random_ratings(seed, missing=0)
         table, _ = inter_rater.aggregate_raters(ratings.astype(int), n_cat=None)
@@ -146,11 +147,10 @@ def test_fleiss_kappa_matches_statsmodels():
 
 @pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
 def test_cohen_kappa_matches_scikit_learn(weights):
-    metrics = pytest.importorskip("sklearn.metrics")
     for seed in range(5):
         ratings = random_ratings(seed, raters=2, missing=0.1)
         both = ~np.isnan(ratings).any(1)
-        expected = metrics.cohen_kappa_score(
+        expected = sklearn_metrics.cohen_kappa_score(
             ratings[both, 0].astype(int), ratings[both, 1].astype(int), labels=SCALE, weights=weights
         )
         result = agreement.cohen_kappa(ratings[:, 0], ratings[:, 1], weights=weights, labels=SCALE)
@@ -160,7 +160,6 @@ def test_cohen_kappa_matches_scikit_learn(weights):
 
 def test_cohen_kappa_matches_statsmodels_on_a_published_table():
     # An independent implementation on a 3 × 3 table (statsmodels' test table10, [[0,4,1],[0,8,0],[0,1,5]]).
-    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
     a = [1] * 4 + [1] * 1 + [2] * 8 + [3] * 1 + [3] * 5
     b = [2] * 4 + [3] * 1 + [2] * 8 + [2] * 1 + [3] * 5
     table = np.zeros((3, 3))
