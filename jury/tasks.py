@@ -119,6 +119,3 @@ def resume_runs() -> list[int]:
 @worker_ready.connect
 def _resume_on_worker_start(sender=None, **kwargs) -> None:
     queue_on_worker_start(resume_runs, what="jury runs")
-
-
-from .export_tasks import run_export_job  # noqa: E402,F401 — Celery discovers only tasks.py
