@@ -10,7 +10,6 @@ Locally, without DATABASE_URL and CELERY_BROKER_URL, this skips; in CI (IMCBENCH
 """
 
 import os
-import signal
 
 import pytest
 from django.conf import settings
@@ -23,7 +22,15 @@ from jury.providers.loopback import FakeProvider
 from tests.conftest import missing
 from tests.test_generation import make_case, make_model
 from tests.test_generation_sdk import scripted
-from tests.test_jury_worker import broker_url, database_url, start_worker, stop, wait_for
+from tests.test_jury_worker import (
+    broker_url,
+    database_url,
+    kill_with_calls_in_flight,
+    start_worker,
+    stop,
+    wait_for,
+    wait_for_the_run_to_end,
+)
 
 pytestmark = pytest.mark.services
 
@@ -79,30 +86,14 @@ def test_killing_the_generation_worker_mid_run_repeats_no_answered_call(tmp_path
         worker = start_worker(env, log)
         try:
             wait_for(lambda: sum(fake.served.values()) >= 8, timeout=60, what="the first replies")
-            fake.hold()  # nothing more is answered
-            wait_for(
-                lambda: fake.calls > sum(fake.served.values()),
-                timeout=10,
-                what=f"calls in flight ({fake.calls} received, {sum(fake.served.values())} answered)",
+            _, answered_before_kill = kill_with_calls_in_flight(
+                worker, fake, all_stored=lambda: CacheEntry.objects.count() == len(fake.served_distinct)
             )
-            wait_for(
-                lambda: CacheEntry.objects.count() == len(fake.served_distinct),
-                timeout=10,
-                what="every answered request to be stored",
-            )
-            stop(worker, signal.SIGKILL)
-            answered_before_kill = dict(fake.served_distinct)
-            fake.release(drop=True)  # the dead worker's connections: closed, never answered
             done_at_kill = run.items.filter(status=GenerationItem.Status.DONE).count()
             assert done_at_kill < total
 
             worker = start_worker(env, log)
-            wait_for(
-                lambda: GenerationRun.objects.get(pk=run.pk).status != GenerationRun.Status.RUNNING,
-                timeout=120,
-                interval=0.25,
-                what=f"the run to finish (worker log: {log.read_text()[-3000:]})",
-            )
+            wait_for_the_run_to_end(GenerationRun, run.pk, log, timeout=120)
         finally:
             stop(worker)
 

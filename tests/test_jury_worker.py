@@ -1,7 +1,7 @@
 """A real Celery worker on the real Redis broker and PostgreSQL, killed mid-run and started again.
 
 The worker is a separate process judging through the real OpenAI SDK client against a loopback fake provider.
-Mid-run the fake parks new requests unanswered and, once every reply it did send is in the cache, the test kills
+Mid-run the fake stops answering (requests already received included) and, once every reply it did send is in the cache, the test kills
 the worker with SIGKILL; the parked calls are then dropped, as a dead connection would be. A second worker
 resumes the run (on start it re-dispatches running runs; the dead worker's leases expire after 3 s). Every item
 must end done exactly once, with one judgement each, and the fake must have answered exactly one call per item.
@@ -92,6 +92,34 @@ def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
             process.wait(timeout=5)
 
 
+def kill_with_calls_in_flight(worker: subprocess.Popen, fake: FakeProvider, *, all_stored) -> tuple[int, dict]:
+    """Stop the fake answering, wait for calls in flight and for every answer it sent to be stored
+    (``all_stored()``), SIGKILL the worker and drop its calls, as dead connections would be.
+    Returns how many calls were in flight and the requests answered before the kill (by body)."""
+    fake.hold()  # nothing more is answered, requests already received included
+    time.sleep(0.2)  # a reply being written at this moment reaches the worker
+    wait_for(
+        lambda: fake.calls > sum(fake.served.values()),
+        timeout=10,
+        what=f"calls in flight ({fake.calls} received, {sum(fake.served.values())} answered)",
+    )
+    wait_for(all_stored, timeout=10, what="every answered call to be stored")
+    stop(worker, signal.SIGKILL)
+    in_flight = fake.calls - sum(fake.served.values())
+    answered = dict(fake.served_distinct)
+    fake.release(drop=True)
+    return in_flight, answered
+
+
+def wait_for_the_run_to_end(run_model, run_id: int, log: Path, *, timeout: float) -> None:
+    wait_for(
+        lambda: run_model.objects.get(pk=run_id).status != run_model.Status.RUNNING,
+        timeout=timeout,
+        interval=0.25,
+        what=f"the run to finish (worker log: {log.read_text()[-3000:]})",
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path):
     if connection.vendor != "postgresql":
@@ -135,32 +163,15 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path):
         worker = start_worker(env, log)
         try:
             wait_for(lambda: sum(fake.served.values()) >= total // 3, timeout=60, what="a third of the calls")
-            fake.hold()  # calls not answered yet stay in flight, unanswered
-            time.sleep(0.2)  # a reply being written at this moment reaches the worker
-            wait_for(
-                lambda: fake.calls > sum(fake.served.values()),
-                timeout=10,
-                what=f"calls in flight ({fake.calls} received, {sum(fake.served.values())} answered)",
+            in_flight, _ = kill_with_calls_in_flight(
+                worker, fake, all_stored=lambda: CacheEntry.objects.count() == sum(fake.served.values())
             )
-            wait_for(
-                lambda: CacheEntry.objects.count() == sum(fake.served.values()),
-                timeout=10,
-                what="every answered call to be cached",
-            )
-            stop(worker, signal.SIGKILL)
-            in_flight = fake.calls - sum(fake.served.values())
-            fake.release(drop=True)  # the dead worker's connections: closed, never answered
             done_at_kill = run.items.filter(status=WorkItem.Status.DONE).count()
             assert 0 < done_at_kill < total
             assert in_flight > 0
 
             worker = start_worker(env, log)
-            wait_for(
-                lambda: JuryRun.objects.get(pk=run.pk).status != JuryRun.Status.RUNNING,
-                timeout=90,
-                interval=0.25,
-                what=f"the run to finish (worker log: {log.read_text()[-3000:]})",
-            )
+            wait_for_the_run_to_end(JuryRun, run.pk, log, timeout=90)
         finally:
             stop(worker)
 
