@@ -1,10 +1,11 @@
 """A real Celery worker on the real Redis broker and PostgreSQL, killed mid-run and started again.
 
 The worker is a separate process judging through the real OpenAI SDK client against a loopback fake provider.
-Mid-run the fake stops answering (requests already received included) and, once every reply it did send is in the cache, the test kills
-the worker with SIGKILL; the parked calls are then dropped, as a dead connection would be. A second worker
-resumes the run (on start it re-dispatches running runs; the dead worker's leases expire after 3 s). Every item
-must end done exactly once, with one judgement each, and the fake must have answered exactly one call per item.
+Mid-run the fake stops answering (requests already received included) and, once every reply it did send is in
+the cache, the test kills the worker with SIGKILL; the parked calls are then dropped, as a dead connection would
+be. A second worker resumes the run (on start it re-dispatches running runs; the dead worker's leases expire
+after 3 s). Every item must end done exactly once, with one judgement each, and the fake must have answered
+exactly one call per item.
 
 Locally, without DATABASE_URL and CELERY_BROKER_URL, this skips; in CI (IMCBENCH_REQUIRE_SERVICES=1) it must run.
 """
