@@ -259,14 +259,19 @@ def request_estimate(*, run: JuryRun) -> JuryRun:
     return run
 
 
-def launch_run(*, run: JuryRun) -> JuryRun:
-    """Start (or resume) a run on Celery."""
+def launch_run(*, run: JuryRun, budget: Decimal | None = None) -> JuryRun:
+    """Start (or resume) a run on Celery, optionally with a new budget."""
     from . import tasks
 
     if run.status not in (JuryRun.Status.DRAFT, JuryRun.Status.RUNNING, JuryRun.Status.BUDGET_STOPPED):
         raise JuryError(f"a {run.get_status_display().lower()} run cannot be launched; retry its failures instead")
+    updates = {"budget": budget} if budget is not None else {}
     JuryRun.objects.filter(pk=run.pk).update(
-        status=JuryRun.Status.RUNNING, started_at=run.started_at or timezone.now(), finished_at=None, message=""
+        **updates,
+        status=JuryRun.Status.RUNNING,
+        started_at=run.started_at or timezone.now(),
+        finished_at=None,
+        message="",
     )
     run.refresh_from_db()
     transaction.on_commit(lambda: tasks.dispatch_run.delay(run.pk))

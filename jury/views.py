@@ -115,16 +115,11 @@ def run_estimate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JuryRun, pk=pk)
     budget = request.POST.get("budget", "").strip()
-    if budget:
-        try:
-            JuryRun.objects.filter(pk=run.pk).update(budget=Decimal(budget))
-            run.refresh_from_db()
-        except InvalidOperation:
-            messages.error(request, f"{budget!r} is not an amount.")
-            return redirect("jury-run-detail", pk=run.pk)
     try:
-        services.launch_run(run=run)
+        services.launch_run(run=run, budget=Decimal(budget) if budget else None)
         messages.success(request, f"Run {run.pk} launched.")
+    except InvalidOperation:
+        messages.error(request, f"{budget!r} is not an amount.")
     except services.JuryError as error:
         messages.error(request, str(error))
     return redirect("jury-run-detail", pk=run.pk)

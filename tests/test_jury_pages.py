@@ -121,3 +121,18 @@ def test_cancel_then_retry_from_the_page(client, ada, jury, django_capture_on_co
         client.post(reverse("jury-run-retry", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == JuryRun.Status.COMPLETED
+
+
+def test_a_run_stopped_at_its_budget_resumes_with_a_new_one_from_its_page(client, ada, jury, eager_celery):
+    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]), budget="0.01")
+    JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.BUDGET_STOPPED)
+    client.force_login(ada)
+    url = reverse("jury-run-launch", args=[run.pk])
+    page = client.post(url, {"budget": "lots"}, follow=True).content.decode()
+    assert "&#x27;lots&#x27; is not an amount." in page
+    run.refresh_from_db()
+    assert run.status == JuryRun.Status.BUDGET_STOPPED and str(run.budget) == "0.0100"
+
+    client.post(url, {"budget": "5"})
+    run.refresh_from_db()
+    assert run.budget == 5 and run.status != JuryRun.Status.BUDGET_STOPPED
