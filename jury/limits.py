@@ -52,8 +52,6 @@ class Pacer:
 class LocalLimiter:
     """Limits within this process: a semaphore for calls in flight and a :class:`Pacer` for their starts."""
 
-    shared = False
-
     def __init__(self, *, name: str, concurrency: int, rpm: int):
         self.name = name
         self.concurrency = max(1, concurrency)
@@ -137,7 +135,6 @@ class RedisLimiter:
     time, like :class:`Pacer`, so starts are spaced ``60 / rpm`` seconds apart over all processes.
     """
 
-    shared = True
     tick = 0.02
     idle_seconds = 1.0
 

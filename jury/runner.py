@@ -40,7 +40,7 @@ from django.utils import timezone
 from annotation.models import Conversation, Rubric
 
 from . import prompts
-from .limits import Pacer, limiter_for
+from .limits import limiter_for
 from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from .providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
 from .providers.base import ReplyError, redact
@@ -92,19 +92,15 @@ class Outcome:
     transient_errors: list[str] = field(default_factory=list)
 
 
-def call_with_retries(
-    provider, request: ProviderRequest, *, policy: RetryPolicy, pacer: Pacer | None = None, limiter=None
-) -> Outcome:
+def call_with_retries(provider, request: ProviderRequest, *, policy: RetryPolicy, limiter=None) -> Outcome:
     """Call ``provider`` once, retrying transient errors; never raises (the outcome carries the error).
 
-    Each attempt waits for ``pacer`` and holds a slot of ``limiter`` (:mod:`jury.limits`) unless the provider
-    holds one per HTTP exchange itself (it was built with that limiter).
+    Each attempt holds a slot of ``limiter`` (:mod:`jury.limits`: calls in flight and their pacing) unless the
+    provider holds one per HTTP exchange itself (it was built with that limiter).
     """
     outcome = Outcome()
     own_slots = limiter is not None and getattr(provider, "limiter", None) is not limiter
     for attempt in range(policy.max_retries + 1):
-        if pacer is not None:
-            pacer.wait()
         outcome.calls += 1
         try:
             with limiter.slot() if own_slots else contextlib.nullcontext():

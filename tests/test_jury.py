@@ -9,6 +9,7 @@ from django.core.management import call_command
 from annotation.default_rubric import ensure_roles_and_default_rubric
 from annotation.models import Image
 from jury import prompts, runner, services
+from jury.limits import Pacer
 from jury.models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from jury.providers import ProviderError, ProviderReply, ReplyError, get_provider, parse_reply
 from jury.providers.base import mask_key, parse_retry_after, redact
@@ -99,18 +100,17 @@ class Scripted:
 def test_transient_errors_retry_with_the_servers_delay_and_permanent_ones_fail_fast():
     slept = []
     policy = runner.RetryPolicy(max_retries=3, base=0.01, cap=5, sleep=slept.append)
-    pacer = runner.Pacer(0)
     limited = ProviderError("429", transient=True, status=429, retry_after=2.0)
-    outcome = runner.call_with_retries(Scripted(limited, '{"score": 3}'), None, pacer=pacer, policy=policy)
+    outcome = runner.call_with_retries(Scripted(limited, '{"score": 3}'), None, policy=policy)
     assert outcome.reply.text == '{"score": 3}' and outcome.calls == 2
     assert 2.0 <= slept[0] <= 2.01
 
     denied = ProviderError("401", transient=False, status=401)
-    outcome = runner.call_with_retries(Scripted(denied), None, pacer=pacer, policy=policy)
+    outcome = runner.call_with_retries(Scripted(denied), None, policy=policy)
     assert outcome.reply is None and outcome.calls == 1 and outcome.error.status == 401
 
     down = ProviderError("500", transient=True, status=500)
-    outcome = runner.call_with_retries(Scripted(down), None, pacer=pacer, policy=policy)
+    outcome = runner.call_with_retries(Scripted(down), None, policy=policy)
     assert outcome.calls == 4 and "gave up after 4 calls" in str(outcome.error)
 
 
@@ -386,12 +386,12 @@ def test_the_demo_jury_runs_every_simulated_judge_over_every_conversation(
 
 
 def test_the_pacer_spaces_calls_to_the_requests_per_minute_limit():
-    pacer = runner.Pacer(1200)  # one call every 50 ms
+    pacer = Pacer(1200)  # one call every 50 ms
     started = __import__("time").monotonic()
     for _ in range(4):
         pacer.wait()
     assert __import__("time").monotonic() - started >= 0.15
-    runner.Pacer(0).wait()  # no limit: no wait
+    Pacer(0).wait()  # no limit: no wait
 
 
 def test_calls_in_flight_never_exceed_the_concurrency_limit(jury_setup):
