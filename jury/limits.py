@@ -188,8 +188,10 @@ class RedisLimiter:
         if done:  # no longer counts towards the other processes' shares
             self.client.zrem(self.processes_key, self._process)
 
-    def _say_active(self) -> int:
-        return int(self._heartbeat(keys=[self.processes_key], args=[self._process, self.idle_seconds * 2]))
+    def _update_share(self) -> None:
+        """Say this process wants slots; its share is the limit divided among the processes that do (rounded up)."""
+        active = int(self._heartbeat(keys=[self.processes_key], args=[self._process, self.idle_seconds * 2]))
+        self._share = -(-self.concurrency // max(1, active))
 
     def in_flight(self) -> int:
         """Slots leased now, over every process (leases not yet expired)."""
@@ -226,7 +228,7 @@ class RedisLimiter:
                         self._last_busy = time.monotonic()
                     holding = bool(self._leases)
                 if active or holding:
-                    self._share = -(-self.concurrency // max(1, self._say_active()))
+                    self._update_share()
                 self._balance()
                 if time.monotonic() - renewed > self.lease_seconds / 3:
                     renewed = time.monotonic()
@@ -254,7 +256,7 @@ class RedisLimiter:
                     asked = True  # take one at once rather than at the next tick
                     self._cond.release()
                     try:
-                        self._share = -(-self.concurrency // max(1, self._say_active()))
+                        self._update_share()
                         taken = self._take(1)
                     finally:
                         self._cond.acquire()
