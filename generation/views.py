@@ -2,7 +2,7 @@
 actions. Researchers and admins only."""
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.models import Conversation
 from annotation.roles import Role, role_required
 from jury.providers import PROVIDERS
-from jury.views import HtmxHttpRequest, render_run_page
+from jury.views import HtmxHttpRequest, launch_from_page, render_run_page
 
 from . import selectors, services
 from .models import GenerationRun
@@ -125,14 +125,9 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.ADMIN, Role.RESEARCHER)
 def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(GenerationRun, pk=pk)
-    budget = request.POST.get("budget", "").strip()
-    try:
-        services.launch_run(run=run, budget=Decimal(budget) if budget else None)
-        messages.success(request, f"Generation run {run.pk} launched.")
-    except InvalidOperation:
-        messages.error(request, f"{budget!r} is not an amount.")
-    except services.GenerationError as error:
-        messages.error(request, str(error))
+    launch_from_page(
+        request, run=run, launch=services.launch_run, refused=services.GenerationError, label="Generation run"
+    )
     return redirect("generation-run-detail", pk=run.pk)
 
 

@@ -28,6 +28,18 @@ def render_run_page(request: HtmxHttpRequest, template_name: str, context: dict)
     return render(request, template_name, context)
 
 
+def launch_from_page(request: HttpRequest, *, run, launch, refused: type[Exception], label: str) -> None:
+    """Launch ``run`` with ``launch(run=, budget=)`` and the page's optional new budget; say how it went."""
+    budget = request.POST.get("budget", "").strip()
+    try:
+        launch(run=run, budget=Decimal(budget) if budget else None)
+        messages.success(request, f"{label} {run.pk} launched.")
+    except InvalidOperation:
+        messages.error(request, f"{budget!r} is not an amount.")
+    except refused as error:
+        messages.error(request, str(error))
+
+
 class LaunchForm(forms.Form):
     name = forms.CharField(max_length=200)
     judges = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
@@ -114,14 +126,7 @@ def run_estimate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.ADMIN)
 def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JuryRun, pk=pk)
-    budget = request.POST.get("budget", "").strip()
-    try:
-        services.launch_run(run=run, budget=Decimal(budget) if budget else None)
-        messages.success(request, f"Run {run.pk} launched.")
-    except InvalidOperation:
-        messages.error(request, f"{budget!r} is not an amount.")
-    except services.JuryError as error:
-        messages.error(request, str(error))
+    launch_from_page(request, run=run, launch=services.launch_run, refused=services.JuryError, label="Run")
     return redirect("jury-run-detail", pk=run.pk)
 
 
