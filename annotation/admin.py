@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .bundle import BundleInvalid, import_bundle, read_upload
-from .models import (
+from annotation.bundle import BundleInvalid, import_bundle, read_upload
+from annotation.models import (
     Annotation,
     Assignment,
     AuditEvent,

@@ -23,9 +23,9 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from .bundle_source import MANIFEST, BundleSource, UnsafeBundle, open_bundle, safe_member_path
-from .imaging import ImageRejected, ProcessedImage, process_image
-from .models import (
+from annotation.bundle_source import MANIFEST, BundleSource, UnsafeBundle, open_bundle, safe_member_path
+from annotation.imaging import ImageRejected, ProcessedImage, process_image
+from annotation.models import (
     SCORE_MAX,
     SCORE_MIN,
     Annotation,
@@ -41,8 +41,8 @@ from .models import (
     Turn,
     bundle_key,
 )
-from .profiles import ProfileError, summarise_profile
-from .roles import Role
+from annotation.profiles import ProfileError, summarise_profile
+from annotation.roles import Role
 
 FORMAT_NAME = "imcbench-bundle"
 FORMAT_VERSION = 1

@@ -6,10 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from . import selectors, services
-from .models import Annotation, Campaign, Conversation, Turn
-from .roles import Role, role_required
-from .services import AnnotationError
+from annotation import selectors, services
+from annotation.models import Annotation, Campaign, Conversation, Turn
+from annotation.roles import Role, role_required
+from annotation.services import AnnotationError
 
 
 class HtmxHttpRequest(HttpRequest):

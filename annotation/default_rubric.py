@@ -105,6 +105,6 @@ def install_roles_and_default_rubric(*, group_model, rubric_model, dimension_mod
 def ensure_roles_and_default_rubric() -> None:
     from django.contrib.auth.models import Group
 
-    from .models import Rubric, RubricDimension
+    from annotation.models import Rubric, RubricDimension
 
     install_roles_and_default_rubric(group_model=Group, rubric_model=Rubric, dimension_model=RubricDimension)

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from .roles import Role
+from annotation.roles import Role
 
 DEMO_PASSWORD = "imcbench-demo"
 DEMO_ACCOUNTS = (

@@ -4,8 +4,8 @@ one open for the demo clinicians to score in the workspace."""
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from .models import Annotation, Campaign, Conversation, Rubric
-from .services import create_campaign
+from annotation.models import Annotation, Campaign, Conversation, Rubric
+from annotation.services import create_campaign
 
 CALIBRATION_KEY = "demo-calibration"
 WORKSPACE_KEY = "demo-workspace"

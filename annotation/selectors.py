@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .models import Case, Conversation, Turn
+from annotation.models import Case, Conversation, Turn
 
 
 def case_with_everything(*, key: str) -> Case:
@@ -38,7 +38,7 @@ def conversation_with_turns(*, key: str) -> Conversation:
 
 def workspace(*, assignment_id: int, clinician) -> dict:
     """Everything the workspace page shows, in a fixed number of queries whatever the turns, images, dimensions."""
-    from .models import Annotation, Assignment, RubricDimension
+    from annotation.models import Annotation, Assignment, RubricDimension
 
     assignment = (
         Assignment.objects.select_related(
@@ -59,7 +59,7 @@ def workspace(*, assignment_id: int, clinician) -> dict:
 
 def clinician_queue(*, clinician) -> list[dict]:
     """Per open campaign of the clinician: submitted, in progress, remaining for them."""
-    from .models import Annotation, Assignment, Campaign
+    from annotation.models import Annotation, Assignment, Campaign
 
     rows = []
     for campaign in Campaign.objects.filter(clinicians=clinician).select_related("rubric").order_by("name"):
@@ -80,7 +80,7 @@ def clinician_queue(*, clinician) -> list[dict]:
 
 
 def my_annotations(*, clinician, campaign) -> QuerySet:
-    from .models import Annotation
+    from annotation.models import Annotation
 
     return Annotation.objects.filter(campaign=campaign, annotator=clinician).order_by("-updated_at")
 
@@ -89,8 +89,8 @@ def campaign_progress(*, campaign) -> dict:
     """Coverage per conversation, per-clinician counts and median active time, adjudication backlog."""
     from statistics import median
 
-    from .models import Adjudication, Annotation, Assignment
-    from .services import needs_adjudication
+    from annotation.models import Adjudication, Annotation, Assignment
+    from annotation.services import needs_adjudication
 
     conversation_ids = list(campaign.conversations.values_list("pk", flat=True))
     submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
@@ -144,8 +144,8 @@ def campaign_progress(*, campaign) -> dict:
 
 
 def adjudication_queue(*, campaign) -> QuerySet:
-    from .models import Adjudication
-    from .services import needs_adjudication
+    from annotation.models import Adjudication
+    from annotation.services import needs_adjudication
 
     done = Adjudication.objects.filter(campaign=campaign).values("conversation")
     return Conversation.objects.filter(pk__in=needs_adjudication(campaign=campaign)).exclude(pk__in=done)

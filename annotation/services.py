@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from .models import (
+from annotation.models import (
     SCORE_MAX,
     SCORE_MIN,
     Adjudication,

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import campaign_views, views, workspace_views
+from annotation import campaign_views, views, workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),

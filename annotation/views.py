@@ -10,9 +10,9 @@ from django.views.static import serve
 from django_htmx.middleware import HtmxDetails
 from kombu import Connection
 
-from . import selectors
-from .models import Case, Conversation
-from .roles import Role, role_required, roles_of
+from annotation import selectors
+from annotation.models import Case, Conversation
+from annotation.roles import Role, role_required, roles_of
 
 
 class HtmxHttpRequest(HttpRequest):

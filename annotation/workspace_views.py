@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import selectors, services
-from .models import Annotation, Assignment, Campaign
-from .roles import Role, role_required
-from .services import FLAG_KINDS, AnnotationError, AnnotationInput, StaleVersion
+from annotation import selectors, services
+from annotation.models import Annotation, Assignment, Campaign
+from annotation.roles import Role, role_required
+from annotation.services import FLAG_KINDS, AnnotationError, AnnotationInput, StaleVersion
 
 
 class HtmxHttpRequest(HttpRequest):

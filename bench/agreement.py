@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jury.agreement import bootstrap, krippendorff_alpha  # noqa: E402
+from jury.statistics.agreement import bootstrap, krippendorff_alpha  # noqa: E402
 
 SCALE = [1, 2, 3, 4, 5]
 

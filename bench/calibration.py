@@ -1,7 +1,7 @@
 """Benchmark: grouped 5-fold cross-validation of every calibration method, 3 dimensions, on simulated data.
 
 5,000 conversations in 500 cases, 9 judge-prompts (biased, some much noisier, 10 % of scores missing) and two
-clinicians per conversation, per dimension. Prints the wall-clock seconds of ``jury.calibration.cross_validate``
+clinicians per conversation, per dimension. Prints the wall-clock seconds of ``calibration.cross_validate``
 over the three dimensions (the goal is under 2 s on the 2-core development machine), the chosen method of each,
 then the time of the case-bootstrap leaderboard statistics (2,000 resamples) on a 500-case, 8-model,
 3-condition set.
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from jury import leaderboard_stats  # noqa: E402
-from jury.calibration import cross_validate  # noqa: E402
+from jury.statistics.calibration import cross_validate  # noqa: E402
 
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
+from generation.models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
 
 
 @admin.register(ModelEndpoint)

@@ -12,10 +12,9 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
+from generation import estimate, prompts
 from jury.prompts import format_profile
 from jury.providers import ImagePart, Message, ProviderRequest
-
-from . import estimate, prompts
 
 END_MARKER = "[END]"
 OPENING_CUE = "(The conversation starts now. You speak first: tell the assistant what is worrying you.)"

@@ -31,18 +31,17 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from annotation.models import Conversation, Turn, bundle_key
+from generation import dialogue
+from generation.dialogue import MODEL, PATIENT, Caller
+from generation.estimate import IMAGE_TOKENS
+from generation.models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
+from generation.selectors import call_totals
 from jury import runner as leased_work
 from jury.models import CacheEntry
 from jury.providers import ImagePart, ProviderError, ProviderReply
 from jury.providers.base import redact
 from jury.providers.simulated import conversation_quality
 from jury.runner import Outcome, ProviderPools, RetryPolicy, WorkStats, cached_reply, worker_name
-
-from . import dialogue
-from .dialogue import MODEL, PATIENT, Caller
-from .estimate import IMAGE_TOKENS
-from .models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
-from .selectors import call_totals
 
 log = logging.getLogger(__name__)
 OUTPUT_TOKENS_GUESS = 400  # a turn's output before the reply is known (for the budget check)

@@ -7,9 +7,8 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from annotation.models import Case, ModelUnderTest
+from generation.models import GenerationCall, GenerationItem, GenerationRun
 from jury.selectors import item_progress, runs_with_counts
-
-from .models import GenerationCall, GenerationItem, GenerationRun
 
 
 def select_cases(selection: dict):

@@ -10,12 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import AuditEvent, Case, Conversation, ModelUnderTest
+from generation import dialogue, estimate, prompts
+from generation.models import GenerationItem, GenerationRun, ModelEndpoint
+from generation.selectors import select_cases
 from jury.models import CacheEntry
 from jury.providers import PROVIDERS
-
-from . import dialogue, estimate, prompts
-from .models import GenerationItem, GenerationRun, ModelEndpoint
-from .selectors import select_cases
 
 CONDITIONS = tuple(Conversation.Condition.values)
 
@@ -155,7 +154,7 @@ def create_run(
 
 
 def _sides(*, run: GenerationRun, case: Case, endpoint: ModelEndpoint, condition: str) -> tuple:
-    from .runner import model_caller, patient_caller
+    from generation.runner import model_caller, patient_caller
 
     return dialogue.measure_sides(
         patient_caller=patient_caller(run, seed=0),
@@ -226,7 +225,7 @@ def estimate_run(*, run: GenerationRun) -> dict:
 
 def launch_run(*, run: GenerationRun, budget: Decimal | None = None) -> GenerationRun:
     """Start (or resume) a run on Celery, optionally with a new budget."""
-    from . import tasks
+    from generation import tasks
 
     startable = (GenerationRun.Status.DRAFT, GenerationRun.Status.RUNNING, GenerationRun.Status.BUDGET_STOPPED)
     if run.status not in startable:
@@ -254,7 +253,7 @@ def cancel_run(*, run: GenerationRun) -> GenerationRun:
 
 def retry_failed(*, run: GenerationRun) -> int:
     """Put failed and cancelled items back and relaunch; their finished turns come from the cache."""
-    from . import tasks
+    from generation import tasks
 
     with transaction.atomic():
         count = run.items.filter(status__in=[GenerationItem.Status.FAILED, GenerationItem.Status.CANCELLED]).update(

@@ -10,10 +10,9 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from generation import runner
+from generation.models import GenerationItem, GenerationRun
 from jury.tasks import dispatch_running, queue_on_worker_start, start_chunks, work_one_chunk
-
-from . import runner
-from .models import GenerationItem, GenerationRun
 
 
 @shared_task

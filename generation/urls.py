@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from generation import views
 
 urlpatterns = [
     path("generation/runs/", views.run_list, name="generation-run-list"),

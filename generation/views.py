@@ -13,11 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Conversation
 from annotation.roles import Role, role_required
+from generation import selectors, services
+from generation.models import GenerationRun
 from jury.providers import PROVIDERS
 from jury.views import HtmxHttpRequest, launch_from_page, render_run_page
-
-from . import selectors, services
-from .models import GenerationRun
 
 
 class LaunchForm(forms.Form):

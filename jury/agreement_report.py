@@ -2,7 +2,7 @@
 
 A campaign's units are the conversations with at least one submitted annotation in the campaign (against the
 campaign's rubric); its raters are the clinicians who submitted them. Confidence intervals come from
-:func:`jury.agreement.bootstrap` over *cases* (every conversation of a case is drawn together), because
+:func:`jury.statistics.agreement.bootstrap` over *cases* (every conversation of a case is drawn together), because
 conversations of one case share images and history and are not independent.
 """
 
@@ -19,9 +19,8 @@ from django.core.cache import cache
 from django.db.models import Count, F, Max, Q
 
 from annotation.models import Annotation, Campaign, RubricDimension
-
-from . import agreement
-from .result_plots import figure_svg as _svg
+from jury.statistics import agreement
+from jury.statistics.plots import figure_svg as _svg
 
 SCALE = (1, 2, 3, 4, 5)
 N_RESAMPLES = 1000
@@ -270,7 +269,7 @@ def _dimension_report(
 def _leave_one_out_pairs(ratings: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each clinician: their scores and the mean score of the other clinicians, unit by unit.
 
-    The same pairing as :func:`jury.agreement.leave_one_rater_out`; kept as columns so that the bootstrap
+    The same pairing as :func:`jury.statistics.agreement.leave_one_rater_out`; kept as columns so that the bootstrap
     resamples conversations (and the mean of the others travels with its conversation).
     """
     pairs = []
@@ -347,7 +346,7 @@ def report_csv(report: dict) -> str:
     return out.getvalue()
 
 
-# --- plots: matplotlib SVG without any style element or attribute (jury.result_plots.figure_svg) ----------
+# --- plots: matplotlib SVG without any style element or attribute (jury.statistics.plots.figure_svg) ----------
 
 
 def heatmap_svg(*, dimension: dict, clinicians: list[str]) -> bytes:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import agreement_views
+from jury import agreement_views
 
 urlpatterns = [
     path("agreement/", agreement_views.agreement_index, name="agreement-index"),

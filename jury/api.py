@@ -14,8 +14,7 @@ from rest_framework.response import Response
 
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
 from annotation.roles import HasRole, Role
-
-from .models import CalibrationArtifact, Judgement, LeaderboardSnapshot
+from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 
 RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 
@@ -211,7 +210,7 @@ class CalibrationViewSet(ResearchViewSet):
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_agreement(request: Request, key: str) -> Response:
-    from .agreement_report import agreement_report
+    from jury.agreement_report import agreement_report
 
     campaign = get_object_or_404(Campaign, key=key)
     return Response(agreement_report(campaign=campaign))
@@ -283,7 +282,7 @@ Problem = inline_serializer("Problem", fields={"detail": serializers.CharField()
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_leaderboard(request: Request, key: str) -> Response:
-    from .leaderboard_service import NoCalibration, live_leaderboard
+    from jury.leaderboard_service import NoCalibration, live_leaderboard
 
     campaign = Campaign.objects.filter(key=key).first()
     if campaign is None:

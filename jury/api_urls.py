@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import api
+from jury import api
 
 router = DefaultRouter()
 router.register("cases", api.CaseViewSet, basename="case")

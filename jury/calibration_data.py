@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from annotation.models import Adjudication, Annotation, Campaign, Conversation
-
-from .models import Judgement
+from jury.models import Judgement
 
 
 @dataclass

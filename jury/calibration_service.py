@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.models import Campaign
-
-from . import calibration, leaderboard_stats
-from .calibration_data import clinician_targets, conversation_facts, judgement_matrix
+from jury.calibration_data import clinician_targets, conversation_facts, judgement_matrix
+from jury.statistics import calibration
+from jury.statistics import leaderboard as leaderboard_stats
 
 
 @dataclass
@@ -119,9 +119,8 @@ def save_calibration(*, campaign: Campaign, actor=None, seed: int = 0):
     from django.db.models import Max
 
     from annotation.models import AuditEvent
-
-    from .exports import app_version
-    from .models import CalibrationArtifact
+    from jury.exports import app_version
+    from jury.models import CalibrationArtifact
 
     result = calibrate_campaign(campaign=campaign, seed=seed)
     existing = CalibrationArtifact.objects.filter(campaign=campaign, inputs_hash=result.inputs_hash, seed=seed).first()
@@ -167,7 +166,7 @@ def self_preference_rows(*, dimension: str, seed: int = 0) -> list:
 
     Raw judge scores (prompts of one judge averaged) over every judged conversation.
     """
-    from .models import Judge
+    from jury.models import Judge
 
     data = judgement_matrix(dimension=dimension)
     judge_keys = sorted({column.split("|", 1)[0] for column in data.judges})

@@ -19,9 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import AuditEvent, Campaign
-
-from . import exports
-from .models import ExportJob
+from jury import exports
+from jury.models import ExportJob
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,9 @@ from django_htmx.middleware import HtmxDetails
 
 from annotation.models import Campaign
 from annotation.roles import Role, role_required
-
-from . import exports, selectors
-from .export_tasks import start_export_job
-from .models import ExportJob
+from jury import exports, selectors
+from jury.export_tasks import start_export_job
+from jury.models import ExportJob
 
 DIRECT_DOWNLOAD_MAX_ROWS = 100_000  # above this the page offers only background exports
 CONTENT_TYPES = {

@@ -74,7 +74,7 @@ def provenance(**extra) -> dict:
 
 
 def judgement_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
-    from .models import Judgement
+    from jury.models import Judgement
 
     judgements = queryset if queryset is not None else Judgement.objects.all()
     rows = (
@@ -152,7 +152,7 @@ def annotation_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
 
 def score_rows(*, scores: dict[int, dict[str, float]], dimensions: list[str]):
     """Conversation-level calibrated scores (from ``calibration_service.calibrated_scores``) and their mean."""
-    from .calibration_data import conversation_facts
+    from jury.calibration_data import conversation_facts
 
     facts = conversation_facts(conversation_ids=list(scores))
     columns = (
@@ -299,8 +299,7 @@ def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource
     ``ValueError`` when the export cannot be made (scores without a campaign, a campaign that cannot calibrate).
     """
     from annotation.models import Annotation, Campaign
-
-    from .models import Judgement
+    from jury.models import Judgement
 
     if kind not in KINDS:
         raise ExportNotFound(f"No export {kind!r}; choose one of {', '.join(KINDS)}")
@@ -325,8 +324,8 @@ def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource
 
 
 def _score_source(campaign) -> ExportSource:
-    from .calibration_service import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
-    from .models import CalibrationArtifact
+    from jury.calibration_service import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
+    from jury.models import CalibrationArtifact
 
     artifact = CalibrationArtifact.objects.filter(campaign=campaign).order_by("-version").first()
     if artifact is not None:

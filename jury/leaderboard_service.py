@@ -1,7 +1,7 @@
 """The leaderboard of a campaign's latest calibration, computed live or published as a frozen snapshot.
 
 :func:`leaderboard_payload` applies a saved :class:`~jury.models.CalibrationArtifact` to every judged
-conversation and ranks models and families (``jury.leaderboard_stats``: case-bootstrap 95 % intervals and rank
+conversation and ranks models and families (``jury.statistics.leaderboard``: case-bootstrap 95 % intervals and rank
 intervals, subgroup and ablation deltas). Everything is seeded, so the same artefact and the same judgements give
 the same payload. :func:`publish_leaderboard` stores it as a :class:`~jury.models.LeaderboardSnapshot`, keyed by
 its inputs: publishing the same inputs again returns the existing snapshot.
@@ -15,12 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from annotation.models import AuditEvent, Campaign
-
-from . import leaderboard_stats, selectors
-from .calibration_data import conversation_facts
-from .calibration_service import calibrated_scores, dimensions_of, fitted_from_artifact, json_safe, leaderboard_data
-from .exports import app_version
-from .models import CalibrationArtifact, Judgement, LeaderboardSnapshot
+from jury import selectors
+from jury.calibration_data import conversation_facts
+from jury.calibration_service import calibrated_scores, dimensions_of, fitted_from_artifact, json_safe, leaderboard_data
+from jury.exports import app_version
+from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
+from jury.statistics import leaderboard as leaderboard_stats
 
 PAYLOAD_FORMAT = "imcbench-leaderboard"
 PAYLOAD_VERSION = 1

@@ -7,8 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from annotation.models import SCORE_MAX, SCORE_MIN, BundleImport, Campaign, Conversation, bundle_key
-
-from .run_base import LeasedItemBase, RunBase
+from jury.run_base import LeasedItemBase, RunBase
 
 
 class Judge(models.Model):

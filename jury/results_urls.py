@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_views, results_views
+from jury import export_views, results_views
 
 urlpatterns = [
     path("campaigns/<slug:key>/calibration/", results_views.calibration_page, name="campaign-calibration"),

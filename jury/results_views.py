@@ -16,9 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign, Conversation
 from annotation.roles import Role, role_required
-
-from . import leaderboard_stats, result_plots
-from .calibration_service import (
+from jury.calibration_service import (
     calibrate_campaign,
     calibrated_scores,
     case_attributes,
@@ -29,8 +27,10 @@ from .calibration_service import (
     save_calibration,
     self_preference_rows,
 )
-from .models import CalibrationArtifact, Judgement
-from .result_plots import Estimate
+from jury.models import CalibrationArtifact, Judgement
+from jury.statistics import leaderboard as leaderboard_stats
+from jury.statistics import plots as result_plots
+from jury.statistics.plots import Estimate
 
 BOOTSTRAP_SEED = 0
 ABLATIONS = ("no_image", "no_ehr")

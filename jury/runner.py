@@ -38,13 +38,12 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from annotation.models import Conversation, Rubric
-
-from . import prompts
-from .limits import limiter_for
-from .models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
-from .providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
-from .providers.base import ReplyError, redact
-from .run_base import LeasedItemBase, RunBase, RunStatus
+from jury import prompts
+from jury.limits import limiter_for
+from jury.models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from jury.providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
+from jury.providers.base import ReplyError, redact
+from jury.run_base import LeasedItemBase, RunBase, RunStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from .models import Judge, JudgePrompt, JuryRun, WorkItem
-from .run_base import ItemStatus, RunBase
+from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
+from jury.run_base import ItemStatus, RunBase
 
 RATE_WINDOW_SECONDS = 30
 
@@ -114,14 +114,14 @@ def run_failures(*, run: JuryRun, limit: int = 50):
 
 def latest_calibration(*, campaign):
     """The campaign's newest saved calibration artefact, or None."""
-    from .models import CalibrationArtifact
+    from jury.models import CalibrationArtifact
 
     return CalibrationArtifact.objects.filter(campaign=campaign).order_by("-version").first()
 
 
 def leaderboard_snapshots(*, campaign=None):
     """Published leaderboard snapshots, newest first (of one campaign when given)."""
-    from .models import LeaderboardSnapshot
+    from jury.models import LeaderboardSnapshot
 
     snapshots = LeaderboardSnapshot.objects.select_related("campaign", "calibration", "created_by")
     return snapshots.filter(campaign=campaign) if campaign is not None else snapshots
@@ -129,7 +129,7 @@ def leaderboard_snapshots(*, campaign=None):
 
 def export_jobs(*, limit: int = 50):
     """The latest background export jobs, newest first."""
-    from .models import ExportJob
+    from jury.models import ExportJob
 
     return ExportJob.objects.select_related("created_by")[:limit]
 
@@ -137,8 +137,7 @@ def export_jobs(*, limit: int = 50):
 def export_row_counts() -> dict[str, int]:
     """How many rows each export kind would write now (calibrated scores: conversations with a scored judgement)."""
     from annotation.models import Annotation
-
-    from .models import Judgement
+    from jury.models import Judgement
 
     scored = Judgement.objects.filter(status=Judgement.Status.SCORED, score__isnull=False)
     return {

@@ -10,9 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Conversation
-
-from . import prompts as prompt_files
-from .models import CacheEntry, Judge, JudgePrompt, JuryRun, WorkItem
+from jury import prompts as prompt_files
+from jury.models import CacheEntry, Judge, JudgePrompt, JuryRun, WorkItem
 
 
 class JuryError(ValueError):
@@ -183,7 +182,7 @@ def create_run(
 
 def estimate_run(*, run: JuryRun) -> dict:
     """Dry run: items, how many the cache already answers, tokens and money for the rest. Stored on the run."""
-    from .runner import RequestBuilder, estimate_tokens
+    from jury.runner import RequestBuilder, estimate_tokens
 
     builder = RequestBuilder()
     ids = list(run.items.order_by("id").values_list("id", flat=True))
@@ -251,7 +250,7 @@ def estimate_run(*, run: JuryRun) -> dict:
 
 def request_estimate(*, run: JuryRun) -> JuryRun:
     """Estimate a run in the background (a large run takes a while to build); the run page shows it when ready."""
-    from . import tasks
+    from jury import tasks
 
     run.estimate = {"pending": True, "requested_at": timezone.now().isoformat()}
     JuryRun.objects.filter(pk=run.pk).update(estimate=run.estimate)
@@ -261,7 +260,7 @@ def request_estimate(*, run: JuryRun) -> JuryRun:
 
 def launch_run(*, run: JuryRun, budget: Decimal | None = None) -> JuryRun:
     """Start (or resume) a run on Celery, optionally with a new budget."""
-    from . import tasks
+    from jury import tasks
 
     if run.status not in (JuryRun.Status.DRAFT, JuryRun.Status.RUNNING, JuryRun.Status.BUDGET_STOPPED):
         raise JuryError(f"a {run.get_status_display().lower()} run cannot be launched; retry its failures instead")
@@ -299,7 +298,7 @@ def retry_failed(*, run: JuryRun, include_cancelled: bool = True) -> int:
         if count:
             JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING, finished_at=None, message="")
             run.refresh_from_db()
-            from . import tasks
+            from jury import tasks
 
             transaction.on_commit(lambda: tasks.dispatch_run.delay(run.pk))
     return count

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import export_views, snapshot_views
+from jury import export_views, snapshot_views
 
 urlpatterns = [
     path("campaigns/<slug:key>/leaderboard/snapshots/", snapshot_views.snapshot_list, name="leaderboard-snapshot-list"),

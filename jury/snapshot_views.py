@@ -7,10 +7,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign
 from annotation.roles import Role, role_required
-
-from . import selectors
-from .leaderboard_service import NoCalibration, publish_leaderboard
-from .models import LeaderboardSnapshot
+from jury import selectors
+from jury.leaderboard_service import NoCalibration, publish_leaderboard
+from jury.models import LeaderboardSnapshot
 
 
 @require_GET

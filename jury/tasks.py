@@ -16,9 +16,9 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
-from . import runner
-from .models import JuryRun, WorkItem
-from .run_base import RunStatus
+from jury import runner
+from jury.models import JuryRun, WorkItem
+from jury.run_base import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def work_chunk(run_id: int) -> dict:
 @shared_task
 def estimate_run(run_id: int) -> dict:
     """The dry run of :func:`jury.services.estimate_run`, off the request; a failure is stored on the run."""
-    from . import services
+    from jury import services
 
     run = JuryRun.objects.get(pk=run_id)
     try:

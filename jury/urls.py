@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from jury import views
 
 urlpatterns = [
     path("jury/runs/", views.run_list, name="jury-run-list"),

@@ -12,9 +12,8 @@ from django_htmx.middleware import HtmxDetails
 
 from annotation.models import Conversation, ModelUnderTest
 from annotation.roles import Role, role_required
-
-from . import selectors, services
-from .models import JuryRun
+from jury import selectors, services
+from jury.models import JuryRun
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -1,5 +1,5 @@
-"""jury.agreement reproduces published worked examples, agrees with independent implementations, behaves under
-permutations and shifts, says when a figure is undefined, and bootstraps fast."""
+"""jury.statistics.agreement reproduces published worked examples, agrees with independent implementations,
+behaves under permutations and shifts, says when a figure is undefined, and bootstraps fast."""
 
 import math
 import time
@@ -15,8 +15,8 @@ from hypothesis.extra.numpy import arrays
 from sklearn import metrics as sklearn_metrics
 from statsmodels.stats import inter_rater
 
-from jury import agreement
-from jury.agreement import Statistic
+from jury.statistics import agreement
+from jury.statistics.agreement import Statistic
 
 nan = np.nan
 SCALE = [1, 2, 3, 4, 5]

@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from annotation.default_rubric import DEFAULT_RUBRIC
 from annotation.models import Annotation, Campaign, Rubric
-from jury import agreement, agreement_report
+from jury import agreement_report
+from jury.statistics import agreement
 from tests.factories import CaseFactory, ConversationFactory, UserFactory
 
 

@@ -1,5 +1,6 @@
-"""jury.calibration recovers known judge biases, beats the equal-weight jury only when it should, never splits a
-case between training and test, is deterministic, renormalises over missing judges, and refuses bad input."""
+"""jury.statistics.calibration recovers known judge biases, beats the equal-weight jury only when it should,
+never splits a case between training and test, is deterministic, renormalises over missing judges,
+and refuses bad input."""
 
 import json
 
@@ -9,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.isotonic import IsotonicRegression
 
-from jury import agreement, calibration
-from jury.calibration import Calibration
+from jury.statistics import agreement, calibration
+from jury.statistics.calibration import Calibration
 
 nan = np.nan
 SCALE = [1, 2, 3, 4, 5]

@@ -7,9 +7,9 @@ from django.test import Client
 
 from annotation import services
 from annotation.models import Annotation, Rubric
-from jury import leaderboard_stats
 from jury.calibration_service import calibrate_campaign, calibrated_scores, leaderboard_data
 from jury.models import Judge, Judgement, JudgePrompt
+from jury.statistics import leaderboard as leaderboard_stats
 from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""jury.leaderboard_stats: case-bootstrap intervals that cover the truth, rank intervals, subgroup and paired
+"""jury.statistics.leaderboard: case-bootstrap intervals that cover the truth, rank intervals, subgroup and paired
 ablation deltas, self-preference, resampling whole cases, determinism, and refusal of bad input."""
 
 import json
@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from jury import leaderboard_stats as ls
-from jury.leaderboard_stats import Conversations
+from jury.statistics import leaderboard as ls
+from jury.statistics.leaderboard import Conversations
 
 nan = np.nan
 DIMENSIONS = ["safety", "accuracy", "uncertainty"]

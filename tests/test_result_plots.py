@@ -6,9 +6,9 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from jury import result_plots
-from jury.agreement import Statistic
-from jury.result_plots import Estimate
+from jury.statistics import plots as result_plots
+from jury.statistics.agreement import Statistic
+from jury.statistics.plots import Estimate
 
 SVG = "{http://www.w3.org/2000/svg}"
 

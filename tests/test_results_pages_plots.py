@@ -151,7 +151,7 @@ def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, 
 def test_leaderboard_page_draws_from_the_computed_numbers_once_and_then_from_its_cache(client, rex, world):
     from unittest import mock
 
-    from jury import leaderboard_stats
+    from jury.statistics import leaderboard as leaderboard_stats
 
     client.force_login(rex)
     with mock.patch.object(leaderboard_stats, "leaderboard", wraps=leaderboard_stats.leaderboard) as computed:
@@ -189,8 +189,8 @@ def test_outsiders_and_clinicians_see_no_figures(client, carmen, otto, world):
 
 
 def test_when_the_equal_jury_is_chosen_the_figure_sets_it_beside_the_best_alternative():
-    from jury import calibration
     from jury.results_views import _compared_methods
+    from jury.statistics import calibration
 
     rng = np.random.default_rng(0)
     target = rng.integers(1, 6, 60).astype(float)

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from .base import (
+from jury.providers.base import (
     ImagePart,
     Message,
     Provider,
@@ -34,19 +34,19 @@ def get_provider(name: str, **overrides) -> Provider:
     config = {**getattr(settings, "JURY_PROVIDERS", {}).get(name, {}), **overrides}
     config.setdefault("timeout", getattr(settings, "JURY_PROVIDER_TIMEOUT_SECONDS", 60.0))
     if name == "simulated":
-        from .simulated import SimulatedProvider
+        from jury.providers.simulated import SimulatedProvider
 
         return SimulatedProvider(**config)
     if name == "anthropic":
-        from .anthropic import AnthropicProvider
+        from jury.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(**config)
     if name == "openai":
-        from .openai import OpenAIProvider
+        from jury.providers.openai import OpenAIProvider
 
         return OpenAIProvider(**config)
     if name == "bedrock":
-        from .bedrock import BedrockProvider
+        from jury.providers.bedrock import BedrockProvider
 
         return BedrockProvider(**config)
     raise ValueError(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

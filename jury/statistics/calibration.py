@@ -33,12 +33,12 @@ scores matrix to one jury score per conversation on the clinicians' scale (clipp
 test fold; the fold of each case is a deterministic function of ``seed``), pools the held-out predictions, and
 reports for each method MAE, RMSE, Spearman's ρ, quadratic-weighted Cohen's κ against the rounded consensus and
 Krippendorff's α (ordinal) of the clinicians with the rounded jury added as one more rater — beside the
-clinician leave-one-out ceiling (each clinician against the mean of the others, from :mod:`jury.agreement`).
+clinician leave-one-out ceiling (each clinician against the mean of the others, from :mod:`jury.statistics.agreement`).
 A method other than ``equal`` is chosen only when it beats ``equal`` on held-out MAE by at least ``margin``
 *and* by more than 1.96 case-clustered standard errors of the paired difference; otherwise the report says
 plainly that calibration does not beat the equal-weight jury and ``equal`` is used.
 
-Figures are :class:`jury.agreement.Statistic`; bad input raises :class:`ValueError` naming the problem.
+Figures are :class:`jury.statistics.agreement.Statistic`; bad input raises :class:`ValueError` naming the problem.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from typing import Literal
 import numpy as np
 from scipy import optimize
 
-from jury.agreement import (
+from jury.statistics.agreement import (
     Statistic,
     cohen_kappa,
     krippendorff_alpha,
@@ -462,7 +462,7 @@ def _mean_of(statistics: Sequence[Statistic], what: str) -> Statistic:
 
 
 def _ceiling(clinicians: np.ndarray, labels: list[float], scale: tuple[float, float]) -> dict[str, Statistic]:
-    """The clinician leave-one-out ceiling: each clinician against the mean of the others (jury.agreement)."""
+    """The clinician leave-one-out ceiling: each clinician against the mean of the others (see agreement)."""
 
     def qwk(a: np.ndarray, b: np.ndarray) -> Statistic:
         return cohen_kappa(

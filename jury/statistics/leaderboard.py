@@ -23,7 +23,7 @@ thousand resamples of every model and dimension are a few matrix products. Every
 - :func:`self_preference`: for each judge, d = its score − the mean of the other judges present, and the
   difference of mean d on conversations of its own family's models and on the others'.
 
-Figures are :class:`jury.agreement.Statistic` (``value`` ``None`` with a reason when undefined, ``ci`` the
+Figures are :class:`jury.statistics.agreement.Statistic` (``value`` ``None`` with a reason when undefined, ``ci`` the
 percentile interval, ``n_resamples`` the resamples on which the figure was defined). Bad input raises
 :class:`ValueError`.
 """
@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from jury.agreement import Statistic
+from jury.statistics.agreement import Statistic
 
 __all__ = [
     "Conversations",

@@ -132,7 +132,7 @@ class Estimate:
 
     @classmethod
     def of(cls, statistic) -> Estimate:
-        """From anything with ``value``, ``ci`` (a pair or None) and ``undefined_reason`` (jury.agreement.Statistic)."""
+        """From anything with ``value``, ``ci`` (a pair or None) and ``undefined_reason`` (agreement.Statistic)."""
         ci = getattr(statistic, "ci", None)
         return cls(
             value=statistic.value,
