@@ -4,16 +4,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.middleware import HtmxDetails
 
 from annotation import selectors, services
 from annotation.models import Annotation, Campaign, Conversation, Turn
 from annotation.roles import Role, role_required
 from annotation.services import AnnotationError
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from imcbench_site.http import HtmxHttpRequest
 
 
 @require_GET

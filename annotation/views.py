@@ -7,16 +7,12 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.static import serve
-from django_htmx.middleware import HtmxDetails
 from kombu import Connection
 
 from annotation import selectors
 from annotation.models import Case, Conversation
 from annotation.roles import Role, role_required, roles_of
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from imcbench_site.http import HtmxHttpRequest
 
 
 @require_GET

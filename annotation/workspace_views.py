@@ -5,16 +5,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
 from annotation.services import FLAG_KINDS, AnnotationError, AnnotationInput, StaleVersion
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from imcbench_site.http import HtmxHttpRequest
 
 
 def _open_campaign_for(request: HttpRequest, key: str) -> Campaign:

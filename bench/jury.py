@@ -1,6 +1,6 @@
 """Benchmark: 2,000 jury judgements through the real OpenAI SDK client against a loopback fake provider.
 
-The fake (``jury.providers.loopback``, in its own process) answers every call after 50 ms. The run's concurrency
+The fake (``testkit.loopback``, in its own process) answers every call after 50 ms. The run's concurrency
 limit is 16 calls in flight in total over ``--processes`` worker processes (as Celery's prefork pool would run
 them), held by the shared Redis limiter (``--limiter redis``, the default when Redis answers on
 ``JURY_LIMITER_URL`` or 127.0.0.1:6379) or, with ``--limiter local``, as ``16 / processes`` per process — so no
@@ -69,9 +69,9 @@ def limiter_url(choice: str | None) -> str:
 
 def worker(run_id: int) -> None:
     """One judging process: warm up, wait for the run to start, work until no item is left."""
+    from engine.providers import get_provider
     from jury import runner
     from jury.models import JuryRun
-    from jury.providers import get_provider
 
     get_provider("openai")  # imports the SDK before the clock starts
     print("ready", flush=True)
@@ -138,7 +138,7 @@ def main() -> None:
         parser.error("--concurrency must be a multiple of --processes with --limiter local")
 
     fake = subprocess.Popen(
-        [sys.executable, "-m", "jury.providers.loopback", "--latency", str(options.latency)]
+        [sys.executable, "-m", "testkit.loopback", "--latency", str(options.latency)]
         + (["--lean"] if options.lean else []),
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -12,9 +12,9 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
+from engine.providers import ImagePart, Message, ProviderRequest
 from generation import estimate, prompts
 from jury.prompts import format_profile
-from jury.providers import ImagePart, Message, ProviderRequest
 
 END_MARKER = "[END]"
 OPENING_CUE = "(The conversation starts now. You speak first: tell the assistant what is worrying you.)"

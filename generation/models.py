@@ -7,8 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from annotation.models import Case, Conversation, ModelUnderTest
+from engine.models import LeasedItemBase, RunBase
 from generation.estimate import money
-from jury.run_base import LeasedItemBase, RunBase
 
 PROVIDER_HELP = "anthropic, openai, bedrock or simulated."
 

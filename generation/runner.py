@@ -9,7 +9,7 @@ replays the finished turns from the cache with no provider call. Identical reque
 (a case's opening patient message is the same for every model and condition) are sent once.
 
 The provider layer, the retry policy (``Retry-After`` honoured), the per-provider limits shared with every worker
-(:func:`jury.limits.limiter_for`) and the cache are the jury's (``jury.runner``, ``jury.providers``); items are
+(:func:`engine.limits.limiter_for`) and the cache are the jury's (``jury.runner``, ``engine.providers``); items are
 claimed, renewed and released by the jury's lease functions (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL),
 and the budget cap and cancel behave the same way. Provider calls run in one thread pool per provider
 (:class:`jury.runner.ProviderPools`); those threads never touch the database.
@@ -31,17 +31,18 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from annotation.models import Conversation, Turn, bundle_key
+from engine import leasing as leased_work
+from engine.calls import Outcome, ProviderPools, RetryPolicy, worker_name
+from engine.leasing import WorkStats, cached_reply
+from engine.models import CacheEntry
+from engine.providers import ImagePart, ProviderError, ProviderReply
+from engine.providers.base import redact
+from engine.providers.simulated import conversation_quality
 from generation import dialogue
 from generation.dialogue import MODEL, PATIENT, Caller
 from generation.estimate import IMAGE_TOKENS
 from generation.models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
 from generation.selectors import call_totals
-from jury import runner as leased_work
-from jury.models import CacheEntry
-from jury.providers import ImagePart, ProviderError, ProviderReply
-from jury.providers.base import redact
-from jury.providers.simulated import conversation_quality
-from jury.runner import Outcome, ProviderPools, RetryPolicy, WorkStats, cached_reply, worker_name
 
 log = logging.getLogger(__name__)
 OUTPUT_TOKENS_GUESS = 400  # a turn's output before the reply is known (for the budget check)

@@ -7,8 +7,9 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from annotation.models import Case, ModelUnderTest
+from engine import progress as engine_progress
+from engine.progress import item_progress, runs_with_counts
 from generation.models import GenerationCall, GenerationItem, GenerationRun
-from jury.selectors import item_progress, runs_with_counts
 
 
 def select_cases(selection: dict):
@@ -63,11 +64,16 @@ def run_progress(*, run: GenerationRun) -> dict:
 
 
 def progress_line(progress: dict) -> str:
-    eta = f", ~{progress['eta_seconds']:.0f} s left" if progress["eta_seconds"] is not None else ""
-    return (
-        f"generation run {progress['run'].pk} {progress['status']}: {progress['done']}/{progress['total']} "
-        f"conversations, {progress['failed']} failed, {progress['turns']} turns, {progress['calls']} provider calls, "
-        f"{progress['cached']} from the cache, ${progress['cost']:.4f}{eta}"
+    return engine_progress.progress_line(
+        progress,
+        run_label="generation run",
+        details=[
+            f"{progress['done']}/{progress['total']} conversations",
+            f"{progress['failed']} failed",
+            f"{progress['turns']} turns",
+            f"{progress['calls']} provider calls",
+            f"{progress['cached']} from the cache",
+        ],
     )
 
 

@@ -10,11 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import AuditEvent, Case, Conversation, ModelUnderTest
+from engine.models import CacheEntry
+from engine.providers import PROVIDERS
 from generation import dialogue, estimate, prompts
 from generation.models import GenerationItem, GenerationRun, ModelEndpoint
 from generation.selectors import select_cases
-from jury.models import CacheEntry
-from jury.providers import PROVIDERS
 
 CONDITIONS = tuple(Conversation.Condition.values)
 

@@ -10,12 +10,12 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from engine.tasks import dispatch_running, queue_on_worker_start, start_chunks, work_one_chunk
 from generation import runner
 from generation.models import GenerationItem, GenerationRun
-from jury.tasks import dispatch_running, queue_on_worker_start, start_chunks, work_one_chunk
 
 
-@shared_task
+@shared_task(name="generation.tasks.dispatch_run")
 def dispatch_run(run_id: int) -> int:
     """Start chunk tasks for a running run; returns how many."""
     return start_chunks(
@@ -27,7 +27,7 @@ def dispatch_run(run_id: int) -> int:
     )
 
 
-@shared_task(acks_late=True)
+@shared_task(name="generation.tasks.generate_chunk", acks_late=True)
 def generate_chunk(run_id: int) -> dict:
     """Generate up to one chunk of conversations, then pass the baton or finish the run."""
     return work_one_chunk(
@@ -39,7 +39,7 @@ def generate_chunk(run_id: int) -> dict:
     )
 
 
-@shared_task
+@shared_task(name="generation.tasks.resume_runs")
 def resume_runs() -> list[int]:
     """Dispatch every running generation run again (after a worker restart)."""
     return dispatch_running(dispatch_run, run_model=GenerationRun)

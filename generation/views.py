@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Conversation
 from annotation.roles import Role, role_required
+from engine.pages import launch_from_page, render_run_page
+from engine.providers import PROVIDERS
 from generation import selectors, services
 from generation.models import GenerationRun
-from jury.providers import PROVIDERS
-from jury.views import HtmxHttpRequest, launch_from_page, render_run_page
+from imcbench_site.http import HtmxHttpRequest
 
 
 class LaunchForm(forms.Form):

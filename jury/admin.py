@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from engine.models import CacheEntry
 from jury.models import (
-    CacheEntry,
     CalibrationArtifact,
     ExportJob,
     Judge,

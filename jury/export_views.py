@@ -9,10 +9,10 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from annotation.models import Campaign
 from annotation.roles import Role, role_required
+from imcbench_site.http import HtmxHttpRequest
 from jury import exports, selectors
 from jury.export_tasks import start_export_job
 from jury.models import ExportJob
@@ -23,10 +23,6 @@ CONTENT_TYPES = {
     "jsonl": "application/x-ndjson",
     "parquet": "application/vnd.apache.parquet",
 }
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def export_rows(*, kind: str, campaign_key: str | None):

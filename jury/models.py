@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from annotation.models import SCORE_MAX, SCORE_MIN, BundleImport, Campaign, Conversation, bundle_key
-from jury.run_base import LeasedItemBase, RunBase
+from engine.models import LeasedItemBase, RunBase
 
 
 class Judge(models.Model):
@@ -164,27 +164,6 @@ class WorkItem(LeasedItemBase):
 
     def __str__(self) -> str:
         return f"run {self.run_id} item {self.key[:12]} ({self.dimension} #{self.sample_index})"
-
-
-class CacheEntry(models.Model):
-    """A provider reply, content-addressed by provider, model, parameters and the full request (images by hash)."""
-
-    key = models.CharField(max_length=64, unique=True)
-    provider = models.CharField(max_length=60)
-    model_id = models.CharField(max_length=200)
-    text = models.TextField()
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    request_id = models.CharField(max_length=200, blank=True)
-    latency_ms = models.PositiveIntegerField(default=0)
-    origin = models.CharField(max_length=64, blank=True, help_text="Key of the work item whose call made it.")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name_plural = "cache entries"
-
-    def __str__(self) -> str:
-        return f"{self.provider}/{self.model_id} {self.key[:12]}"
 
 
 class CalibrationArtifact(models.Model):

@@ -11,39 +11,36 @@ backoff and jitter, honouring ``Retry-After``; permanent errors fail the item at
 An item claimed by a worker that dies keeps its lease until ``JURY_LEASE_SECONDS`` pass, then any worker takes it
 again — and finds the reply in the cache if the call had finished: no provider call is made twice.
 
-The leasing of items (:func:`claim`, :func:`renew_leases`, :func:`release`, :func:`next_lease_expiry`), the run's
-bookkeeping (:func:`finish_if_done`, :func:`stop_for_budget`), :class:`ProviderPools` and :class:`WorkStats` serve
-every run of leased items (:mod:`jury.run_base`): conversation generation (:mod:`generation.runner`) uses them too.
+Leasing, retries, provider pools and the cache are the run engine's (:mod:`engine.leasing`, :mod:`engine.calls`),
+shared with conversation generation; this module is what is particular to judging.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import mimetypes
-import os
-import random
-import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from annotation.models import Conversation, Rubric
+from engine import leasing
+from engine.calls import Outcome, ProviderPools, RetryPolicy, worker_name
+from engine.leasing import WorkStats, cached_reply, release, renew_leases, stop_for_budget, update_rows
+from engine.models import CacheEntry
+from engine.providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, parse_reply
+from engine.providers.base import ReplyError, redact
 from jury import prompts
-from jury.limits import limiter_for
-from jury.models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
-from jury.providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, get_provider, parse_reply
-from jury.providers.base import ReplyError, redact
-from jury.run_base import LeasedItemBase, RunBase, RunStatus
+from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -52,134 +49,6 @@ REASK = (
     "Your reply could not be used: {error}. Reply again with only the JSON object "
     '{{"score": <an integer from 1 to 5>, "rationale": "<two or three sentences>"}} and nothing else.'
 )
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-# ------------------------------------------------------------------------------------------------ limits
-
-
-@dataclass
-class RetryPolicy:
-    max_retries: int = 5
-    base: float = 1.0
-    cap: float = 60.0
-    sleep: object = time.sleep
-
-    @classmethod
-    def from_settings(cls) -> RetryPolicy:
-        return cls(
-            max_retries=settings.JURY_MAX_TRANSIENT_RETRIES,
-            base=settings.JURY_BACKOFF_BASE_SECONDS,
-            cap=settings.JURY_BACKOFF_MAX_SECONDS,
-        )
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds before retry ``attempt`` (0-based): ``Retry-After`` when given, else full-jitter exponential."""
-        if retry_after is not None:
-            return min(retry_after, self.cap) + random.uniform(0, 0.1 * self.base)
-        return random.uniform(self.base / 2, min(self.cap, self.base * 2**attempt))
-
-
-@dataclass
-class Outcome:
-    reply: ProviderReply | None = None
-    error: ProviderError | None = None
-    calls: int = 0
-    transient_errors: list[str] = field(default_factory=list)
-
-
-def call_with_retries(provider, request: ProviderRequest, *, policy: RetryPolicy, limiter=None) -> Outcome:
-    """Call ``provider`` once, retrying transient errors; never raises (the outcome carries the error).
-
-    Each attempt holds a slot of ``limiter`` (:mod:`jury.limits`: calls in flight and their pacing) unless the
-    provider holds one per HTTP exchange itself (it was built with that limiter).
-    """
-    outcome = Outcome()
-    own_slots = limiter is not None and getattr(provider, "limiter", None) is not limiter
-    for attempt in range(policy.max_retries + 1):
-        outcome.calls += 1
-        try:
-            with limiter.slot() if own_slots else contextlib.nullcontext():
-                outcome.reply = provider.complete(request)
-            return outcome
-        except ProviderError as error:
-            outcome.error = error
-            if not error.transient:
-                return outcome
-            outcome.transient_errors.append(str(error))
-            if attempt == policy.max_retries:
-                outcome.error = ProviderError(
-                    f"gave up after {outcome.calls} calls: {error}", transient=True, status=error.status
-                )
-                return outcome
-            policy.sleep(policy.delay(attempt, error.retry_after))
-        except Exception as error:  # noqa: BLE001 — an SDK bug must fail the item, not the worker
-            outcome.error = ProviderError(f"{type(error).__name__}: {str(error)[:300]}", transient=False)
-            return outcome
-    return outcome
-
-
-class ProviderPools:
-    """The providers a run calls: each one's instance, its limiter and a thread pool sized by that limiter.
-
-    The limiter (:func:`jury.limits.limiter_for`) holds the provider's limits on calls in flight and requests per
-    minute over every worker; a run's ``concurrency`` lowers its concurrency. ``providers`` maps a provider name
-    to an instance (tests); the others are built with their limiter, and the SDK ones hold a slot per HTTP exchange.
-    """
-
-    def __init__(self, *, providers: dict | None, concurrency: int | None, thread_prefix: str):
-        self.providers = dict(providers or {})
-        self.concurrency = concurrency
-        self.thread_prefix = thread_prefix
-        self.limiters: dict[str, object] = {}
-        self.limits: dict[str, int] = {}
-        self.pools: dict[str, ThreadPoolExecutor] = {}
-
-    def provider(self, name: str):
-        """The provider called ``name``, its limiter and pool made on first use (raises when it is not usable)."""
-        if name not in self.limiters:
-            self.limiters[name] = limiter_for(name, concurrency=self.concurrency or None)
-        limiter = self.limiters[name]
-        if name not in self.providers:
-            self.providers[name] = get_provider(name, limiter=limiter)
-        if name not in self.pools:
-            self.limits[name] = limiter.concurrency
-            threads = limiter.concurrency
-            if getattr(self.providers[name], "limiter", None) is limiter:
-                # The slot covers only the HTTP exchange: a few more threads build requests and read replies
-                # while every slot is busy.
-                threads += max(2, limiter.concurrency // 4)
-            prefix = f"{self.thread_prefix}-{name}"
-            self.pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=prefix)
-        return self.providers[name]
-
-    @property
-    def capacity(self) -> int:
-        """Calls in flight at once over every provider used so far."""
-        return sum(self.limits.values())
-
-    def submit(self, name: str, function, /, *args) -> Future:
-        """Run ``function(*args)`` in provider ``name``'s pool (call :meth:`provider` first)."""
-        return self.pools[name].submit(function, *args)
-
-    def call(self, name: str, request: ProviderRequest, *, policy: RetryPolicy) -> Outcome:
-        """One call of provider ``name`` under its limiter, transient errors retried (in a pool thread)."""
-        return call_with_retries(self.providers[name], request, limiter=self.limiters[name], policy=policy)
-
-    def shutdown(self, *, wait: bool = True) -> None:
-        """Stop the pools; without ``wait``, calls not started are cancelled and those running are not awaited.
-
-        Slots this process no longer uses go back to the other workers at once (see :mod:`jury.limits`)."""
-        for pool in self.pools.values():
-            pool.shutdown(wait=wait, cancel_futures=not wait)
-        for limiter in self.limiters.values():
-            limiter.give_back_idle()
-
-
-# ------------------------------------------------------------------------------------------ building requests
 
 
 class RequestBuilder:
@@ -278,6 +147,11 @@ def estimate_tokens(request: ProviderRequest, judge: Judge) -> tuple[int, int]:
     return text // 4 + images * IMAGE_TOKENS, output
 
 
+claim = partial(leasing.claim, model=WorkItem)
+next_lease_expiry = partial(leasing.next_lease_expiry, model=WorkItem)
+finish_if_done = partial(leasing.finish_if_done, model=WorkItem)
+
+
 def reask(request: ProviderRequest, *, reply_text: str, error: str) -> ProviderRequest:
     messages = (
         *request.messages,
@@ -291,109 +165,6 @@ def reask(request: ProviderRequest, *, reply_text: str, error: str) -> ProviderR
         parameters=request.parameters,
         hints=request.hints,
     )
-
-
-# ------------------------------------------------------------------------------------------------ claiming
-
-
-def claim(
-    *, model: type[LeasedItemBase] = WorkItem, run_id: int, limit: int, worker: str, lease_seconds: int
-) -> list[int]:
-    """Lease up to ``limit`` items of ``model`` that are pending, or running under a lease that has expired."""
-    now = timezone.now()
-    with transaction.atomic():
-        query = model.objects.filter(run_id=run_id).filter(
-            Q(status=model.Status.PENDING) | Q(status=model.Status.RUNNING, lease_until__lt=now)
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            query = query.select_for_update(skip_locked=True)
-        ids = list(query.order_by("id").values_list("id", flat=True)[:limit])
-        if ids:
-            model.objects.filter(id__in=ids).update(
-                status=model.Status.RUNNING, lease_until=now + timedelta(seconds=lease_seconds), worker=worker
-            )
-    return ids
-
-
-def renew_leases(*, model: type[LeasedItemBase], ids, worker: str, lease_seconds: int) -> None:
-    """Extend the leases ``worker`` still holds on items ``ids``."""
-    if ids:
-        model.objects.filter(pk__in=ids, worker=worker).update(
-            lease_until=timezone.now() + timedelta(seconds=lease_seconds)
-        )
-
-
-def release(*, model: type[LeasedItemBase], ids, worker: str, status: str | None = None) -> int:
-    """Give back the items ``ids`` that ``worker`` still runs: pending again, or ``status``. Returns how many."""
-    if not ids:
-        return 0
-    return model.objects.filter(pk__in=ids, status=model.Status.RUNNING, worker=worker).update(
-        status=status or model.Status.PENDING, lease_until=None, worker="", updated_at=timezone.now()
-    )
-
-
-def next_lease_expiry(*, model: type[LeasedItemBase] = WorkItem, run_id: int):
-    """When the first lease on a running item of the run ends (None when no item is leased)."""
-    return (
-        model.objects.filter(run_id=run_id, status=model.Status.RUNNING, lease_until__isnull=False)
-        .order_by("lease_until")
-        .values_list("lease_until", flat=True)
-        .first()
-    )
-
-
-def finish_if_done(*, model: type[LeasedItemBase] = WorkItem, run_id: int) -> bool:
-    """Mark a running run finished when no item is pending or running. True when it is (now) finished."""
-    items = model.objects.filter(run_id=run_id)
-    if items.filter(status__in=[model.Status.PENDING, model.Status.RUNNING]).exists():
-        return False
-    failed = items.filter(status=model.Status.FAILED).exists()
-    status = RunStatus.COMPLETED_WITH_FAILURES if failed else RunStatus.COMPLETED
-    run_model = model._meta.get_field("run").related_model
-    run_model.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(status=status, finished_at=timezone.now())
-    return True
-
-
-def stop_for_budget(*, run: RunBase, spent: Decimal) -> None:
-    """Stop a running run at its budget cap, saying what was spent; ``run`` says it stopped either way."""
-    updated = (
-        type(run)
-        .objects.filter(pk=run.pk, status=RunStatus.RUNNING)
-        .update(
-            status=RunStatus.BUDGET_STOPPED,
-            finished_at=timezone.now(),
-            message=f"Stopped at the budget cap ({run.budget}); {spent} spent.",
-        )
-    )
-    if updated:
-        log.info("%s stopped at its budget cap", run)
-    run.status = RunStatus.BUDGET_STOPPED
-
-
-def cached_reply(entry: CacheEntry) -> ProviderReply:
-    """The provider reply a cache entry holds."""
-    return ProviderReply(
-        text=entry.text,
-        input_tokens=entry.input_tokens,
-        output_tokens=entry.output_tokens,
-        request_id=entry.request_id,
-        latency_ms=entry.latency_ms,
-    )
-
-
-def update_rows(model, objects, fields: list[str]) -> None:
-    """``UPDATE … WHERE id = %s`` for many rows in one ``executemany`` (``bulk_update``'s CASE chains are slow)."""
-    meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    rows = [
-        [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns] + [obj.pk]
-        for obj in objects
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
 # ------------------------------------------------------------------------------------------------ the loop
@@ -413,20 +184,6 @@ class Job:
     output_tokens: int = 0
     admitted: bool = False
     earlier_failures: int = 0  # failures from before a "retry failed": history, not counted against max_attempts
-
-
-@dataclass
-class WorkStats:
-    """What one worker did in one call of ``work``: items claimed, done and failed, replies served from the cache,
-    provider calls made, items given back; ``stopped`` is the run's status when it stopped the work early."""
-
-    claimed: int = 0
-    done: int = 0
-    failed: int = 0
-    cached: int = 0
-    provider_calls: int = 0
-    released: int = 0
-    stopped: str = ""
 
 
 class Runner:

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Conversation
+from engine.models import CacheEntry
 from jury import prompts as prompt_files
-from jury.models import CacheEntry, Judge, JudgePrompt, JuryRun, WorkItem
+from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
 
 
 class JuryError(ValueError):

@@ -1,42 +1,20 @@
 """Jury run pages: the list with the launch form (admins), a run's live progress (htmx polling), its actions."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from annotation.models import Conversation, ModelUnderTest
 from annotation.roles import Role, role_required
+from engine.pages import launch_from_page, render_run_page
+from imcbench_site.http import HtmxHttpRequest
 from jury import selectors, services
 from jury.models import JuryRun
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def render_run_page(request: HtmxHttpRequest, template_name: str, context: dict) -> HttpResponse:
-    """A run's page; for htmx (the page polling its progress) only the page's ``run-progress`` partial."""
-    if request.htmx:
-        template_name += "#run-progress"
-    return render(request, template_name, context)
-
-
-def launch_from_page(request: HttpRequest, *, run, launch, refused: type[Exception], label: str) -> None:
-    """Launch ``run`` with ``launch(run=, budget=)`` and the page's optional new budget; say how it went."""
-    budget = request.POST.get("budget", "").strip()
-    try:
-        launch(run=run, budget=Decimal(budget) if budget else None)
-        messages.success(request, f"{label} {run.pk} launched.")
-    except InvalidOperation:
-        messages.error(request, f"{budget!r} is not an amount.")
-    except refused as error:
-        messages.error(request, str(error))
 
 
 class LaunchForm(forms.Form):

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from annotation.models import Conversation, Image
+from engine.models import CacheEntry
+from engine.providers.simulated import SimulatedProvider
 from generation import dialogue, estimate, prompts, runner, selectors, services
 from generation.models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
-from jury.models import CacheEntry
-from jury.providers.simulated import SimulatedProvider
 from tests import test_jury
 from tests.bundles import png_bytes
 from tests.factories import CaseFactory, ModelUnderTestFactory, PatientProfileFactory

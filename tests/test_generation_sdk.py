@@ -7,10 +7,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from engine.calls import RetryPolicy
+from engine.models import CacheEntry
 from generation import runner, services
 from generation.models import GenerationCall, GenerationRun
-from jury.models import CacheEntry
-from jury.providers.loopback import FakeProvider
+from testkit.loopback import FakeProvider
 from tests.bundles import png_bytes
 from tests.test_generation import Crash, kill_after_stored_replies, make_case, make_model, start
 
@@ -92,7 +93,7 @@ def bodies(fake, path_end: str) -> list[dict]:
 def test_a_full_conversation_through_both_sdks_has_the_expected_turns_and_records(fake, wired):
     _, model = wired
     run = sdk_run(model, conditions=["full"])
-    stats = runner.work(run_id=run.pk, policy=runner.RetryPolicy(max_retries=2, base=0.01, cap=0.1))
+    stats = runner.work(run_id=run.pk, policy=RetryPolicy(max_retries=2, base=0.01, cap=0.1))
     assert stats.done == 1 and stats.failed == 0
     item = run.items.get()
     conversation = item.conversation
@@ -192,7 +193,7 @@ def test_a_429_with_retry_after_is_retried_and_a_401_fails_the_conversation_clea
     _, model = wired
     fake.queue("429:0")
     run = sdk_run(model, conditions=["full"], name="retry")
-    stats = runner.work(run_id=run.pk, policy=runner.RetryPolicy(max_retries=2, base=0.01, cap=0.1))
+    stats = runner.work(run_id=run.pk, policy=RetryPolicy(max_retries=2, base=0.01, cap=0.1))
     assert stats.done == 1 and fake.calls == 6
     assert GenerationCall.objects.get(item__run=run, turn=0).attempts == 2
 

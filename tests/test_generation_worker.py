@@ -15,10 +15,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from engine.models import CacheEntry
 from generation import services
 from generation.models import GenerationItem, GenerationRun
-from jury.models import CacheEntry
-from jury.providers.loopback import FakeProvider
+from testkit.loopback import FakeProvider
 from tests.conftest import missing
 from tests.test_generation import make_case, make_model
 from tests.test_generation_sdk import scripted

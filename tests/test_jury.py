@@ -8,12 +8,14 @@ from django.core.management import call_command
 
 from annotation.default_rubric import ensure_roles_and_default_rubric
 from annotation.models import Image
+from engine import calls
+from engine.limits import Pacer
+from engine.models import CacheEntry
+from engine.providers import ProviderError, ProviderReply, ReplyError, get_provider, parse_reply
+from engine.providers.base import mask_key, parse_retry_after, redact
+from engine.providers.simulated import SimulatedProvider
 from jury import prompts, runner, services
-from jury.limits import Pacer
-from jury.models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
-from jury.providers import ProviderError, ProviderReply, ReplyError, get_provider, parse_reply
-from jury.providers.base import mask_key, parse_retry_after, redact
-from jury.providers.simulated import SimulatedProvider
+from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from tests.bundles import png_bytes
 from tests.factories import ConversationFactory
 
@@ -74,7 +76,7 @@ def test_keys_are_never_shown_in_full():
 
 
 def test_backoff_honours_retry_after_and_grows_otherwise():
-    policy = runner.RetryPolicy(max_retries=5, base=1.0, cap=30.0)
+    policy = calls.RetryPolicy(max_retries=5, base=1.0, cap=30.0)
     assert 12.0 <= policy.delay(0, 12.0) <= 12.1
     assert policy.delay(0, 120.0) <= 30.1
     assert all(0.5 <= policy.delay(3, None) <= 8.0 for _ in range(50))
@@ -99,18 +101,18 @@ class Scripted:
 
 def test_transient_errors_retry_with_the_servers_delay_and_permanent_ones_fail_fast():
     slept = []
-    policy = runner.RetryPolicy(max_retries=3, base=0.01, cap=5, sleep=slept.append)
+    policy = calls.RetryPolicy(max_retries=3, base=0.01, cap=5, sleep=slept.append)
     limited = ProviderError("429", transient=True, status=429, retry_after=2.0)
-    outcome = runner.call_with_retries(Scripted(limited, '{"score": 3}'), None, policy=policy)
+    outcome = calls.call_with_retries(Scripted(limited, '{"score": 3}'), None, policy=policy)
     assert outcome.reply.text == '{"score": 3}' and outcome.calls == 2
     assert 2.0 <= slept[0] <= 2.01
 
     denied = ProviderError("401", transient=False, status=401)
-    outcome = runner.call_with_retries(Scripted(denied), None, policy=policy)
+    outcome = calls.call_with_retries(Scripted(denied), None, policy=policy)
     assert outcome.reply is None and outcome.calls == 1 and outcome.error.status == 401
 
     down = ProviderError("500", transient=True, status=500)
-    outcome = runner.call_with_retries(Scripted(down), None, policy=policy)
+    outcome = calls.call_with_retries(Scripted(down), None, policy=policy)
     assert outcome.calls == 4 and "gave up after 4 calls" in str(outcome.error)
 
 
@@ -177,7 +179,7 @@ def test_a_rendered_prompt_carries_anchors_profile_transcript_and_images():
 
 
 def test_the_simulated_provider_is_deterministic_and_follows_bias():
-    from jury.providers import Message, ProviderRequest
+    from engine.providers import Message, ProviderRequest
 
     def ask(bias, conversation="c1"):
         request = ProviderRequest(
@@ -308,7 +310,7 @@ def test_a_permanent_error_fails_fast_with_a_clear_message(jury_setup):
     run.status = JuryRun.Status.RUNNING
     run.save()
     denied = Scripted(ProviderError("openai answered HTTP 401: bad key (check the API key)", transient=False))
-    stats = runner.work(run_id=run.pk, providers={"simulated": denied}, policy=runner.RetryPolicy(sleep=lambda s: 0))
+    stats = runner.work(run_id=run.pk, providers={"simulated": denied}, policy=calls.RetryPolicy(sleep=lambda s: 0))
     assert stats.failed == 9 and stats.provider_calls == 9
     assert set(run.items.values_list("error", flat=True)) == {"openai answered HTTP 401: bad key (check the API key)"}
     assert not Judgement.objects.exists()

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 
-from jury import runner
-from jury.limits import LocalLimiter, RedisLimiter, limiter_for
-from jury.providers import Message, ProviderReply, ProviderRequest
-from jury.providers.loopback import FakeProvider
-from jury.providers.openai import OpenAIProvider
+from engine import calls
+from engine.limits import LocalLimiter, RedisLimiter, limiter_for
+from engine.providers import Message, ProviderReply, ProviderRequest
+from engine.providers.openai import OpenAIProvider
+from testkit.loopback import FakeProvider
 from tests.conftest import missing
 
 REQUEST = ProviderRequest(model="fake-judge", system="", messages=(Message(role="user", text="Score this."),))
@@ -203,10 +203,10 @@ def test_the_runner_holds_a_slot_around_providers_that_do_not_hold_their_own():
                 time.sleep(0.02)
             return ProviderReply(text='{"score": 3, "rationale": "ok"}')
 
-    policy = runner.RetryPolicy(max_retries=0)
+    policy = calls.RetryPolicy(max_retries=0)
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(
-            pool.map(lambda _: runner.call_with_retries(Slow(), REQUEST, policy=policy, limiter=limiter), range(16))
+            pool.map(lambda _: calls.call_with_retries(Slow(), REQUEST, policy=policy, limiter=limiter), range(16))
         )
     assert all(outcome.reply for outcome in outcomes)
     assert occupancy.most == 2

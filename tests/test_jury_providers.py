@@ -7,13 +7,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from engine import calls
+from engine.providers import Message, ProviderError, ProviderRequest, get_provider
+from engine.providers.anthropic import AnthropicProvider
+from engine.providers.bedrock import BedrockProvider
+from engine.providers.openai import OpenAIProvider
 from jury import runner, services
 from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
-from jury.providers import Message, ProviderError, ProviderRequest, get_provider
-from jury.providers.anthropic import AnthropicProvider
-from jury.providers.bedrock import BedrockProvider
-from jury.providers.loopback import FakeProvider
-from jury.providers.openai import OpenAIProvider
+from testkit.loopback import FakeProvider
 from tests.bundles import png_bytes
 from tests.factories import ConversationFactory
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 def request(text="Score this conversation.", *, images=True):
-    from jury.providers import ImagePart
+    from engine.providers import ImagePart
 
     parts = (ImagePart.of(data=PNG, media_type="image/png"),) if images else ()
     return ProviderRequest(
@@ -141,7 +142,7 @@ def test_a_run_through_the_real_sdk_retries_429_and_reasks_bad_replies(fake, nam
     services.sync_prompts()
     judge = Judge.objects.create(key=f"{name}-judge", provider=name, model_id="judge-model", accepts_images=False)
     prompts = list(JudgePrompt.objects.filter(key="safety-anchored"))
-    policy = runner.RetryPolicy(max_retries=3, base=0.01, cap=1)
+    policy = calls.RetryPolicy(max_retries=3, base=0.01, cap=1)
 
     def one_item_run(*script):
         conversation = ConversationFactory(turns=[f"Script {script}: my mole changed.", "See a dermatologist."])

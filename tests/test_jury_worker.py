@@ -22,9 +22,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from engine.models import CacheEntry
 from jury import services
-from jury.models import CacheEntry, Judge, Judgement, JudgePrompt, JuryRun, WorkItem
-from jury.providers.loopback import FakeProvider
+from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from testkit.loopback import FakeProvider
 from tests.conftest import missing
 from tests.factories import ConversationFactory
 from tests.test_jury import ensure_default_rubric

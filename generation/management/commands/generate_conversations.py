@@ -4,9 +4,9 @@ from decimal import Decimal
 from django.core.management.base import CommandError
 
 from annotation.models import Conversation
+from engine.commands import RunCommand, money
 from generation import selectors, services
 from generation.models import GenerationRun
-from jury.management.commands.run_jury import RunCommand, money
 
 
 class Command(RunCommand):

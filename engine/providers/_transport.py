@@ -1,4 +1,4 @@
-"""An httpx transport for the SDK-based providers that holds a limiter slot (:mod:`jury.limits`) per exchange."""
+"""An httpx transport for the SDK-based providers that holds a limiter slot (:mod:`engine.limits`) per exchange."""
 
 import httpx2
 

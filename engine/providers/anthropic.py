@@ -3,8 +3,8 @@
 import base64
 import time
 
-from jury.providers._sdk import map_sdk_error
-from jury.providers.base import ProviderReply, ProviderRequest
+from engine.providers._sdk import map_sdk_error
+from engine.providers.base import ProviderReply, ProviderRequest
 
 # Current Messages API models take no sampling parameters (temperature, top_p): only these are passed, and
 # anything else a judge needs goes in its parameters' "extra_body".
@@ -25,7 +25,7 @@ class AnthropicProvider:
     ):
         import anthropic
 
-        from jury.providers._transport import limited_http_client
+        from engine.providers._transport import limited_http_client
 
         self.limiter = limiter  # held per HTTP exchange, by the client's transport
         self._sdk = anthropic

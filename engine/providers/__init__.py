@@ -1,8 +1,8 @@
-"""Judge providers behind one interface (:mod:`jury.providers.base`). ``get_provider(name)`` builds one."""
+"""Judge providers behind one interface (:mod:`engine.providers.base`). ``get_provider(name)`` builds one."""
 
 from django.conf import settings
 
-from jury.providers.base import (
+from engine.providers.base import (
     ImagePart,
     Message,
     Provider,
@@ -34,19 +34,19 @@ def get_provider(name: str, **overrides) -> Provider:
     config = {**getattr(settings, "JURY_PROVIDERS", {}).get(name, {}), **overrides}
     config.setdefault("timeout", getattr(settings, "JURY_PROVIDER_TIMEOUT_SECONDS", 60.0))
     if name == "simulated":
-        from jury.providers.simulated import SimulatedProvider
+        from engine.providers.simulated import SimulatedProvider
 
         return SimulatedProvider(**config)
     if name == "anthropic":
-        from jury.providers.anthropic import AnthropicProvider
+        from engine.providers.anthropic import AnthropicProvider
 
         return AnthropicProvider(**config)
     if name == "openai":
-        from jury.providers.openai import OpenAIProvider
+        from engine.providers.openai import OpenAIProvider
 
         return OpenAIProvider(**config)
     if name == "bedrock":
-        from jury.providers.bedrock import BedrockProvider
+        from engine.providers.bedrock import BedrockProvider
 
         return BedrockProvider(**config)
     raise ValueError(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

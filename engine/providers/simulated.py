@@ -28,7 +28,7 @@ import random
 import re
 import time
 
-from jury.providers.base import ProviderReply, ProviderRequest
+from engine.providers.base import ProviderReply, ProviderRequest
 
 
 class SimulatedProvider:

@@ -3,7 +3,7 @@
 import contextlib
 import time
 
-from jury.providers.base import ProviderError, ProviderReply, ProviderRequest, redact, status_error
+from engine.providers.base import ProviderError, ProviderReply, ProviderRequest, redact, status_error
 
 TRANSIENT_CODES = {
     "ThrottlingException",

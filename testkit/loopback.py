@@ -339,7 +339,7 @@ async def serve_async(*, latency: float, ready) -> None:
 
 
 def main() -> None:
-    """Serve a fake on 127.0.0.1 until killed: ``python -m jury.providers.loopback --latency 0.05 [--lean]``."""
+    """Serve a fake on 127.0.0.1 until killed: ``python -m testkit.loopback --latency 0.05 [--lean]``."""
     import argparse
     import sys
 

@@ -4,8 +4,8 @@ OpenAI-compatible server (vLLM, Ollama, …)."""
 import base64
 import time
 
-from jury.providers._sdk import map_sdk_error
-from jury.providers.base import ProviderError, ProviderReply, ProviderRequest
+from engine.providers._sdk import map_sdk_error
+from engine.providers.base import ProviderError, ProviderReply, ProviderRequest
 
 PASSED = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop")
 
@@ -25,7 +25,7 @@ class OpenAIProvider:
         import httpx2
         import openai
 
-        from jury.providers._transport import limited_http_client
+        from engine.providers._transport import limited_http_client
 
         self.limiter = limiter  # held per HTTP exchange, by the client's transport
         self._sdk = openai

@@ -71,3 +71,25 @@ class LeasedItemBase(models.Model):
         abstract = True
         ordering = ["id"]
         indexes = [models.Index(fields=["run", "status"])]
+
+
+class CacheEntry(models.Model):
+    """A provider reply, content-addressed by provider, model, parameters and the full request (images by hash)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    provider = models.CharField(max_length=60)
+    model_id = models.CharField(max_length=200)
+    text = models.TextField()
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=200, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    origin = models.CharField(max_length=64, blank=True, help_text="Key of the work item whose call made it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "jury"  # the table and migrations stay the jury app's
+        verbose_name_plural = "cache entries"
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model_id} {self.key[:12]}"

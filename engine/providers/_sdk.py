@@ -1,6 +1,6 @@
 """Error mapping shared by the SDK-based providers (the anthropic and openai SDKs share their exception shapes)."""
 
-from jury.providers.base import ProviderError, redact, status_error
+from engine.providers.base import ProviderError, redact, status_error
 
 
 def map_sdk_error(error: Exception, *, provider: str) -> ProviderError:
