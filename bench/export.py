@@ -82,7 +82,7 @@ def peak_rss_mib() -> float:
 def measure(fmt: str) -> None:
     import pyarrow.parquet  # noqa: F401 — imported before the baseline so the library itself is not counted
 
-    from jury import exports
+    from jury.results import exports
 
     baseline = peak_rss_mib()
     started = time.perf_counter()

@@ -159,7 +159,7 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_IMPORTS = ["jury.export_tasks"]  # task modules not named tasks.py, which autodiscovery finds alone
+CELERY_IMPORTS = ["jury.results.export_jobs"]  # task modules not named tasks.py, which autodiscovery finds alone
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,19 +1,21 @@
+"""The site's URLs: each area's URL module, mounted under its prefix (names are ``area:name``)."""
+
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from annotation.views import media
+from annotation.web.pages import media
 
 urlpatterns = [
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
-    path("api/", include("jury.api_urls")),
+    path("api/", include("api.urls")),
     re_path(r"^media/(?P<path>.+)$", media, name="media"),
-    path("", include("annotation.urls")),
-    path("", include("jury.urls")),
-    path("", include("jury.agreement_urls")),
-    path("", include("jury.results_urls")),
-    path("", include("generation.urls")),
-    path("", include("jury.snapshot_urls")),
+    path("jury/runs/", include("jury.web.urls.runs")),
+    path("generation/runs/", include("generation.web.urls")),
+    path("campaigns/<slug:key>/", include("jury.web.urls.results")),
+    path("leaderboards/", include("jury.web.urls.snapshots")),
+    path("exports/", include("jury.web.urls.exports")),
+    path("", include("jury.web.urls.agreement")),
+    path("", include("annotation.web.urls")),
 ]

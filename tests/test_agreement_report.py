@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from annotation.default_rubric import DEFAULT_RUBRIC
 from annotation.models import Annotation, Campaign, Rubric
-from jury import agreement_report
+from jury.results import agreement as agreement_report
 from jury.statistics import agreement
 from tests.factories import CaseFactory, ConversationFactory, UserFactory
 
@@ -112,7 +112,7 @@ def test_scores_outside_the_scale_are_left_out_and_counted(client, carmen, chidi
     assert ratings.n_invalid_scores == 2
     assert np.isnan(ratings.dimensions[0].ratings).sum() == 1
     client.force_login(rex)
-    html = client.get(reverse("campaign-agreement", args=[campaign.key])).content.decode()
+    html = client.get(reverse("agreement:campaign", args=[campaign.key])).content.decode()
     assert "2 stored scores outside the 1–5 scale were left out" in html
 
 
@@ -189,7 +189,7 @@ def campaign(carmen, chidi, adele):
     return scored_campaign(clinicians=[carmen, chidi, adele], cases=4)
 
 
-@pytest.mark.parametrize("name", ["campaign-agreement", "campaign-agreement-json", "campaign-agreement-csv"])
+@pytest.mark.parametrize("name", ["agreement:campaign", "agreement:json", "agreement:csv"])
 def test_only_admins_and_researchers_see_the_report(client, campaign, name, ada, rex, carmen, adele, otto):
     url = reverse(name, args=[campaign.key])
     assert client.get(url).status_code == 302  # anonymous: to the login page
@@ -201,12 +201,12 @@ def test_only_admins_and_researchers_see_the_report(client, campaign, name, ada,
 
 def test_page_shows_every_dimension_statistic_and_plot(client, campaign, rex):
     client.force_login(rex)
-    response = client.get(reverse("campaign-agreement", args=[campaign.key]))
+    response = client.get(reverse("agreement:campaign", args=[campaign.key]))
     html = response.content.decode()
     assert "Krippendorff&#x27;s α (ordinal)" in html or "Krippendorff's α (ordinal)" in html
     assert html.count('data-statistic="') == 3 * 8
     assert html.count('class="plot"') == 6
-    assert reverse("campaign-agreement-csv", args=[campaign.key]) in html
+    assert reverse("agreement:csv", args=[campaign.key]) in html
     assert "style=" not in html and "<script>" not in html
     for plot in re.findall(r'<img src="([^"]+\.svg)"', html):
         svg = client.get(plot)
@@ -219,13 +219,13 @@ def test_page_shows_every_dimension_statistic_and_plot(client, campaign, rex):
 def test_page_shows_undefined_with_the_reason(client, carmen, chidi, rex):
     campaign = scored_campaign(clinicians=[carmen, chidi], constant_dimension="uncertainty", cases=3)
     client.force_login(rex)
-    html = client.get(reverse("campaign-agreement", args=[campaign.key])).content.decode()
+    html = client.get(reverse("agreement:campaign", args=[campaign.key])).content.decode()
     assert re.search(r'<span class="undefined" title="no variation: every pairable rating is the same value"', html)
 
 
 def test_json_download_is_the_report(client, campaign, rex):
     client.force_login(rex)
-    response = client.get(reverse("campaign-agreement-json", args=[campaign.key]))
+    response = client.get(reverse("agreement:json", args=[campaign.key]))
     assert response["Content-Disposition"] == f'attachment; filename="{campaign.key}-agreement.json"'
     report = response.json()
     assert report["campaign"]["key"] == campaign.key
@@ -235,7 +235,7 @@ def test_json_download_is_the_report(client, campaign, rex):
 
 def test_csv_download_has_one_row_per_figure(client, campaign, rex):
     client.force_login(rex)
-    response = client.get(reverse("campaign-agreement-csv", args=[campaign.key]))
+    response = client.get(reverse("agreement:csv", args=[campaign.key]))
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     # per dimension: 8 statistics, 3 × 2 ordered pairs, 3 clinicians × 3 leave-one-out figures
@@ -247,14 +247,14 @@ def test_csv_download_has_one_row_per_figure(client, campaign, rex):
 
 def test_unknown_campaign_dimension_or_plot_is_404(client, campaign, rex):
     client.force_login(rex)
-    assert client.get(reverse("campaign-agreement", args=["nope"])).status_code == 404
-    plot = reverse("campaign-agreement-plot", args=[campaign.key, "heatmap", "nope"])
+    assert client.get(reverse("agreement:campaign", args=["nope"])).status_code == 404
+    plot = reverse("agreement:plot", args=[campaign.key, "heatmap", "nope"])
     assert client.get(plot).status_code == 404
-    assert client.get(reverse("campaign-agreement-plot", args=[campaign.key, "pie", "safety"])).status_code == 404
+    assert client.get(reverse("agreement:plot", args=[campaign.key, "pie", "safety"])).status_code == 404
 
 
 def test_index_lists_campaigns_with_their_report_links(client, campaign, ada, rex, carmen, otto):
-    url = reverse("agreement-index")
+    url = reverse("agreement:index")
     for user, status in [(ada, 200), (rex, 200), (carmen, 403), (otto, 403)]:
         client.force_login(user)
         assert client.get(url).status_code == status, user.username
@@ -262,4 +262,4 @@ def test_index_lists_campaigns_with_their_report_links(client, campaign, ada, re
     response = client.get(url)
     row = response.context["campaigns"].get(key=campaign.key)
     assert (row.n_submitted, row.n_clinicians) == (36, 3)
-    assert reverse("campaign-agreement", args=[campaign.key]) in response.content.decode()
+    assert reverse("agreement:campaign", args=[campaign.key]) in response.content.decode()

@@ -9,8 +9,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.bundle import import_bundle
-from jury.calibration_service import save_calibration
-from jury.leaderboard_service import publish_leaderboard
+from jury.results.calibration import save_calibration
+from jury.results.leaderboard import publish_leaderboard
 from tests.bundles import write_bundle
 from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
 

@@ -12,8 +12,8 @@ import pytest
 
 from annotation.models import Annotation, Conversation
 from jury import services
-from jury.calibration_service import calibrate_campaign, calibrated_scores
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun
+from jury.results.calibration import calibrate_campaign, calibrated_scores
 from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from django.test import Client
 
 from annotation import services
 from annotation.models import Annotation, Rubric
-from jury.calibration_service import calibrate_campaign, calibrated_scores, leaderboard_data
 from jury.models import Judge, Judgement, JudgePrompt
+from jury.results.calibration import calibrate_campaign, calibrated_scores, leaderboard_data
 from jury.statistics import leaderboard as leaderboard_stats
 from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
@@ -111,8 +111,8 @@ def test_pages_label_simulated_judges(client, rex, scored_world):
 
 
 def test_a_saved_calibration_is_reproducible_versioned_and_never_overwritten(rex, scored_world):
-    from jury.calibration_service import fitted_from_artifact, save_calibration
     from jury.models import CalibrationArtifact
+    from jury.results.calibration import fitted_from_artifact, save_calibration
 
     first, created = save_calibration(campaign=scored_world, actor=rex)
     assert created and first.version == 1 and len(first.inputs_hash) == 64
@@ -140,7 +140,7 @@ def test_researchers_save_a_calibration_and_the_leaderboard_uses_it(client, rex,
 def test_saved_calibrations_are_served_by_the_api(rex, scored_world):
     from rest_framework.test import APIClient
 
-    from jury.calibration_service import save_calibration
+    from jury.results.calibration import save_calibration
 
     artifact, _ = save_calibration(campaign=scored_world, actor=rex)
     client = APIClient()
@@ -151,7 +151,7 @@ def test_saved_calibrations_are_served_by_the_api(rex, scored_world):
 
 
 def test_self_preference_detects_a_judge_favouring_its_own_family(rex, scored_world):
-    from jury.calibration_service import self_preference_rows
+    from jury.results.calibration import self_preference_rows
 
     Judge.objects.filter(key="judge-a").update(family="Nova")
     Judge.objects.filter(key="judge-b").update(family="GPT")

@@ -38,25 +38,25 @@ def test_the_demo_runs_end_to_end_from_import_to_leaderboard(
     assert Annotation.objects.filter(campaign=campaign, status="submitted").count() == 573
 
     client.force_login(get_user_model().objects.get(username="researcher"))
-    calibration_url = reverse("campaign-calibration", args=[campaign.key])
+    calibration_url = reverse("results:calibration", args=[campaign.key])
     page = client.get(calibration_url).content.decode()
     for method in ("equal", "best_single", "weighted", "isotonic"):
         assert method in page
     assert "simulated" in page and "synthetic" in page.lower()
 
-    response = client.post(reverse("campaign-calibration-save", args=[campaign.key]))
+    response = client.post(reverse("results:calibration-save", args=[campaign.key]))
     assert response.status_code == 302
     artifact = CalibrationArtifact.objects.get()
     assert artifact.campaign == campaign and set(artifact.methods) == {"safety", "accuracy", "uncertainty"}
 
-    leaderboard = client.get(reverse("campaign-leaderboard", args=[campaign.key])).content.decode()
+    leaderboard = client.get(reverse("results:leaderboard", args=[campaign.key])).content.decode()
     for model in ModelUnderTest.objects.all():
         assert model.name in leaderboard
     for family in ("Claude", "GPT", "Nova", "Llama"):
         assert family in leaderboard
 
     # Calibrated scores for every conversation of every model, traced to the saved calibration.
-    export = client.get(reverse("export-download", args=["scores", "jsonl"]), {"campaign": campaign.key})
+    export = client.get(reverse("exports:download", args=["scores", "jsonl"]), {"campaign": campaign.key})
     first, *rows = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines()]
     assert len(rows) == Conversation.objects.count() == 600
     assert first["provenance"]["calibration_version"] == artifact.version

@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotation.bundle import import_bundle
-from jury import export_tasks, exports
-from jury.calibration_service import save_calibration
-from jury.export_tasks import run_export_job, start_export_job
 from jury.models import ExportJob
+from jury.results import export_jobs as export_tasks
+from jury.results import exports
+from jury.results.calibration import save_calibration
+from jury.results.export_jobs import run_export_job, start_export_job
 from tests.bundles import write_bundle
 from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
 

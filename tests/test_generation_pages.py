@@ -20,20 +20,20 @@ def test_outsiders_clinicians_and_adjudicators_are_refused(client, otto, carmen,
     run = services.create_run(name="r", models=world[1][:1])
     for user in (otto, carmen, adele):
         client.force_login(user)
-        assert client.get(reverse("generation-run-list")).status_code == 403
-        assert client.get(reverse("generation-run-detail", args=[run.pk])).status_code == 403
-        assert client.post(reverse("generation-run-create"), {}).status_code == 403
-        assert client.post(reverse("generation-run-launch", args=[run.pk])).status_code == 403
+        assert client.get(reverse("generation:list")).status_code == 403
+        assert client.get(reverse("generation:detail", args=[run.pk])).status_code == 403
+        assert client.post(reverse("generation:create"), {}).status_code == 403
+        assert client.post(reverse("generation:launch", args=[run.pk])).status_code == 403
 
 
 def test_a_researcher_creates_estimates_launches_and_reads_a_run(
     client, rex, world, django_capture_on_commit_callbacks
 ):
     client.force_login(rex)
-    page = client.get(reverse("generation-run-list")).content.decode()
+    page = client.get(reverse("generation:list")).content.decode()
     assert "New run" in page and "sim-a" in page and "dermatology" in page
     response = client.post(
-        reverse("generation-run-create"),
+        reverse("generation:create"),
         {
             "name": "Two models",
             "models": [m.pk for m in world[1]],
@@ -49,20 +49,20 @@ def test_a_researcher_creates_estimates_launches_and_reads_a_run(
         },
     )
     run = GenerationRun.objects.get(name="Two models")
-    assert response.status_code == 302 and response["Location"] == reverse("generation-run-detail", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse("generation:detail", args=[run.pk])
     assert run.status == GenerationRun.Status.DRAFT and run.items.count() == 2 * 2 * 2
     assert run.case_selection == {"keys": ["case-0001", "case-0002"], "specialties": ["dermatology"]}
-    page = client.get(reverse("generation-run-detail", args=[run.pk])).content.decode()
+    page = client.get(reverse("generation:detail", args=[run.pk])).content.decode()
     assert (
         "8 conversations" in page and "at most 42 provider calls" in page
     )  # 8 × 3 model calls, 2 openings and 8 × 2 patient calls and "Launch run" in page
     assert "Simulated." in page and 'hx-trigger="every 2s"' not in page
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("generation-run-launch", args=[run.pk]), {"budget": "5"})
+        response = client.post(reverse("generation:launch", args=[run.pk]), {"budget": "5"})
     run.refresh_from_db()
     assert response.status_code == 302 and run.status == GenerationRun.Status.COMPLETED and run.budget == 5
-    partial = client.get(reverse("generation-run-detail", args=[run.pk]), headers={"HX-Request": "true"})
+    partial = client.get(reverse("generation:detail", args=[run.pk]), headers={"HX-Request": "true"})
     text = partial.content.decode()
     assert text.lstrip().startswith('<section id="run-progress"') and "<html" not in text
     assert "8 / 8 (100%)" in text and f"conv-gen{run.pk}-case-0001-sim-a-full" in text
@@ -71,10 +71,10 @@ def test_a_researcher_creates_estimates_launches_and_reads_a_run(
 def test_a_running_run_polls_and_a_form_error_is_shown(client, ada, world):
     run = start(services.create_run(name="running", models=world[1][:1]))
     client.force_login(ada)
-    page = client.get(reverse("generation-run-detail", args=[run.pk])).content.decode()
+    page = client.get(reverse("generation:detail", args=[run.pk])).content.decode()
     assert 'hx-trigger="every 2s"' in page and "0 / 6 (0%)" in page
     response = client.post(
-        reverse("generation-run-create"),
+        reverse("generation:create"),
         {
             "name": "bad",
             "models": [world[1][0].pk],

@@ -29,43 +29,43 @@ def jury(db):
 def test_outsiders_and_clinicians_are_refused(client, otto, carmen, jury):
     for user in (otto, carmen):
         client.force_login(user)
-        assert client.get(reverse("jury-run-list")).status_code == 403
-        assert client.post(reverse("jury-run-create"), {}).status_code == 403
+        assert client.get(reverse("runs:list")).status_code == 403
+        assert client.post(reverse("runs:create"), {}).status_code == 403
 
 
 def test_researchers_read_runs_but_only_admins_launch(client, rex, jury):
     run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
     client.force_login(rex)
-    page = client.get(reverse("jury-run-list"))
+    page = client.get(reverse("runs:list"))
     assert page.status_code == 200 and b"New run" not in page.content
-    assert client.get(reverse("jury-run-detail", args=[run.pk])).status_code == 200
-    assert client.post(reverse("jury-run-launch", args=[run.pk])).status_code == 403
-    assert client.post(reverse("jury-run-create"), {"name": "x"}).status_code == 403
+    assert client.get(reverse("runs:detail", args=[run.pk])).status_code == 200
+    assert client.post(reverse("runs:launch", args=[run.pk])).status_code == 403
+    assert client.post(reverse("runs:create"), {"name": "x"}).status_code == 403
 
 
 def test_an_admin_creates_estimates_launches_and_watches_a_run(
     client, ada, jury, django_capture_on_commit_callbacks, eager_celery
 ):
     client.force_login(ada)
-    assert b"New run" in client.get(reverse("jury-run-list")).content
+    assert b"New run" in client.get(reverse("runs:list")).content
     prompts = JudgePrompt.objects.filter(dimension="safety")
     with django_capture_on_commit_callbacks(execute=True):  # the estimate runs as a task once the run is saved
         response = client.post(
-            reverse("jury-run-create"),
+            reverse("runs:create"),
             {"name": "Safety pass", "judges": [jury[0].pk, jury[2].pk], "prompts": [p.pk for p in prompts]}
             | {"samples": 1},
         )
     run = JuryRun.objects.get(name="Safety pass")
-    assert response.status_code == 302 and response["Location"] == reverse("jury-run-detail", args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse("runs:detail", args=[run.pk])
     assert run.status == JuryRun.Status.DRAFT and run.estimate["items"] == 12 and run.estimate["calls"] == 12
-    page = client.get(reverse("jury-run-detail", args=[run.pk])).content.decode()
+    page = client.get(reverse("runs:detail", args=[run.pk])).content.decode()
     assert "12 provider calls" in page and "Launch run" in page and "Simulated judges." in page
 
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("jury-run-launch", args=[run.pk]))
+        client.post(reverse("runs:launch", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == JuryRun.Status.COMPLETED
-    partial = client.get(reverse("jury-run-detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
+    partial = client.get(reverse("runs:detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<section id="run-progress"') and "<html" not in partial
     assert "12 / 12 (100%)" in partial and 'hx-trigger="every 2s"' not in partial  # finished: polling stops
 
@@ -74,11 +74,11 @@ def test_the_run_page_polls_the_estimate_until_it_is_ready(client, ada, jury, ea
     run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
     services.request_estimate(run=run)  # outside a transaction's commit: the task has not run yet
     client.force_login(ada)
-    page = client.get(reverse("jury-run-detail", args=[run.pk])).content.decode()
-    assert "Estimating" in page and reverse("jury-run-estimate", args=[run.pk]) in page
+    page = client.get(reverse("runs:detail", args=[run.pk])).content.decode()
+    assert "Estimating" in page and reverse("runs:estimate", args=[run.pk]) in page
 
     tasks.estimate_run(run.pk)
-    partial = client.get(reverse("jury-run-estimate", args=[run.pk])).content.decode()
+    partial = client.get(reverse("runs:estimate", args=[run.pk])).content.decode()
     assert partial.lstrip().startswith('<section class="card" id="estimate"') and "<html" not in partial
     assert "2 provider calls" in partial and "hx-trigger" not in partial  # ready: polling stops
 
@@ -92,7 +92,7 @@ def test_a_failed_estimate_says_why(client, ada, jury, monkeypatch):
     monkeypatch.setattr(services, "estimate_run", broken)
     tasks.estimate_run(run.pk)
     client.force_login(ada)
-    partial = client.get(reverse("jury-run-estimate", args=[run.pk])).content.decode()
+    partial = client.get(reverse("runs:estimate", args=[run.pk])).content.decode()
     assert "The estimate failed: RuntimeError: the media volume is not mounted" in partial
 
 
@@ -100,13 +100,13 @@ def test_a_running_run_polls_every_two_seconds(client, ada, jury):
     run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
     JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING)
     client.force_login(ada)
-    partial = client.get(reverse("jury-run-detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
+    partial = client.get(reverse("runs:detail", args=[run.pk]), headers={"HX-Request": "true"}).content.decode()
     assert 'hx-trigger="every 2s"' in partial and "0 / 2 (0%)" in partial
 
 
 def test_an_invalid_launch_form_says_why(client, ada, jury):
     client.force_login(ada)
-    response = client.post(reverse("jury-run-create"), {"name": "empty", "samples": 1})
+    response = client.post(reverse("runs:create"), {"name": "empty", "samples": 1})
     assert response.status_code == 400 and b"This field is required" in response.content
     assert not JuryRun.objects.exists()
 
@@ -114,11 +114,11 @@ def test_an_invalid_launch_form_says_why(client, ada, jury):
 def test_cancel_then_retry_from_the_page(client, ada, jury, django_capture_on_commit_callbacks):
     run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:2]))
     client.force_login(ada)
-    client.post(reverse("jury-run-cancel", args=[run.pk]))
+    client.post(reverse("runs:cancel", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == JuryRun.Status.CANCELLED and run.items.filter(status=WorkItem.Status.CANCELLED).count() == 4
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("jury-run-retry", args=[run.pk]))
+        client.post(reverse("runs:retry", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == JuryRun.Status.COMPLETED
 
@@ -127,7 +127,7 @@ def test_a_run_stopped_at_its_budget_resumes_with_a_new_one_from_its_page(client
     run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]), budget="0.01")
     JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.BUDGET_STOPPED)
     client.force_login(ada)
-    url = reverse("jury-run-launch", args=[run.pk])
+    url = reverse("runs:launch", args=[run.pk])
     page = client.post(url, {"budget": "lots"}, follow=True).content.decode()
     assert "&#x27;lots&#x27; is not an amount." in page
     run.refresh_from_db()

@@ -4,9 +4,9 @@ import pytest
 from django.db.models import ProtectedError
 
 from annotation.models import AuditEvent
-from jury.calibration_service import save_calibration
-from jury.leaderboard_service import NoCalibration, canonical_hash, live_leaderboard, publish_leaderboard
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
+from jury.results.calibration import save_calibration
+from jury.results.leaderboard import NoCalibration, canonical_hash, live_leaderboard, publish_leaderboard
 from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db

@@ -38,7 +38,7 @@ def test_admin_launches_a_run_and_sees_live_progress(live_server, page, screensh
         page.get_by_label(prompt.reference).check()
     page.get_by_role("button", name="Create and estimate").click()
     expect(page.locator("#estimate")).to_contain_text("24 provider calls")
-    screenshot("jury-run-estimate")
+    screenshot("runs:estimate")
     page.get_by_role("button", name="Launch run").click()  # eager Celery: the run completes within the request
     expect(page.locator("#count-done")).to_have_text("24 / 24 (100%)")
     expect(page.locator("#run-status")).to_have_text("Completed")

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jury import exports
-from jury.export_views import export_rows
+from jury.results import exports
+from jury.web.exports import export_rows
 
 
 class Command(BaseCommand):

@@ -19,8 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import AuditEvent, Campaign
-from jury import exports
 from jury.models import ExportJob
+from jury.results import exports
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _save_progress(job_id: int, rows: int) -> None:
     ExportJob.objects.filter(pk=job_id).update(rows_written=rows, updated_at=timezone.now())
 
 
-@shared_task(name="jury.export_tasks.run_export_job", acks_late=True)
+@shared_task(name="jury.export_tasks.run_export_job", acks_late=True)  # the name it was queued under before the move
 def run_export_job(job_id: int, progress_every: int = PROGRESS_EVERY) -> dict:
     """Write one export job's file; returns its status, rows and size. A finished job is left untouched."""
     if not _claim(job_id):

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET
 
 from annotation.models import Campaign
 from annotation.roles import Role, role_required
-from jury import agreement_report
+from jury.results import agreement as agreement_report
 
 
 def _campaign(key: str) -> Campaign:

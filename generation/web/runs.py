@@ -105,7 +105,7 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
     except services.GenerationError as error:
         form.add_error(None, str(error))
         return _list(request, form, status=400)
-    return redirect("generation-run-detail", pk=run.pk)
+    return redirect("generation:detail", pk=run.pk)
 
 
 @require_GET
@@ -128,7 +128,7 @@ def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     launch_from_page(
         request, run=run, launch=services.launch_run, refused=services.GenerationError, label="Generation run"
     )
-    return redirect("generation-run-detail", pk=run.pk)
+    return redirect("generation:detail", pk=run.pk)
 
 
 @require_POST
@@ -136,7 +136,7 @@ def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = services.cancel_run(run=get_object_or_404(GenerationRun, pk=pk))
     messages.success(request, f"Generation run {run.pk}: {run.get_status_display().lower()}.")
-    return redirect("generation-run-detail", pk=run.pk)
+    return redirect("generation:detail", pk=run.pk)
 
 
 @require_POST
@@ -144,4 +144,4 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     count = services.retry_failed(run=get_object_or_404(GenerationRun, pk=pk))
     messages.success(request, f"{count} conversation{'s' if count != 1 else ''} queued again.")
-    return redirect("generation-run-detail", pk=pk)
+    return redirect("generation:detail", pk=pk)

@@ -152,7 +152,7 @@ def annotation_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
 
 def score_rows(*, scores: dict[int, dict[str, float]], dimensions: list[str]):
     """Conversation-level calibrated scores (from ``calibration_service.calibrated_scores``) and their mean."""
-    from jury.calibration_data import conversation_facts
+    from jury.results.inputs import conversation_facts
 
     facts = conversation_facts(conversation_ids=list(scores))
     columns = (
@@ -324,8 +324,8 @@ def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource
 
 
 def _score_source(campaign) -> ExportSource:
-    from jury.calibration_service import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
     from jury.models import CalibrationArtifact
+    from jury.results.calibration import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
 
     artifact = CalibrationArtifact.objects.filter(campaign=campaign).order_by("-version").first()
     if artifact is not None:

@@ -1,7 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from annotation import campaign_views, views, workspace_views
+from annotation.web import campaigns as campaign_views
+from annotation.web import pages as views
+from annotation.web import workspace as workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),

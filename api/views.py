@@ -210,7 +210,7 @@ class CalibrationViewSet(ResearchViewSet):
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_agreement(request: Request, key: str) -> Response:
-    from jury.agreement_report import agreement_report
+    from jury.results.agreement import agreement_report
 
     campaign = get_object_or_404(Campaign, key=key)
     return Response(agreement_report(campaign=campaign))
@@ -282,7 +282,7 @@ Problem = inline_serializer("Problem", fields={"detail": serializers.CharField()
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_leaderboard(request: Request, key: str) -> Response:
-    from jury.leaderboard_service import NoCalibration, live_leaderboard
+    from jury.results.leaderboard import NoCalibration, live_leaderboard
 
     campaign = Campaign.objects.filter(key=key).first()
     if campaign is None:

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.models import Campaign
 from annotation.roles import Role, role_required
 from imcbench_site.http import HtmxHttpRequest
-from jury import exports, selectors
-from jury.export_tasks import start_export_job
+from jury import selectors
 from jury.models import ExportJob
+from jury.results import exports
+from jury.results.export_jobs import start_export_job
 
 DIRECT_DOWNLOAD_MAX_ROWS = 100_000  # above this the page offers only background exports
 CONTENT_TYPES = {
@@ -89,7 +90,7 @@ def start_export(request: HttpRequest) -> HttpResponse:
         )
     except ValueError as error:
         messages.error(request, str(error))
-        return redirect("export-page")
+        return redirect("exports:page")
     job.refresh_from_db()
     if job.status == ExportJob.Status.DONE:
         messages.success(request, f"Export {job.pk} is ready: {job.rows_written:,} rows.")
@@ -97,7 +98,7 @@ def start_export(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"Export {job.pk} failed: {job.error}")
     else:
         messages.info(request, f"Export {job.pk} started; its progress shows below.")
-    return redirect("export-page")
+    return redirect("exports:page")
 
 
 @require_GET

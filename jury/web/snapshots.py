@@ -8,8 +8,8 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.models import Campaign
 from annotation.roles import Role, role_required
 from jury import selectors
-from jury.leaderboard_service import NoCalibration, publish_leaderboard
 from jury.models import LeaderboardSnapshot
+from jury.results.leaderboard import NoCalibration, publish_leaderboard
 
 
 @require_GET
@@ -32,14 +32,14 @@ def snapshot_publish(request: HttpRequest, key: str) -> HttpResponse:
         snapshot, created = publish_leaderboard(campaign=campaign, user=request.user)
     except (NoCalibration, ValueError) as error:
         messages.error(request, str(error))
-        return redirect("leaderboard-snapshot-list", key=campaign.key)
+        return redirect("results:snapshot-list", key=campaign.key)
     if created:
         messages.success(request, f"Published snapshot {snapshot.pk} ({snapshot.content_hash[:12]}).")
     else:
         messages.info(
             request, f"Nothing new: snapshot {snapshot.pk} was published from exactly these calibration and judgements."
         )
-    return redirect("leaderboard-snapshot-detail", pk=snapshot.pk)
+    return redirect("snapshots:detail", pk=snapshot.pk)
 
 
 @require_GET

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.models import Campaign
-from jury.calibration_data import clinician_targets, conversation_facts, judgement_matrix
+from jury.results.inputs import clinician_targets, conversation_facts, judgement_matrix
 from jury.statistics import calibration
 from jury.statistics import leaderboard as leaderboard_stats
 
@@ -119,8 +119,8 @@ def save_calibration(*, campaign: Campaign, actor=None, seed: int = 0):
     from django.db.models import Max
 
     from annotation.models import AuditEvent
-    from jury.exports import app_version
     from jury.models import CalibrationArtifact
+    from jury.results.exports import app_version
 
     result = calibrate_campaign(campaign=campaign, seed=seed)
     existing = CalibrationArtifact.objects.filter(campaign=campaign, inputs_hash=result.inputs_hash, seed=seed).first()

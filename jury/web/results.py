@@ -16,7 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign, Conversation
 from annotation.roles import Role, role_required
-from jury.calibration_service import (
+from jury.models import CalibrationArtifact, Judgement
+from jury.results.calibration import (
     calibrate_campaign,
     calibrated_scores,
     case_attributes,
@@ -27,7 +28,6 @@ from jury.calibration_service import (
     save_calibration,
     self_preference_rows,
 )
-from jury.models import CalibrationArtifact, Judgement
 from jury.statistics import leaderboard as leaderboard_stats
 from jury.statistics import plots as result_plots
 from jury.statistics.plots import Estimate
@@ -342,4 +342,4 @@ def save_calibration_view(request: HttpRequest, key: str) -> HttpResponse:
             messages.success(request, f"Saved calibration v{artifact.version} ({artifact.inputs_hash[:12]}).")
         else:
             messages.info(request, f"Nothing new: calibration v{artifact.version} was fitted on exactly these inputs.")
-    return redirect("campaign-calibration", key=campaign.key)
+    return redirect("results:calibration", key=campaign.key)

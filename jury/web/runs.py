@@ -75,7 +75,7 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
     except services.JuryError as error:
         form.add_error(None, str(error))
         return render(request, "jury/runs/list.html", {"runs": selectors.runs()[:100], "form": form}, status=400)
-    return redirect("jury-run-detail", pk=run.pk)
+    return redirect("runs:detail", pk=run.pk)
 
 
 @require_GET
@@ -104,7 +104,7 @@ def run_estimate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JuryRun, pk=pk)
     launch_from_page(request, run=run, launch=services.launch_run, refused=services.JuryError, label="Run")
-    return redirect("jury-run-detail", pk=run.pk)
+    return redirect("runs:detail", pk=run.pk)
 
 
 @require_POST
@@ -112,7 +112,7 @@ def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = services.cancel_run(run=get_object_or_404(JuryRun, pk=pk))
     messages.success(request, f"Run {run.pk}: {run.get_status_display().lower()}.")
-    return redirect("jury-run-detail", pk=run.pk)
+    return redirect("runs:detail", pk=run.pk)
 
 
 @require_POST
@@ -120,4 +120,4 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     count = services.retry_failed(run=get_object_or_404(JuryRun, pk=pk))
     messages.success(request, f"{count} item{'s' if count != 1 else ''} queued again.")
-    return redirect("jury-run-detail", pk=pk)
+    return redirect("runs:detail", pk=pk)

@@ -2,7 +2,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from jury import api
+from api import views as api
+
+app_name = "api"
 
 router = DefaultRouter()
 router.register("cases", api.CaseViewSet, basename="case")
@@ -14,8 +16,8 @@ router.register("leaderboards", api.LeaderboardSnapshotViewSet, basename="leader
 
 urlpatterns = [
     path("", include(router.urls)),
-    path("campaigns/<slug:key>/agreement/", api.campaign_agreement, name="api-campaign-agreement"),
-    path("campaigns/<slug:key>/leaderboard/", api.campaign_leaderboard, name="api-campaign-leaderboard"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("campaigns/<slug:key>/agreement/", api.campaign_agreement, name="campaign-agreement"),
+    path("campaigns/<slug:key>/leaderboard/", api.campaign_leaderboard, name="campaign-leaderboard"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

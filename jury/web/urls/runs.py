@@ -1,0 +1,17 @@
+"""Jury runs: mounted at ``jury/runs/``."""
+
+from django.urls import path
+
+from jury.web import runs
+
+app_name = "runs"
+
+urlpatterns = [
+    path("", runs.run_list, name="list"),
+    path("new/", runs.run_create, name="create"),
+    path("<int:pk>/", runs.run_detail, name="detail"),
+    path("<int:pk>/estimate/", runs.run_estimate, name="estimate"),
+    path("<int:pk>/launch/", runs.run_launch, name="launch"),
+    path("<int:pk>/cancel/", runs.run_cancel, name="cancel"),
+    path("<int:pk>/retry/", runs.run_retry, name="retry"),
+]
