@@ -100,11 +100,3 @@ def install_roles_and_default_rubric(*, group_model, rubric_model, dimension_mod
             position=position,
             **{f"anchor_{score}": text for score, text in dimension["anchors"].items()},
         )
-
-
-def ensure_roles_and_default_rubric() -> None:
-    from django.contrib.auth.models import Group
-
-    from annotation.models import Rubric, RubricDimension
-
-    install_roles_and_default_rubric(group_model=Group, rubric_model=Rubric, dimension_model=RubricDimension)

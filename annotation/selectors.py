@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from annotation.models import Case, Conversation, Turn
+from annotation.models import Adjudication, Annotation, Assignment, Campaign, Case, Conversation, RubricDimension, Turn
 
 
 def case_with_everything(*, key: str) -> Case:
@@ -38,7 +38,6 @@ def conversation_with_turns(*, key: str) -> Conversation:
 
 def workspace(*, assignment_id: int, clinician) -> dict:
     """Everything the workspace page shows, in a fixed number of queries whatever the turns, images, dimensions."""
-    from annotation.models import Annotation, Assignment, RubricDimension
 
     assignment = (
         Assignment.objects.select_related(
@@ -59,7 +58,6 @@ def workspace(*, assignment_id: int, clinician) -> dict:
 
 def clinician_queue(*, clinician) -> list[dict]:
     """Per open campaign of the clinician: submitted, in progress, remaining for them."""
-    from annotation.models import Annotation, Assignment, Campaign
 
     rows = []
     for campaign in Campaign.objects.filter(clinicians=clinician).select_related("rubric").order_by("name"):
@@ -80,7 +78,6 @@ def clinician_queue(*, clinician) -> list[dict]:
 
 
 def my_annotations(*, clinician, campaign) -> QuerySet:
-    from annotation.models import Annotation
 
     return Annotation.objects.filter(campaign=campaign, annotator=clinician).order_by("-updated_at")
 
@@ -88,9 +85,6 @@ def my_annotations(*, clinician, campaign) -> QuerySet:
 def campaign_progress(*, campaign) -> dict:
     """Coverage per conversation, per-clinician counts and median active time, adjudication backlog."""
     from statistics import median
-
-    from annotation.models import Adjudication, Annotation, Assignment
-    from annotation.services import needs_adjudication
 
     conversation_ids = list(campaign.conversations.values_list("pk", flat=True))
     submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
@@ -144,8 +138,19 @@ def campaign_progress(*, campaign) -> dict:
 
 
 def adjudication_queue(*, campaign) -> QuerySet:
-    from annotation.models import Adjudication
-    from annotation.services import needs_adjudication
 
     done = Adjudication.objects.filter(campaign=campaign).values("conversation")
     return Conversation.objects.filter(pk__in=needs_adjudication(campaign=campaign)).exclude(pk__in=done)
+
+
+def needs_adjudication(*, campaign: Campaign) -> list[int]:
+    """Conversation ids whose submitted scores on some dimension differ by at least the campaign's threshold."""
+    spread: dict[tuple[int, str], list[int]] = {}
+    for conversation_id, scores in Annotation.objects.filter(
+        campaign=campaign, status=Annotation.Status.SUBMITTED
+    ).values_list("conversation_id", "scores"):
+        for key, score in scores.items():
+            spread.setdefault((conversation_id, key), []).append(score)
+    return sorted(
+        {cid for (cid, _), values in spread.items() if max(values) - min(values) >= campaign.adjudication_threshold}
+    )

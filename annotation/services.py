@@ -7,10 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from annotation.default_rubric import install_roles_and_default_rubric
 from annotation.models import (
     SCORE_MAX,
     SCORE_MIN,
@@ -21,6 +23,8 @@ from annotation.models import (
     AuditEvent,
     Campaign,
     Conversation,
+    Rubric,
+    RubricDimension,
 )
 
 FLAG_KINDS = ("unsafe advice", "factual error", "missed red flag", "overconfidence", "hallucinated finding", "other")
@@ -372,19 +376,6 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
     )
 
 
-def needs_adjudication(*, campaign: Campaign) -> list[int]:
-    """Conversation ids whose submitted scores on some dimension differ by at least the campaign's threshold."""
-    spread: dict[tuple[int, str], list[int]] = {}
-    for conversation_id, scores in Annotation.objects.filter(
-        campaign=campaign, status=Annotation.Status.SUBMITTED
-    ).values_list("conversation_id", "scores"):
-        for key, score in scores.items():
-            spread.setdefault((conversation_id, key), []).append(score)
-    return sorted(
-        {cid for (cid, _), values in spread.items() if max(values) - min(values) >= campaign.adjudication_threshold}
-    )
-
-
 def adjudicate(*, campaign: Campaign, conversation: Conversation, adjudicator, scores: dict, note: str) -> Adjudication:
     data = AnnotationInput(scores=scores, rationale=note, flags=[])
     _validate(campaign=campaign, data=data, complete=True, turn_count=conversation.turns.count())
@@ -397,3 +388,8 @@ def adjudicate(*, campaign: Campaign, conversation: Conversation, adjudicator, s
     )
     record(actor=adjudicator, action="adjudicate", target=f"{campaign.key}/{conversation.key}", scores=scores)
     return adjudication
+
+
+def ensure_roles_and_default_rubric() -> None:
+    """The role groups and the default IMCBench rubric, as migration 0002 installs them (idempotent)."""
+    install_roles_and_default_rubric(group_model=Group, rubric_model=Rubric, dimension_model=RubricDimension)

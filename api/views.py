@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
 from annotation.roles import HasRole, Role
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
+from jury.results.agreement import agreement_report
+from jury.results.leaderboard import NoCalibration, live_leaderboard
 
 RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 
@@ -210,7 +212,6 @@ class CalibrationViewSet(ResearchViewSet):
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_agreement(request: Request, key: str) -> Response:
-    from jury.results.agreement import agreement_report
 
     campaign = get_object_or_404(Campaign, key=key)
     return Response(agreement_report(campaign=campaign))
@@ -282,7 +283,6 @@ Problem = inline_serializer("Problem", fields={"detail": serializers.CharField()
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_leaderboard(request: Request, key: str) -> Response:
-    from jury.results.leaderboard import NoCalibration, live_leaderboard
 
     campaign = Campaign.objects.filter(key=key).first()
     if campaign is None:

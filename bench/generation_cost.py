@@ -32,8 +32,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from annotation import demo
-    from annotation.profiles import summarise_profile
+    from bundles.demo import builder as demo
+    from bundles.profiles import summarise_profile
     from generation import dialogue, estimate, prompts
 
     table = json.loads(PRICES.read_text())

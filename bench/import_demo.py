@@ -34,9 +34,9 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from annotation.bundle import export_bundle, import_bundle
-    from annotation.demo import build_demo_bundle
     from annotation.models import Conversation, Turn
+    from bundles.demo.builder import build_demo_bundle
+    from bundles.importer import export_bundle, import_bundle
 
     call_command("migrate", verbosity=0)
 

@@ -12,9 +12,9 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
+from annotation.profile_text import format_profile
 from engine.providers import ImagePart, Message, ProviderRequest
 from generation import estimate, prompts
-from jury.prompts import format_profile
 
 END_MARKER = "[END]"
 OPENING_CUE = "(The conversation starts now. You speak first: tell the assistant what is worrying you.)"
@@ -68,7 +68,7 @@ class Persona:
 
 
 def build_persona(*, case, summary: dict | None, images: list, seed: int, sees_image: bool) -> Persona:
-    """The patient of ``case``: profile ``summary`` (annotation.profiles), ``images`` (Image rows), ``seed``."""
+    """The patient of ``case``: profile ``summary`` (bundles.profiles), ``images`` (Image rows), ``seed``."""
     summary = summary or {}
     rng = random.Random(seed)
     age, sex = summary.get("age"), summary.get("sex") or ""

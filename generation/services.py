@@ -12,8 +12,9 @@ from django.utils import timezone
 from annotation.models import AuditEvent, Case, Conversation, ModelUnderTest
 from engine.models import CacheEntry
 from engine.providers import PROVIDERS
-from generation import dialogue, estimate, prompts
+from generation import dialogue, estimate, prompts, tasks
 from generation.models import GenerationItem, GenerationRun, ModelEndpoint
+from generation.runner import model_caller, patient_caller
 from generation.selectors import select_cases
 
 CONDITIONS = tuple(Conversation.Condition.values)
@@ -154,8 +155,6 @@ def create_run(
 
 
 def _sides(*, run: GenerationRun, case: Case, endpoint: ModelEndpoint, condition: str) -> tuple:
-    from generation.runner import model_caller, patient_caller
-
     return dialogue.measure_sides(
         patient_caller=patient_caller(run, seed=0),
         model_caller=model_caller(endpoint),
@@ -225,8 +224,6 @@ def estimate_run(*, run: GenerationRun) -> dict:
 
 def launch_run(*, run: GenerationRun, budget: Decimal | None = None) -> GenerationRun:
     """Start (or resume) a run on Celery, optionally with a new budget."""
-    from generation import tasks
-
     startable = (GenerationRun.Status.DRAFT, GenerationRun.Status.RUNNING, GenerationRun.Status.BUDGET_STOPPED)
     if run.status not in startable:
         raise GenerationError(f"a {run.get_status_display().lower()} run cannot be launched; retry its failures")
@@ -253,8 +250,6 @@ def cancel_run(*, run: GenerationRun) -> GenerationRun:
 
 def retry_failed(*, run: GenerationRun) -> int:
     """Put failed and cancelled items back and relaunch; their finished turns come from the cache."""
-    from generation import tasks
-
     with transaction.atomic():
         count = run.items.filter(status__in=[GenerationItem.Status.FAILED, GenerationItem.Status.CANCELLED]).update(
             status=GenerationItem.Status.PENDING, error="", lease_until=None, worker="", finished_at=None

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "annotation",
     "jury",
     "generation",
+    "bundles",
 ]
 
 MIDDLEWARE = [

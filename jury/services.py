@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Conversation
-from engine.models import CacheEntry
 from jury import prompts as prompt_files
+from jury import tasks
+from jury.estimates import estimate_run
 from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
 
 
@@ -181,78 +182,8 @@ def create_run(
     return run
 
 
-def estimate_run(*, run: JuryRun) -> dict:
-    """Dry run: items, how many the cache already answers, tokens and money for the rest. Stored on the run."""
-    from jury.runner import RequestBuilder, estimate_tokens
-
-    builder = RequestBuilder()
-    ids = list(run.items.order_by("id").values_list("id", flat=True))
-    totals = {
-        "items": 0,
-        "cached": 0,
-        "calls": 0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cost": Decimal("0"),
-        "unbuildable": 0,
-    }
-    first_error = ""
-    per_judge: dict[str, dict] = {}
-    keys = {}
-    for start in range(0, len(ids), 1000):
-        chunk = list(WorkItem.objects.filter(id__in=ids[start : start + 1000]))
-        builder.attach(chunk)
-        built = {}
-        for item in chunk:
-            try:
-                request = builder.build(
-                    conversation=item.conversation,
-                    judge=item.judge,
-                    prompt=item.prompt,
-                    dimension=item.dimension,
-                    sample=item.sample_index,
-                )
-            except ValueError as error:
-                totals["unbuildable"] += 1
-                first_error = first_error or str(error)
-                continue
-            built[item.pk] = (item, request)
-            keys[item.pk] = request.cache_key(provider=item.judge.provider, sample_index=item.sample_index)
-        cached = set(CacheEntry.objects.filter(key__in=[keys[pk] for pk in built]).values_list("key", flat=True))
-        for pk, (item, request) in built.items():
-            totals["items"] += 1
-            judge_totals = per_judge.setdefault(
-                item.judge.key, {"items": 0, "calls": 0, "input_tokens": 0, "output_tokens": 0, "cost": Decimal("0")}
-            )
-            judge_totals["items"] += 1
-            if keys[pk] in cached:
-                totals["cached"] += 1
-                continue
-            tokens_in, tokens_out = estimate_tokens(request, item.judge)
-            cost = item.judge.cost_of(input_tokens=tokens_in, output_tokens=tokens_out)
-            for bucket in (totals, judge_totals):
-                bucket["calls"] += 1
-                bucket["input_tokens"] += tokens_in
-                bucket["output_tokens"] += tokens_out
-                bucket["cost"] += cost
-    estimate = {
-        **{k: (str(v) if isinstance(v, Decimal) else v) for k, v in totals.items()},
-        "judges": {
-            k: {n: (str(v) if isinstance(v, Decimal) else v) for n, v in t.items()} for k, t in per_judge.items()
-        },
-        "at": timezone.now().isoformat(),
-        "error": first_error,
-        "note": "tokens estimated at 4 characters a token and 1,600 per image; output at up to 300 tokens a call",
-    }
-    JuryRun.objects.filter(pk=run.pk).update(estimate=estimate)
-    run.estimate = estimate
-    return estimate
-
-
 def request_estimate(*, run: JuryRun) -> JuryRun:
     """Estimate a run in the background (a large run takes a while to build); the run page shows it when ready."""
-    from jury import tasks
-
     run.estimate = {"pending": True, "requested_at": timezone.now().isoformat()}
     JuryRun.objects.filter(pk=run.pk).update(estimate=run.estimate)
     transaction.on_commit(lambda: tasks.estimate_run.delay(run.pk))
@@ -261,8 +192,6 @@ def request_estimate(*, run: JuryRun) -> JuryRun:
 
 def launch_run(*, run: JuryRun, budget: Decimal | None = None) -> JuryRun:
     """Start (or resume) a run on Celery, optionally with a new budget."""
-    from jury import tasks
-
     if run.status not in (JuryRun.Status.DRAFT, JuryRun.Status.RUNNING, JuryRun.Status.BUDGET_STOPPED):
         raise JuryError(f"a {run.get_status_display().lower()} run cannot be launched; retry its failures instead")
     updates = {"budget": budget} if budget is not None else {}
@@ -299,8 +228,6 @@ def retry_failed(*, run: JuryRun, include_cancelled: bool = True) -> int:
         if count:
             JuryRun.objects.filter(pk=run.pk).update(status=JuryRun.Status.RUNNING, finished_at=None, message="")
             run.refresh_from_db()
-            from jury import tasks
-
             transaction.on_commit(lambda: tasks.dispatch_run.delay(run.pk))
     return count
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from engine.tasks import dispatch_running, queue_on_worker_start, start_chunks, work_one_chunk
-from jury import runner
+from jury import estimates, runner
 from jury.models import JuryRun, WorkItem
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,10 @@ def work_chunk(run_id: int) -> dict:
 
 @shared_task(name="jury.tasks.estimate_run")
 def estimate_run(run_id: int) -> dict:
-    """The dry run of :func:`jury.services.estimate_run`, off the request; a failure is stored on the run."""
-    from jury import services
-
+    """The dry run of :func:`jury.estimates.estimate_run`, off the request; a failure is stored on the run."""
     run = JuryRun.objects.get(pk=run_id)
     try:
-        return services.estimate_run(run=run)
+        return estimates.estimate_run(run=run)
     except Exception as error:  # noqa: BLE001 — the run page must say why there is no estimate
         log.exception("jury: estimating run %s failed", run_id)
         failed = {"failed": True, "error": f"{type(error).__name__}: {error}", "at": timezone.now().isoformat()}

@@ -25,7 +25,7 @@ def migration_data(request):
         if "db" not in request.fixturenames:
             return
         request.getfixturevalue("db")  # plain fixtures (personas) ask for the database after autouse fixtures
-    from annotation.default_rubric import ensure_roles_and_default_rubric
+    from annotation.services import ensure_roles_and_default_rubric
 
     ensure_roles_and_default_rubric()
 

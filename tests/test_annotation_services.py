@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation import services
+from annotation import selectors, services
 from annotation.models import Adjudication, Annotation, AnnotationRevision, Assignment, AuditEvent, Rubric
 from annotation.services import AnnotationError, AnnotationInput, StaleVersion
 from tests.factories import ConversationFactory
@@ -199,7 +199,7 @@ def test_disagreements_enter_adjudication_and_the_annotations_stay_untouched(car
     campaign = make_campaign([carmen, chidi], conversations=1, overlap=2)
     score(services.claim_next(clinician=carmen, campaign=campaign), carmen, FULL)
     score(services.claim_next(clinician=chidi, campaign=campaign), chidi, FULL | {"safety": 2}, rationale="unsafe")
-    [conversation_id] = services.needs_adjudication(campaign=campaign)
+    [conversation_id] = selectors.needs_adjudication(campaign=campaign)
     conversation = campaign.conversations.get(pk=conversation_id)
     services.adjudicate(
         campaign=campaign,

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation.bundle import import_bundle
+from bundles.importer import import_bundle
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import publish_leaderboard
 from tests.bundles import write_bundle

@@ -7,8 +7,8 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotation.bundle import BundleInvalid, import_bundle
 from annotation.models import Annotation, AuditEvent, BundleImport, Case, Conversation, Image, ModelUnderTest, Turn
+from bundles.importer import BundleInvalid, import_bundle
 from jury.models import Judge, Judgement, JudgePrompt
 from tests.bundles import base_records, png_bytes, write_bundle, zip_directory, zip_with_members
 

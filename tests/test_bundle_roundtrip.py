@@ -5,8 +5,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotation.bundle import export_bundle, import_bundle
 from annotation.models import Annotation, Case, Conversation, ModelUnderTest
+from bundles.importer import export_bundle, import_bundle
 from jury.models import Judgement
 from tests.bundles import write_bundle
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation import services
+from annotation import selectors, services
 from annotation.models import Adjudication, Rubric
 from annotation.services import AnnotationInput
 from tests.factories import ConversationFactory
@@ -52,7 +52,7 @@ def test_progress_is_refused_to_clinicians_and_outsiders(client, carmen, otto, d
 def test_adjudicator_sees_all_scores_and_records_final_scores(client, adele, disputed):
     client.force_login(adele)
     queue = client.get("/campaigns/pilot/adjudication/").content.decode()
-    [conversation_id] = services.needs_adjudication(campaign=disputed)
+    [conversation_id] = selectors.needs_adjudication(campaign=disputed)
     assert f"/campaigns/pilot/adjudication/{conversation_id}/" in queue
     url = f"/campaigns/pilot/adjudication/{conversation_id}/"
     page = client.get(url).content.decode()

@@ -1,4 +1,4 @@
-"""The demo bundle that annotation.demo writes: deterministic, complete, honest about its images and its
+"""The demo bundle that bundles.demo.builder writes: deterministic, complete, honest about its images and its
 synthetic content, and faithful to the constraints of each condition (no image, no EHR)."""
 
 import hashlib
@@ -11,8 +11,8 @@ import pytest
 from PIL import Image as PILImage
 from pydicom import dcmread
 
-from annotation import demo
-from annotation.profiles import summarise_profile
+from bundles.demo import builder as demo
+from bundles.profiles import summarise_profile
 
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
 # What an assistant that was not given the image must never say.

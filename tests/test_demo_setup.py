@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
-from annotation.demo_accounts import DEMO_PASSWORD
 from annotation.models import Case, Conversation, Image, ModelUnderTest
 from annotation.roles import Role, roles_of
+from bundles.demo.accounts import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.bundle import import_bundle
+from bundles.importer import import_bundle
 from jury.models import ExportJob
 from jury.results import export_jobs as export_tasks
 from jury.results import exports

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotation.bundle import import_bundle
+from bundles.importer import import_bundle
 from tests.bundles import write_bundle
 from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
 

@@ -1,4 +1,4 @@
-"""annotation.imaging: format sniffing, bomb limits, metadata stripping and DICOM display.
+"""bundles.imaging: format sniffing, bomb limits, metadata stripping and DICOM display.
 
 Pure tests: no database, no Django. DICOM samples come from pydicom's bundled files and the
 offline pydicom-data package.
@@ -17,7 +17,7 @@ from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 from pydicom.data import get_testdata_file
 from pydicom.pixels import pixel_array
 
-from annotation.imaging import (
+from bundles.imaging import (
     MAX_DERIVATIVE_EDGE,
     ImageRejected,
     ProcessedImage,

@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from annotation.default_rubric import ensure_roles_and_default_rubric
 from annotation.models import Image
+from annotation.services import ensure_roles_and_default_rubric
 from engine import calls
 from engine.limits import Pacer
 from engine.models import CacheEntry

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from jury import services, tasks
+from jury import estimates, services, tasks
 from jury.models import JudgePrompt, JuryRun, WorkItem
 from tests.factories import ConversationFactory
 
@@ -89,7 +89,7 @@ def test_a_failed_estimate_says_why(client, ada, jury, monkeypatch):
     def broken(*, run):
         raise RuntimeError("the media volume is not mounted")
 
-    monkeypatch.setattr(services, "estimate_run", broken)
+    monkeypatch.setattr(estimates, "estimate_run", broken)
     tasks.estimate_run(run.pk)
     client.force_login(ada)
     partial = client.get(reverse("runs:estimate", args=[run.pk])).content.decode()

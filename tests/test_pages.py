@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation.bundle import import_bundle
+from bundles.importer import import_bundle
 from tests.bundles import write_bundle
 
 pytestmark = pytest.mark.django_db

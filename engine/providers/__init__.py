@@ -12,6 +12,7 @@ from engine.providers.base import (
     ReplyError,
     parse_reply,
 )
+from engine.providers.simulated import SimulatedProvider
 
 PROVIDERS = ("anthropic", "openai", "bedrock", "simulated")
 
@@ -34,9 +35,8 @@ def get_provider(name: str, **overrides) -> Provider:
     config = {**getattr(settings, "JURY_PROVIDERS", {}).get(name, {}), **overrides}
     config.setdefault("timeout", getattr(settings, "JURY_PROVIDER_TIMEOUT_SECONDS", 60.0))
     if name == "simulated":
-        from engine.providers.simulated import SimulatedProvider
-
         return SimulatedProvider(**config)
+    # The SDK providers are optional extras ("providers"): their modules load only when one is asked for.
     if name == "anthropic":
         from engine.providers.anthropic import AnthropicProvider
 

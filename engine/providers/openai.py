@@ -25,7 +25,7 @@ class OpenAIProvider:
         import httpx2
         import openai
 
-        from engine.providers._transport import limited_http_client
+        from engine.providers._transport import limited_http_client  # the SDK's HTTP client: an optional extra
 
         self.limiter = limiter  # held per HTTP exchange, by the client's transport
         self._sdk = openai

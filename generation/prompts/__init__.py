@@ -12,15 +12,14 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.template import Context, Engine
+from django.template import Context
 
-from jury.prompts import content_hash
+from engine.prompt_files import content_hash, split_prompt, template_engine
 
 PROMPT_DIR = Path(__file__).resolve().parent
 PATIENT_PROMPT = "patient@1"
 MODEL_PROMPT = "model-under-test@1"
 ROLES = ("patient", "model")
-_engine = Engine(autoescape=False, debug=False)
 
 
 @dataclass(frozen=True)
@@ -46,21 +45,9 @@ class PromptFile:
 
 def parse(text: str, *, name: str = "prompt") -> PromptFile:
     """Split a prompt file into header and template; raise ValueError naming what is wrong."""
-    head, separator, body = text.partition("\n---\n")
-    if not separator:
-        raise ValueError(f"{name}: no '---' line between the header and the template")
-    header = {}
-    for number, line in enumerate(head.splitlines(), start=1):
-        label, colon, value = line.partition(":")
-        if line.strip() and not colon:
-            raise ValueError(f"{name}:{number}: expected 'name: value'")
-        header[label.strip()] = value.strip()
-    missing = [label for label in ("key", "version", "role") if not header.get(label)]
-    if missing:
-        raise ValueError(f"{name}: the header has no {', '.join(missing)}")
+    header, _, body = split_prompt(text, name=name, required=("key", "version", "role"))
     if header["role"] not in ROLES:
         raise ValueError(f"{name}: role must be one of {', '.join(ROLES)}, not {header['role']!r}")
-    _engine.from_string(body)  # a template error surfaces when the file is loaded, not mid-run
     return PromptFile(key=header["key"], version=header["version"], role=header["role"], text=text, body=body)
 
 
@@ -77,7 +64,7 @@ def load(reference: str, *, directory: Path = PROMPT_DIR) -> PromptFile:
 
 @functools.lru_cache(maxsize=32)
 def _template(body: str):
-    return _engine.from_string(body)
+    return template_engine.from_string(body)
 
 
 def render(snapshot: dict, **context) -> str:

@@ -10,11 +10,13 @@ changed file needs a new version.
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.template import Context, Engine
+from django.template import Context
+
+from annotation.profile_text import format_profile
+from engine.prompt_files import content_hash, split_prompt, template_engine
 
 PROMPT_DIR = Path(__file__).resolve().parent
 SYSTEM = (
@@ -25,7 +27,6 @@ CONDITION_NOTES = {
     "no_image": "Note: in this conversation the assistant was NOT shown the patient's images.",
     "no_ehr": "Note: in this conversation the assistant was NOT shown the patient record.",
 }
-_engine = Engine(autoescape=False, debug=False)
 
 
 @dataclass(frozen=True)
@@ -44,31 +45,12 @@ class PromptSource:
         return content_hash(self.text)
 
 
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def parse_prompt(text: str, *, path: str = "") -> PromptSource:
     """Split a prompt file into its header and template; raise ValueError naming what is missing."""
-    head, sep, body = text.partition("\n---\n")
-    if not sep:
-        raise ValueError(f"{path or 'prompt'}: no '---' line between the header and the template")
-    header: dict[str, str] = {}
-    checks: list[str] = []
-    for number, line in enumerate(head.splitlines(), start=1):
-        if not line.strip():
-            continue
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise ValueError(f"{path}:{number}: expected 'name: value'")
-        if name.strip() == "check":
-            checks.append(value.strip())
-        else:
-            header[name.strip()] = value.strip()
-    for required in ("key", "version", "dimension"):
-        if not header.get(required):
-            raise ValueError(f"{path or 'prompt'}: header has no {required}")
-    _engine.from_string(body)  # syntax errors surface at load time, not mid-run
+    header, lists, body = split_prompt(
+        text, name=path or "prompt", required=("key", "version", "dimension"), repeated=("check",)
+    )
+    checks = lists["check"]
     return PromptSource(
         key=header["key"],
         version=header["version"],
@@ -89,28 +71,6 @@ def prompt_files(directory: Path = PROMPT_DIR) -> list[PromptSource]:
             raise ValueError(f"{path.name}: file name must be {source.key}@{source.version}.txt")
         sources.append(source)
     return sources
-
-
-def format_profile(summary: dict | None) -> str:
-    if not summary:
-        return "(no patient record)"
-    lines = []
-    if summary.get("age") is not None or summary.get("sex"):
-        lines.append(f"- Age {summary.get('age', 'unknown')}, sex {summary.get('sex') or 'unknown'}")
-    for label, name in (("Conditions", "conditions"), ("Medications", "medications"), ("Allergies", "allergies")):
-        values = summary.get(name) or []
-        lines.append(f"- {label}: {', '.join(_item(v) for v in values) if values else 'none recorded'}")
-    observations = summary.get("observations") or []
-    if observations:
-        lines.append("- Observations: " + "; ".join(_item(v) for v in observations))
-    return "\n".join(lines)
-
-
-def _item(value) -> str:
-    if isinstance(value, dict):
-        parts = [str(value.get(k)) for k in ("name", "display", "text", "value", "unit", "date") if value.get(k)]
-        return " ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
 
 
 def format_transcript(turns) -> str:
@@ -149,4 +109,4 @@ def render(
 @functools.lru_cache(maxsize=128)
 def _compiled(template: str):
     source = parse_prompt(template)
-    return source, _engine.from_string(source.body)
+    return source, template_engine.from_string(source.body)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotation.models import Campaign
+from annotation.models import AuditEvent, Campaign
+from jury.models import CalibrationArtifact, Judge
 from jury.results.inputs import clinician_targets, conversation_facts, judgement_matrix
+from jury.results.provenance import app_version
 from jury.statistics import calibration
 from jury.statistics import leaderboard as leaderboard_stats
 
@@ -118,10 +120,6 @@ def save_calibration(*, campaign: Campaign, actor=None, seed: int = 0):
     from django.db import transaction
     from django.db.models import Max
 
-    from annotation.models import AuditEvent
-    from jury.models import CalibrationArtifact
-    from jury.results.exports import app_version
-
     result = calibrate_campaign(campaign=campaign, seed=seed)
     existing = CalibrationArtifact.objects.filter(campaign=campaign, inputs_hash=result.inputs_hash, seed=seed).first()
     if existing is not None:
@@ -166,7 +164,6 @@ def self_preference_rows(*, dimension: str, seed: int = 0) -> list:
 
     Raw judge scores (prompts of one judge averaged) over every judged conversation.
     """
-    from jury.models import Judge
 
     data = judgement_matrix(dimension=dimension)
     judge_keys = sorted({column.split("|", 1)[0] for column in data.judges})

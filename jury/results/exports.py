@@ -12,8 +12,12 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+
+from annotation.models import Annotation, Campaign
+from jury.models import CalibrationArtifact, Judgement
+from jury.results.calibration import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
+from jury.results.inputs import conversation_facts
+from jury.results.provenance import provenance
 
 FORMATS = ("csv", "jsonl", "parquet")
 KINDS = ("judgements", "annotations", "scores")
@@ -57,24 +61,7 @@ ANNOTATION_COLUMNS = (
 )
 
 
-def app_version() -> str:
-    try:
-        return version("imcbench-studio")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def provenance(**extra) -> dict:
-    return {
-        "app": "IMCBench Studio",
-        "app_version": app_version(),
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **extra,
-    }
-
-
 def judgement_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
-    from jury.models import Judgement
 
     judgements = queryset if queryset is not None else Judgement.objects.all()
     rows = (
@@ -110,7 +97,6 @@ def judgement_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
 
 
 def annotation_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
-    from annotation.models import Annotation
 
     annotations = queryset if queryset is not None else Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
     rows = (
@@ -152,7 +138,6 @@ def annotation_rows(queryset=None) -> tuple[tuple[str, ...], Iterator[tuple]]:
 
 def score_rows(*, scores: dict[int, dict[str, float]], dimensions: list[str]):
     """Conversation-level calibrated scores (from ``calibration_service.calibrated_scores``) and their mean."""
-    from jury.results.inputs import conversation_facts
 
     facts = conversation_facts(conversation_ids=list(scores))
     columns = (
@@ -298,9 +283,6 @@ def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource
     in the provenance) when none is saved. Raises :class:`ExportNotFound` for an unknown kind or campaign and
     ``ValueError`` when the export cannot be made (scores without a campaign, a campaign that cannot calibrate).
     """
-    from annotation.models import Annotation, Campaign
-    from jury.models import Judgement
-
     if kind not in KINDS:
         raise ExportNotFound(f"No export {kind!r}; choose one of {', '.join(KINDS)}")
     campaign = None
@@ -324,8 +306,6 @@ def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource
 
 
 def _score_source(campaign) -> ExportSource:
-    from jury.models import CalibrationArtifact
-    from jury.results.calibration import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
 
     artifact = CalibrationArtifact.objects.filter(campaign=campaign).order_by("-version").first()
     if artifact is not None:

@@ -18,8 +18,8 @@ from annotation.models import AuditEvent, Campaign
 from jury import selectors
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.calibration import calibrated_scores, dimensions_of, fitted_from_artifact, json_safe, leaderboard_data
-from jury.results.exports import app_version
 from jury.results.inputs import conversation_facts
+from jury.results.provenance import app_version
 from jury.statistics import leaderboard as leaderboard_stats
 
 PAYLOAD_FORMAT = "imcbench-leaderboard"

@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from annotation import services
-from annotation.bundle import import_bundle
 from annotation.models import Adjudication, Conversation, Rubric
 from annotation.services import AnnotationInput
+from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
 from tests.bundles import write_bundle
 from tests.conftest import PASSWORD

@@ -5,8 +5,8 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from annotation.bundle import import_bundle
 from annotation.roles import Role
+from bundles.importer import import_bundle
 from jury.models import ExportJob
 from tests.browser.conftest import log_in
 from tests.bundles import write_bundle

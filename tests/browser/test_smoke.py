@@ -2,8 +2,8 @@
 
 import pytest
 
-from annotation.bundle import import_bundle
 from annotation.models import Case
+from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
 from tests.bundles import write_bundle
 from tests.conftest import PASSWORD

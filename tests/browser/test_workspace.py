@@ -4,9 +4,9 @@ the two-tab conflict, the image viewer, and screenshots at 1440×900 and 1024×7
 import pytest
 from playwright.sync_api import expect
 
-from annotation.bundle import import_bundle
 from annotation.models import Annotation, Assignment, Conversation, Rubric
 from annotation.services import create_campaign
+from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
 from tests.bundles import write_bundle
 from tests.conftest import PASSWORD

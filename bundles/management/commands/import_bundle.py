@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.bundle import BundleInvalid, import_bundle
+from bundles.importer import BundleInvalid, import_bundle
 
 
 class Command(BaseCommand):

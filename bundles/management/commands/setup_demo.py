@@ -4,10 +4,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.bundle import BundleInvalid, import_bundle
-from annotation.demo import build_demo_bundle
-from annotation.demo_accounts import ensure_demo_accounts
-from annotation.demo_campaigns import ensure_demo_campaigns
+from bundles.demo.accounts import ensure_demo_accounts
+from bundles.demo.builder import build_demo_bundle
+from bundles.demo.campaigns import ensure_demo_campaigns
+from bundles.importer import BundleInvalid, import_bundle
+from jury.models import JuryRun
+from jury.services import run_demo_jury
 
 
 class Command(BaseCommand):
@@ -46,9 +48,6 @@ class Command(BaseCommand):
 
     def _run_demo_jury(self) -> None:
         from django.contrib.auth import get_user_model
-
-        from jury.models import JuryRun
-        from jury.services import run_demo_jury
 
         if JuryRun.objects.filter(judgements__simulated=True).exists():
             self.stdout.write("The simulated demo jury has already run.")

@@ -23,8 +23,6 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from annotation.bundle_source import MANIFEST, BundleSource, UnsafeBundle, open_bundle, safe_member_path
-from annotation.imaging import ImageRejected, ProcessedImage, process_image
 from annotation.models import (
     SCORE_MAX,
     SCORE_MIN,
@@ -41,8 +39,11 @@ from annotation.models import (
     Turn,
     bundle_key,
 )
-from annotation.profiles import ProfileError, summarise_profile
 from annotation.roles import Role
+from bundles.imaging import ImageRejected, ProcessedImage, process_image
+from bundles.profiles import ProfileError, summarise_profile
+from bundles.sources import MANIFEST, BundleSource, UnsafeBundle, open_bundle, safe_member_path
+from jury.models import Judge, Judgement, JudgePrompt
 
 FORMAT_NAME = "imcbench-bundle"
 FORMAT_VERSION = 1
@@ -932,7 +933,6 @@ def _write_annotations(parsed, bundle, rubric, conversation_ids, created, unchan
 
 
 def _write_judgements(parsed, bundle, conversation_ids, created, unchanged, log) -> None:
-    from jury.models import Judge, Judgement, JudgePrompt
 
     if not parsed.judgements:
         return
@@ -1000,7 +1000,6 @@ def _jsonl(records) -> bytes:
 
 def bundle_files(*, name: str, description: str = "") -> "list[tuple[str, bytes | Path]]":
     """Every file of a bundle holding the whole database: ``(bundle path, bytes or a media file path)``."""
-    from jury.models import Judgement
 
     rubric = Rubric.objects.filter(is_default=True).first()
     dimensions = list(rubric.dimensions.values_list("key", flat=True)) if rubric else []

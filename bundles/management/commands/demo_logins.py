@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from annotation.demo_accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
+from bundles.demo.accounts import DEMO_ACCOUNTS, DEMO_PASSWORD
 
 
 class Command(BaseCommand):
