@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.test_agreement_report import scored_campaign
+from tests.jury.results.test_agreement import scored_campaign
 
 
 def plot_sizes(page) -> list[int]:

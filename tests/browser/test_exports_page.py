@@ -9,7 +9,7 @@ from annotation.roles import Role
 from bundles.importer import import_bundle
 from jury.models import ExportJob
 from tests.browser.conftest import log_in
-from tests.bundles import write_bundle
+from tests.bundle_files import write_bundle
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 

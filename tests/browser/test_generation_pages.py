@@ -8,7 +8,7 @@ from generation import runner, services
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.test_generation import make_case, make_model, start
+from tests.generation.test_runs import make_case, make_model, start
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 

@@ -8,7 +8,7 @@ from jury.models import JudgePrompt, JuryRun
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import ConversationFactory, UserFactory
-from tests.test_jury import ensure_default_rubric
+from tests.jury.test_runs import ensure_default_rubric
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 

@@ -5,7 +5,7 @@ import pytest
 from annotation.models import Case
 from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
-from tests.bundles import write_bundle
+from tests.bundle_files import write_bundle
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 

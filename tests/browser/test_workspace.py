@@ -8,7 +8,7 @@ from annotation.models import Annotation, Assignment, Conversation, Rubric
 from annotation.services import create_campaign
 from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
-from tests.bundles import write_bundle
+from tests.bundle_files import write_bundle
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 

@@ -16,7 +16,7 @@ from engine.providers.base import mask_key, parse_retry_after, redact
 from engine.providers.simulated import SimulatedProvider
 from jury import prompts, runner, services
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
-from tests.bundles import png_bytes
+from tests.bundle_files import png_bytes
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.usefixtures("eager_celery")

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from annotation.models import Annotation, Case, Conversation, ModelUnderTest
 from bundles.importer import export_bundle, import_bundle
 from jury.models import Judgement
-from tests.bundles import write_bundle
+from tests.bundle_files import write_bundle
 
 pytestmark = pytest.mark.django_db
 

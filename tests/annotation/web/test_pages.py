@@ -3,7 +3,7 @@
 import pytest
 
 from bundles.importer import import_bundle
-from tests.bundles import write_bundle
+from tests.bundle_files import write_bundle
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_admin_case_page_shows_image_profile_and_conversations(client, imported,
 
 
 def test_admin_bundle_upload_imports_a_zip_and_lists_problems(client, ada, tmp_path):
-    from tests.bundles import base_records, zip_directory
+    from tests.bundle_files import base_records, zip_directory
 
     client.force_login(ada)
     good = zip_directory(write_bundle(tmp_path / "good"), tmp_path / "good.zip")

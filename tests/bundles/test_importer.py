@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from annotation.models import Annotation, AuditEvent, BundleImport, Case, Conversation, Image, ModelUnderTest, Turn
 from bundles.importer import BundleInvalid, import_bundle
 from jury.models import Judge, Judgement, JudgePrompt
-from tests.bundles import base_records, png_bytes, write_bundle, zip_directory, zip_with_members
+from tests.bundle_files import base_records, png_bytes, write_bundle, zip_directory, zip_with_members
 
 pytestmark = pytest.mark.django_db
 

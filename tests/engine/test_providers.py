@@ -15,7 +15,7 @@ from engine.providers.openai import OpenAIProvider
 from jury import runner, services
 from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
 from testkit.loopback import FakeProvider
-from tests.bundles import png_bytes
+from tests.bundle_files import png_bytes
 from tests.factories import ConversationFactory
 
 PNG = png_bytes()

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from generation import runner, services
 from generation.models import GenerationRun
-from tests.test_generation import make_case, make_model, start
+from tests.generation.test_runs import make_case, make_model, start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 

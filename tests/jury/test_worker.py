@@ -28,10 +28,10 @@ from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from testkit.loopback import FakeProvider
 from tests.conftest import missing
 from tests.factories import ConversationFactory
-from tests.test_jury import ensure_default_rubric
+from tests.jury.test_runs import ensure_default_rubric
 
 pytestmark = pytest.mark.services
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BROKER_DB = 13  # a Redis database of its own, so no other worker picks up these tasks
 
 

@@ -18,8 +18,8 @@ from jury.results import export_jobs as export_tasks
 from jury.results import exports
 from jury.results.calibration import save_calibration
 from jury.results.export_jobs import run_export_job, start_export_job
-from tests.bundles import write_bundle
-from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
+from tests.bundle_files import write_bundle
+from tests.jury.results.test_calibration import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from engine.models import CacheEntry
 from engine.providers.simulated import SimulatedProvider
 from generation import dialogue, estimate, prompts, runner, selectors, services
 from generation.models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
-from tests import test_jury
-from tests.bundles import png_bytes
+from tests.bundle_files import png_bytes
 from tests.factories import CaseFactory, ModelUnderTestFactory, PatientProfileFactory
+from tests.jury import test_runs as test_jury
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 counted = test_jury.counted  # the fixture holding every request that reaches the simulated provider

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from bundles.importer import import_bundle
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import publish_leaderboard
-from tests.bundles import write_bundle
-from tests.test_calibration_service import scored_world  # noqa: F401 — fixture
+from tests.bundle_files import write_bundle
+from tests.jury.results.test_calibration import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 

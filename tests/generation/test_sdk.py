@@ -12,8 +12,8 @@ from engine.models import CacheEntry
 from generation import runner, services
 from generation.models import GenerationCall, GenerationRun
 from testkit.loopback import FakeProvider
-from tests.bundles import png_bytes
-from tests.test_generation import Crash, kill_after_stored_replies, make_case, make_model, start
+from tests.bundle_files import png_bytes
+from tests.generation.test_runs import Crash, kill_after_stored_replies, make_case, make_model, start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
