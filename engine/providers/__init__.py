@@ -38,15 +38,15 @@ def get_provider(name: str, **overrides) -> Provider:
         return SimulatedProvider(**config)
     # The SDK providers are optional extras ("providers"): their modules load only when one is asked for.
     if name == "anthropic":
-        from engine.providers.anthropic import AnthropicProvider
+        from engine.providers.anthropic import AnthropicProvider  # optional extra
 
         return AnthropicProvider(**config)
     if name == "openai":
-        from engine.providers.openai import OpenAIProvider
+        from engine.providers.openai import OpenAIProvider  # optional extra
 
         return OpenAIProvider(**config)
     if name == "bedrock":
-        from engine.providers.bedrock import BedrockProvider
+        from engine.providers.bedrock import BedrockProvider  # optional extra
 
         return BedrockProvider(**config)
     raise ValueError(f"unknown provider {name!r}: use one of {', '.join(PROVIDERS)}")

@@ -189,8 +189,8 @@ def test_outsiders_and_clinicians_see_no_figures(client, carmen, otto, world):
 
 
 def test_when_the_equal_jury_is_chosen_the_figure_sets_it_beside_the_best_alternative():
+    from jury.results.reports import _compared_methods
     from jury.statistics import calibration
-    from jury.web.results import _compared_methods
 
     rng = np.random.default_rng(0)
     target = rng.integers(1, 6, 60).astype(float)
