@@ -37,6 +37,8 @@ import krippendorff
 import numpy as np
 from scipy import stats as scipy_stats
 
+from jury.statistics.validation import numeric_array
+
 __all__ = [
     "OnColumns",
     "Statistic",
@@ -127,27 +129,11 @@ def _defined(value: float, *, n_units: int, n_raters: int, note: str | None = No
 
 def _as_ratings(ratings: object) -> np.ndarray:
     """A float array units × raters; NaN (or None) marks a missing rating."""
-    try:
-        array = np.asarray(ratings, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"ratings must be numeric (NaN for missing): {error}") from None
-    if array.ndim != 2:
-        raise ValueError(f"ratings must be 2-D, units × raters; got {array.ndim}-D with shape {array.shape}")
-    if np.isinf(array).any():
-        raise ValueError("ratings contain an infinite value; use NaN for a missing rating")
-    return array
+    return numeric_array(ratings, name="ratings", ndim=2, shape="units × raters", missing="a missing rating")
 
 
 def _as_vector(values: object, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric (NaN for missing): {error}") from None
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {array.shape}")
-    if np.isinf(array).any():
-        raise ValueError(f"{name} contains an infinite value; use NaN for a missing rating")
-    return array
+    return numeric_array(values, name=name, ndim=1, missing="a missing rating")
 
 
 def _as_pair(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:

@@ -59,6 +59,7 @@ from jury.statistics.agreement import (
     mean_absolute_error,
     spearman,
 )
+from jury.statistics.validation import numeric_array, vector_of_length
 
 __all__ = [
     "METHODS",
@@ -81,29 +82,13 @@ _Z95 = 1.959963984540054
 
 
 def _as_scores(scores: object) -> np.ndarray:
-    try:
-        array = np.asarray(scores, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"scores must be numeric (NaN for missing): {error}") from None
-    if array.ndim != 2:
-        raise ValueError(f"scores must be 2-D, conversations × judge-prompts; got shape {array.shape}")
-    if array.shape[1] == 0:
-        raise ValueError("scores must have at least one judge-prompt column")
-    if np.isinf(array).any():
-        raise ValueError("scores contain an infinite value; use NaN for a missing score")
-    return array
+    return numeric_array(
+        scores, name="scores", ndim=2, shape="conversations × judge-prompts", missing="a missing score", min_columns=1
+    )
 
 
 def _as_target(target: object, n: int) -> np.ndarray:
-    try:
-        array = np.asarray(target, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"target must be numeric (NaN where there is no clinician score): {error}") from None
-    if array.shape != (n,):
-        raise ValueError(f"target must give one score per conversation ({n}); got shape {array.shape}")
-    if np.isinf(array).any():
-        raise ValueError("target contains an infinite value; use NaN where there is no clinician score")
-    return array
+    return vector_of_length(target, name="target", n=n, what="one score per conversation", missing="no clinician score")
 
 
 def _as_groups(groups: object, n: int) -> np.ndarray:

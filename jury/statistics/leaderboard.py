@@ -37,6 +37,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from jury.statistics.agreement import Statistic
+from jury.statistics import validation
 
 __all__ = [
     "Conversations",
@@ -58,14 +59,7 @@ OVERALL = "overall"
 
 
 def _labels(values: object, name: str, n: int | None = None) -> np.ndarray:
-    array = np.asarray(values, dtype=object)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, one label per conversation; got shape {array.shape}")
-    if n is not None and array.size != n:
-        raise ValueError(f"{name} must give one label per conversation ({n}); got {array.size}")
-    if any(value is None or value == "" for value in array):
-        raise ValueError(f"{name} has a missing label: every conversation needs one")
-    return np.array([str(value) for value in array], dtype=object)
+    return validation.labels(values, name=name, n=n)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
