@@ -21,9 +21,10 @@ mean in a third of cases. Here, per model (and family, subgroup side, condition)
   (Hesterberg 2015, *The American Statistician* 69:371, §4.1: the percentile levels are widened so that
   z = √(G/(G−1)) · t_{G−1}, G = the cases holding the estimate's clinician-scored conversations), because the
   rectifier rests on few clusters.
-- the **clinicians-only** estimate (IPW when π is given) and **today's jury-only** estimate (calibration held at
-  the full-data fit) from the same resamples, and a **transport check**: the mean residual clinician − jury on
-  the model's clinician-scored conversations, flagged when its interval excludes 0.
+- the **clinicians-only** estimate (the Hájek inverse-probability-weighted mean when π is given) and
+  **today's jury-only** estimate (calibration held at the full-data fit) from the same resamples, and a
+  **transport check**: the mean residual clinician − jury on the model's clinician-scored conversations,
+  flagged when its interval excludes 0.
 
 Fewer than ``min_clinician`` clinician-scored conversations (default 10): no clinician-based figure, a
 :class:`~jury.statistics.agreement.Statistic` with value ``None`` and the reason. Effective sample size

@@ -18,7 +18,8 @@ h_i = 1/π_i the inverse selection probability, 1 when π is not given; D = n wi
 - prediction-powered (PPI++, Angelopoulos, Duchi & Zrnic 2023, arXiv:2311.01453, eq. for the mean; the
   Horvitz–Thompson rectifier of Zrnic & Candès 2024, *Active Statistical Inference*, ICML):
   θ = λ Σ_A f / N + Σ_L h (y − λ f) / D;
-- clinicians only: Σ_L h y / D;
+- clinicians only: Σ_L h y / Σ_L h (Hájek 1971: the inverse-probability-weighted mean; the plain mean
+  without π);
 - jury only (today): Σ_A f / N with β held at the full-data fit;
 - transport residual: Σ_L h (y − f) / Σ_L h.
 
@@ -230,7 +231,7 @@ def run_engine(
     jury_only = _safe(np.einsum("bkp,bp->bk", v[:, :, :p], fixed), s["N"])
     return Engine(
         ppi=np.where(s["n"] > 0, ppi, np.nan),
-        clinicians=_safe(s["hy"], np.where(s["n"] > 0, denominator, 0.0)),
+        clinicians=_safe(s["hy"], s["h"]),
         jury=jury_only,
         lam=lam,
         transport=_safe(s["hy"] - s["hf"], s["h"]),
