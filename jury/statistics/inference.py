@@ -11,9 +11,9 @@ mean in a third of cases. Here, per model (and family, subgroup side, condition)
   θ̂ = λ · mean(calibrated jury over all its conversations) + mean over its clinician-scored conversations of
   (clinician − λ · jury). The rectifier makes θ̂ unbiased for the clinicians' mean whatever the jury's bias for
   that model; λ ∈ [0, 1] is power-tuned so the estimate is never (asymptotically) worse than the clinicians alone.
-  With selection probabilities π_i the rectifier is the Horvitz–Thompson sum Σ (clinician − λ·jury)/π_i / N
-  (Zrnic & Candès 2024, *Active Statistical Inference*, ICML), so conversations sent to clinicians with known
-  unequal probabilities still give an unbiased estimate.
+  With selection probabilities π_i the rectifier weights each residual by 1/π_i (Zrnic & Candès 2024, *Active
+  Statistical Inference*, ICML), normalised by Σ 1/π_i (Hájek), so conversations sent to clinicians with known
+  unequal probabilities still give a consistent estimate (see :mod:`jury.statistics.inference_bootstrap`).
 - **one case bootstrap with refit**: cases are resampled (all conversations of a case together: Field & Welsh
   2007, JRSS B 69:369) and in every resample the calibration is refitted on the resampled clinician-scored
   conversations, the jury re-predicted, λ re-tuned and θ̂ recomputed — from per-case sufficient statistics
@@ -156,14 +156,12 @@ def ppi_mean(
     feat = features(f[:, None], method="equal", judge_weights=np.ones(1))
     n = f.size
     engine = run_engine(
-        feat, y=y, h=h, ipw=selection_probability is not None, case=np.arange(n), key=np.zeros(n, int),
+        feat, y=y, h=h, case=np.arange(n), key=np.zeros(n, int),
         n_cases=n, n_keys=1, weights=np.ones((0, n)),
     )  # fmt: skip
     tuned = float(engine.lam[0, 0]) if lam is None else float(lam)
     mean_f = f.mean()
-    rectifier = (h * np.where(scored, y - tuned * f, 0.0)).sum() / (
-        n if selection_probability is not None else scored.sum()
-    )
+    rectifier = (h * np.where(scored, y - tuned * f, 0.0)).sum() / h.sum()
     return float(tuned * mean_f + rectifier), tuned
 
 

@@ -13,18 +13,22 @@ one small PAV per resample on ≤ a few dozen levels. Row 0 of the weights is al
 same function of the data as every replicate.
 
 Estimators per key (L = its clinician-scored conversations, A = all its jury-scored ones, N = |A|, n = |L|,
-h_i = 1/π_i the inverse selection probability, 1 when π is not given; D = n without π, N with π):
+h_i = 1/π_i the inverse selection probability, 1 when π is not given; H = Σ_L h, = n without π):
 
 - prediction-powered (PPI++, Angelopoulos, Duchi & Zrnic 2023, arXiv:2311.01453, eq. for the mean; the
-  Horvitz–Thompson rectifier of Zrnic & Candès 2024, *Active Statistical Inference*, ICML):
-  θ = λ Σ_A f / N + Σ_L h (y − λ f) / D;
+  inverse-probability-weighted rectifier of Zrnic & Candès 2024, *Active Statistical Inference*, ICML, in its
+  Hájek-normalised form, as ``ppi_py`` weights it): θ = λ Σ_A f / N + Σ_L h (y − λ f) / H. The
+  Horvitz–Thompson form (÷ N instead of H) is exactly unbiased but its variance is not centred: on the
+  simulated triage design it was 1.85 × wider than the clinicians-only mean (bench/inference.py); the
+  normalised form is consistent (bias O(1/n)), and at λ = 0 it is the clinicians-only mean, so power tuning
+  keeps it no worse;
 - clinicians only: Σ_L h y / Σ_L h (Hájek 1971: the inverse-probability-weighted mean; the plain mean
   without π);
 - jury only (today): Σ_A f / N with β held at the full-data fit;
 - transport residual: Σ_L h (y − f) / Σ_L h.
 
 λ is the PPI++ power-tuning rule exactly as the reference implementation ``ppi_py.ppi_mean_pointestimate``
-computes it (with w_i = h_i n / D on L and 1 on A, and the λ = 1 estimate θ₁ as centre):
+computes it (with w_i = h_i n / H on L and 1 on A, and the λ = 1 estimate θ₁ as centre):
 λ = Cov_L(w(y − θ₁), w(f − θ₁)) / ((1 + n/N) Var[w(f − θ₁) on L ∪ (f − θ₁) on A]), clipped to [0, 1]; it is
 recomputed in every resample.
 """
@@ -181,7 +185,6 @@ def run_engine(
     *,
     y: np.ndarray,
     h: np.ndarray,
-    ipw: bool,
     case: np.ndarray,
     key: np.ndarray,
     n_cases: int,
@@ -221,7 +224,7 @@ def run_engine(
     for i, name in enumerate(["af", "hf", "h2f", "h2yf"]):
         s[name] = np.einsum("bkp,bp->bk", v[:, :, i * p : (i + 1) * p], beta)
     s["af2"], s["h2f2"] = _quad(qa, beta, feat.diagonal), _quad(ql, beta, feat.diagonal)
-    denominator = s["N"] if ipw else s["n"]
+    denominator = s["h"]
     rho = _safe(s["n"], denominator)
     mean_f = _safe(s["af"], s["N"])
     theta1 = mean_f + _safe(s["hy"] - s["hf"], denominator)
@@ -329,7 +332,7 @@ def pooled(
         h = ipw_weights(selection_probability, scored)
         y = np.where(scored, clinician[:, d], np.nan)
         engine = run_engine(
-            feat, y=y, h=h, ipw=selection_probability is not None, case=case, key=key,
+            feat, y=y, h=h, case=case, key=key,
             n_cases=n_cases, n_keys=n_keys, weights=weights,
         )  # fmt: skip
         out[dimension] = _counts(engine, y, scored, case, key, n_keys, jury)
