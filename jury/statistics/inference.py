@@ -40,7 +40,16 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from jury.statistics.agreement import Statistic
-from jury.statistics.inference_bootstrap import Pooled, ess, features, figure, ipw_weights, pooled, run_engine
+from jury.statistics.inference_bootstrap import (
+    Pooled,
+    _as_array,
+    ess,
+    features,
+    figure,
+    ipw_weights,
+    pooled,
+    ppi_mean,
+)
 from jury.statistics.leaderboard import OVERALL, Conversations, _check_bootstrap, _index, _ranks, case_weights
 
 __all__ = [
@@ -61,18 +70,6 @@ ESTIMATORS: tuple[str, ...] = ("ppi", "clinicians", "jury")
 
 
 # --- input ------------------------------------------------------------------------------------------------
-
-
-def _as_array(values: object, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be numeric (NaN for missing): {error}") from None
-    if shape is not None and array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
-    if np.isinf(array).any():
-        raise ValueError(f"{name} contains an infinite value; use NaN for a missing score")
-    return array
 
 
 def _as_probability(values: object, clinician: np.ndarray) -> np.ndarray | None:
@@ -136,33 +133,6 @@ class JuryConversations:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-def ppi_mean(
-    clinician: object, jury: object, *, selection_probability: object | None = None, lam: float | None = None
-) -> tuple[float, float]:
-    """(θ̂, λ) for one group of conversations: ``jury`` the calibrated jury score of each, ``clinician`` NaN
-    where not clinician-scored. λ power-tuned (PPI++, clipped to [0, 1]) unless given."""
-    f = _as_array(jury, "jury")
-    y = _as_array(clinician, "clinician", f.shape)
-    if f.ndim != 1 or np.isnan(f).any():
-        raise ValueError("jury must be 1-D with a score for every conversation")
-    scored = ~np.isnan(y)
-    if scored.sum() < 2:
-        raise ValueError("ppi_mean needs at least two clinician-scored conversations")
-    if lam is not None and not 0 <= lam <= 1:
-        raise ValueError(f"lam must be in [0, 1]; got {lam!r}")
-    h = ipw_weights(selection_probability, scored)
-    feat = features(f[:, None], method="equal", judge_weights=np.ones(1))
-    n = f.size
-    engine = run_engine(
-        feat, y=y, h=h, case=np.arange(n), key=np.zeros(n, int),
-        n_cases=n, n_keys=1, weights=np.ones((0, n)),
-    )  # fmt: skip
-    tuned = float(engine.lam[0, 0]) if lam is None else float(lam)
-    mean_f = f.mean()
-    rectifier = (h * np.where(scored, y - tuned * f, 0.0)).sum() / h.sum()
-    return float(tuned * mean_f + rectifier), tuned
 
 
 def _check(data: JuryConversations, method: str, judge_weights, min_clinician: int) -> np.ndarray:

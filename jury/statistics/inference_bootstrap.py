@@ -53,6 +53,7 @@ __all__ = [
     "figure",
     "ipw_weights",
     "pooled",
+    "ppi_mean",
     "run_engine",
 ]
 
@@ -180,6 +181,19 @@ def _power_tuning(s: dict, theta1: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(lam, nan=0.0), 0.0, 1.0)
 
 
+def _unpack(sums: np.ndarray, beta: np.ndarray, feat: Features) -> tuple[dict, np.ndarray]:
+    """The named sums (B × K) from the resampled columns, with f = φ·β substituted; and the Σ φ block."""
+    p, q = feat.p, sums.shape[2] - 6 - 4 * feat.p
+    q //= 2
+    s = {name: sums[:, :, i] for i, name in enumerate(["N", "n", "h", "h2", "hy", "h2y"])}
+    v = sums[:, :, 6 : 6 + 4 * p]
+    qa, ql = sums[:, :, 6 + 4 * p : 6 + 4 * p + q], sums[:, :, 6 + 4 * p + q :]
+    for i, name in enumerate(["af", "hf", "h2f", "h2yf"]):
+        s[name] = np.einsum("bkp,bp->bk", v[:, :, i * p : (i + 1) * p], beta)
+    s["af2"], s["h2f2"] = _quad(qa, beta, feat.diagonal), _quad(ql, beta, feat.diagonal)
+    return s, v
+
+
 def run_engine(
     feat: Features,
     *,
@@ -215,15 +229,8 @@ def run_engine(
     quads = np.hstack([outer[in_key], (hk**2)[:, None] * outer[in_key]])
     cols = np.hstack([scalars, vectors, quads])
     sums = ones @ _cell_sums(case[in_key], key[in_key], n_cases, n_keys, cols)
-    sums = sums.reshape(ones.shape[0], n_keys, cols.shape[1])
+    s, v = _unpack(sums.reshape(ones.shape[0], n_keys, cols.shape[1]), beta, feat)
     p = feat.p
-    names = ["N", "n", "h", "h2", "hy", "h2y"]
-    s = {name: sums[:, :, i] for i, name in enumerate(names)}
-    v = sums[:, :, 6 : 6 + 4 * p]
-    qa, ql = sums[:, :, 6 + 4 * p : 6 + 4 * p + q], sums[:, :, 6 + 4 * p + q :]
-    for i, name in enumerate(["af", "hf", "h2f", "h2yf"]):
-        s[name] = np.einsum("bkp,bp->bk", v[:, :, i * p : (i + 1) * p], beta)
-    s["af2"], s["h2f2"] = _quad(qa, beta, feat.diagonal), _quad(ql, beta, feat.diagonal)
     denominator = s["h"]
     rho = _safe(s["n"], denominator)
     mean_f = _safe(s["af"], s["N"])
@@ -243,6 +250,18 @@ def run_engine(
     )
 
 
+def _as_array(values: object, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numeric (NaN for missing): {error}") from None
+    if shape is not None and array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
+    if np.isinf(array).any():
+        raise ValueError(f"{name} contains an infinite value; use NaN for a missing score")
+    return array
+
+
 def ipw_weights(selection_probability: object | None, clinician_scored: object) -> np.ndarray:
     """The rectifier's weight of each conversation: 1/π_i where clinician-scored, 0 elsewhere (1 without π)."""
     scored = np.asarray(clinician_scored, dtype=bool)
@@ -252,6 +271,33 @@ def ipw_weights(selection_probability: object | None, clinician_scored: object) 
     if np.isnan(pi[scored]).any() or (pi[scored] <= 0).any() or (pi[scored] > 1).any():
         raise ValueError("selection_probability must be in (0, 1] for every clinician-scored conversation")
     return np.where(scored, 1.0 / np.where(scored, pi, 1.0), 0.0)
+
+
+def ppi_mean(
+    clinician: object, jury: object, *, selection_probability: object | None = None, lam: float | None = None
+) -> tuple[float, float]:
+    """(θ̂, λ) for one group of conversations: ``jury`` the calibrated jury score of each, ``clinician`` NaN
+    where not clinician-scored. λ power-tuned (PPI++, clipped to [0, 1]) unless given."""
+    f = _as_array(jury, "jury")
+    y = _as_array(clinician, "clinician", f.shape)
+    if f.ndim != 1 or np.isnan(f).any():
+        raise ValueError("jury must be 1-D with a score for every conversation")
+    scored = ~np.isnan(y)
+    if scored.sum() < 2:
+        raise ValueError("ppi_mean needs at least two clinician-scored conversations")
+    if lam is not None and not 0 <= lam <= 1:
+        raise ValueError(f"lam must be in [0, 1]; got {lam!r}")
+    h = ipw_weights(selection_probability, scored)
+    feat = features(f[:, None], method="equal", judge_weights=np.ones(1))
+    n = f.size
+    engine = run_engine(
+        feat, y=y, h=h, case=np.arange(n), key=np.zeros(n, int),
+        n_cases=n, n_keys=1, weights=np.ones((0, n)),
+    )  # fmt: skip
+    tuned = float(engine.lam[0, 0]) if lam is None else float(lam)
+    mean_f = f.mean()
+    rectifier = (h * np.where(scored, y - tuned * f, 0.0)).sum() / h.sum()
+    return float(tuned * mean_f + rectifier), tuned
 
 
 # --- figures ----------------------------------------------------------------------------------------------
