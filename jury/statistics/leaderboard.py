@@ -36,8 +36,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from jury.statistics.agreement import Statistic
 from jury.statistics import validation
+from jury.statistics.agreement import Statistic
 
 __all__ = [
     "Conversations",
