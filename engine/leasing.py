@@ -119,6 +119,21 @@ def cached_reply(entry: CacheEntry) -> ProviderReply:
     )
 
 
+def cache_entry(*, key: str, provider: str, model_id: str, reply: ProviderReply, origin: str) -> CacheEntry:
+    """The (unsaved) cache entry holding ``reply``, the inverse of :func:`cached_reply`."""
+    return CacheEntry(
+        key=key,
+        provider=provider,
+        model_id=model_id,
+        text=reply.text,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        request_id=reply.request_id,
+        latency_ms=reply.latency_ms,
+        origin=origin,
+    )
+
+
 def update_rows(model, objects, fields: list[str]) -> None:
     """``UPDATE … WHERE id = %s`` for many rows in one ``executemany`` (``bulk_update``'s CASE chains are slow)."""
     meta = model._meta

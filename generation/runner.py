@@ -13,6 +13,9 @@ The provider layer, the retry policy (``Retry-After`` honoured), the per-provide
 claimed, renewed and released by the jury's lease functions (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL),
 and the budget cap and cancel behave the same way. Provider calls run in one thread pool per provider
 (:class:`jury.runner.ProviderPools`); those threads never touch the database.
+
+It is long because the generation runner is one class whose turn-by-turn loop, reply handling and batched writes share
+its state; leasing, calls and the cache are the engine's already.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from django.utils import timezone
 from annotation.models import Conversation, Turn, bundle_key
 from engine import leasing as leased_work
 from engine.calls import Outcome, ProviderPools, RetryPolicy, worker_name
-from engine.leasing import WorkStats, cached_reply
+from engine.leasing import WorkStats, cache_entry, cached_reply
 from engine.models import CacheEntry
 from engine.providers import ImagePart, ProviderError, ProviderReply
 from engine.providers.base import redact
@@ -248,21 +251,14 @@ class Runner:
             cost = talk.endpoint.cost_of(**tokens)
         with transaction.atomic():
             if not cached:
-                CacheEntry.objects.bulk_create(
-                    [
-                        CacheEntry(
-                            key=step.cache_key,
-                            provider=step.caller.provider,
-                            model_id=step.caller.model_id,
-                            origin=talk.item.key,
-                            **tokens,
-                            text=reply.text,
-                            request_id=reply.request_id,
-                            latency_ms=reply.latency_ms,
-                        )
-                    ],
-                    ignore_conflicts=True,
+                entry = cache_entry(
+                    key=step.cache_key,
+                    provider=step.caller.provider,
+                    model_id=step.caller.model_id,
+                    reply=reply,
+                    origin=talk.item.key,
                 )
+                CacheEntry.objects.bulk_create([entry], ignore_conflicts=True)
             # A turn replayed after a crash keeps the record of the call that paid for it.
             GenerationCall.objects.get_or_create(
                 item=talk.item,

@@ -66,24 +66,8 @@ def prompt_snapshots() -> dict:
     return snapshots
 
 
-def create_run(
-    *,
-    name: str,
-    models: list[ModelUnderTest],
-    conditions: list[str] | tuple[str, ...] = CONDITIONS,
-    case_selection: dict | None = None,
-    max_turns: int = 4,
-    seed: int = 0,
-    patient_provider: str = "simulated",
-    patient_model_id: str = "simulated/patient",
-    patient_parameters: dict | None = None,
-    patient_accepts_images: bool = True,
-    patient_prices: tuple[Decimal, Decimal] = (Decimal("0"), Decimal("0")),
-    budget: Decimal | None = None,
-    concurrency: int | None = None,
-    created_by=None,
-) -> GenerationRun:
-    """A draft run and one item per case × model × condition, every item of a case with the same patient seed."""
+def _checked_request(*, models, conditions, patient_provider: str, max_turns: int) -> list[str]:
+    """The run's conditions in their canonical order, once the request is known to be one a run can carry out."""
     if not models:
         raise GenerationError("choose at least one model under test")
     conditions = [c for c in CONDITIONS if c in set(conditions)]
@@ -104,6 +88,33 @@ def create_run(
             f"{', '.join(blind)} cannot take images, so {' and '.join(with_image)} would not differ from no_image; "
             "generate only no_image for them"
         )
+    return conditions
+
+
+def create_run(
+    *,
+    name: str,
+    models: list[ModelUnderTest],
+    conditions: list[str] | tuple[str, ...] = CONDITIONS,
+    case_selection: dict | None = None,
+    max_turns: int = 4,
+    seed: int = 0,
+    patient_provider: str = "simulated",
+    patient_model_id: str = "simulated/patient",
+    patient_parameters: dict | None = None,
+    patient_accepts_images: bool = True,
+    patient_prices: tuple[Decimal, Decimal] = (Decimal("0"), Decimal("0")),
+    budget: Decimal | None = None,
+    concurrency: int | None = None,
+    created_by=None,
+) -> GenerationRun:
+    """A draft run and one item per case × model × condition, every item of a case with the same patient seed.
+
+    It is long because a run's fifteen recorded fields and its items are written in one transaction; the request is
+    checked by _checked_request first."""
+    conditions = _checked_request(
+        models=models, conditions=conditions, patient_provider=patient_provider, max_turns=max_turns
+    )
     case_selection = case_selection or {}
     cases = list(select_cases(case_selection).values_list("pk", "key"))
     if not cases:

@@ -6,11 +6,14 @@ from django.utils import timezone
 
 from engine.models import CacheEntry
 from jury.models import JuryRun, WorkItem
-from jury.runner import RequestBuilder, estimate_tokens
+from jury.requests import RequestBuilder, estimate_tokens
 
 
 def estimate_run(*, run: JuryRun) -> dict:
-    """Dry run: items, how many the cache already answers, tokens and money for the rest. Stored on the run."""
+    """Dry run: items, how many the cache already answers, tokens and money for the rest. Stored on the run.
+
+    It is long because the totals per run and per judge are accumulated in one pass over the items, a thousand at a
+    time, which keeps a large run's estimate in bounded memory."""
     builder = RequestBuilder()
     ids = list(run.items.order_by("id").values_list("id", flat=True))
     totals = {

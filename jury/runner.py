@@ -13,12 +13,14 @@ again — and finds the reply in the cache if the call had finished: no provider
 
 Leasing, retries, provider pools and the cache are the run engine's (:mod:`engine.leasing`, :mod:`engine.calls`),
 shared with conversation generation; this module is what is particular to judging.
+
+It is long because the jury's Runner is one class: its work loop, reply handling and batched writes share the queue, the
+calls in flight and the leases; the generic parts are in the engine.
 """
 
 from __future__ import annotations
 
 import logging
-import mimetypes
 import threading
 import time
 from collections import deque
@@ -32,142 +34,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from annotation.models import Conversation, Rubric
 from engine import leasing
 from engine.calls import Outcome, ProviderPools, RetryPolicy, worker_name
-from engine.leasing import WorkStats, cached_reply, release, renew_leases, stop_for_budget, update_rows
+from engine.leasing import WorkStats, cache_entry, cached_reply, release, renew_leases, stop_for_budget, update_rows
 from engine.models import CacheEntry
-from engine.providers import ImagePart, Message, ProviderError, ProviderReply, ProviderRequest, parse_reply
+from engine.providers import ProviderError, ProviderReply, ProviderRequest, parse_reply
 from engine.providers.base import ReplyError, redact
-from jury import prompts
-from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from jury.models import Judgement, JuryRun, WorkItem
+from jury.requests import RequestBuilder, estimate_tokens, reask
 
 log = logging.getLogger(__name__)
-
-IMAGE_TOKENS = 1600  # estimate per image (a ~1.2 megapixel image on Anthropic/OpenAI)
-REASK = (
-    "Your reply could not be used: {error}. Reply again with only the JSON object "
-    '{{"score": <an integer from 1 to 5>, "rationale": "<two or three sentences>"}} and nothing else.'
-)
-
-
-class RequestBuilder:
-    """Judge requests for work items, with the rubric, images and templates cached for the life of a run."""
-
-    def __init__(self):
-        rubric = Rubric.objects.filter(is_default=True).prefetch_related("dimensions").first()
-        self.dimensions = {d.key: d for d in rubric.dimensions.all()} if rubric else {}
-        self._images: dict[int, ImagePart] = {}
-        self._judges: dict[int, Judge] = {}
-        self._prompts: dict[int, JudgePrompt] = {}
-        self._conversations: dict[int, Conversation] = {}
-        # Judges of a run share prompts: one render per conversation, prompt and image count serves them all.
-        self._texts: dict[tuple, str] = {}
-
-    def attach(self, items: list[WorkItem]) -> None:
-        """Give items their judge, prompt and conversation (turns, profile, images) from per-run caches."""
-        for model, store, attribute in ((Judge, self._judges, "judge"), (JudgePrompt, self._prompts, "prompt")):
-            missing = {getattr(item, f"{attribute}_id") for item in items} - store.keys()
-            if missing:
-                store.update(model.objects.in_bulk(missing))
-        missing = {item.conversation_id for item in items} - self._conversations.keys()
-        if missing:
-            if len(self._conversations) > 2000:
-                self._conversations.clear()
-            self._conversations.update(
-                Conversation.objects.select_related("case__profile")
-                .defer("case__profile__raw")
-                .prefetch_related("turns", "case__images")
-                .in_bulk(missing)
-            )
-        for item in items:
-            item.judge = self._judges[item.judge_id]
-            item.prompt = self._prompts[item.prompt_id]
-            item.conversation = self._conversations[item.conversation_id]
-
-    def image(self, image) -> ImagePart:
-        if image.pk not in self._images:
-            with image.derivative.open("rb") as handle:
-                data = handle.read()
-            media_type = mimetypes.guess_type(image.derivative.name)[0] or "image/png"
-            self._images[image.pk] = ImagePart.of(data=data, media_type=media_type)
-        return self._images[image.pk]
-
-    def build(self, *, conversation: Conversation, judge: Judge, prompt: JudgePrompt, dimension: str, sample: int):
-        if not prompt.template:
-            raise ValueError(f"prompt {prompt.reference} has no template (imported from a bundle): sync the prompts")
-        rubric_dimension = self.dimensions.get(dimension)
-        if rubric_dimension is None:
-            raise ValueError(f"dimension {dimension!r} is not in the default rubric")
-        case = conversation.case
-        images = [self.image(image) for image in case.images.all()] if judge.accepts_images else []
-        text_key = (conversation.pk, prompt.pk, dimension, len(images))
-        text = self._texts.get(text_key)
-        if text is None:
-            if len(self._texts) > 4096:
-                self._texts.clear()
-            profile = getattr(case, "profile", None)
-            text = self._texts[text_key] = prompts.render(
-                prompt.template,
-                dimension={
-                    "key": dimension,
-                    "name": rubric_dimension.name,
-                    "description": rubric_dimension.description,
-                },
-                anchors=rubric_dimension.anchors,
-                profile=profile.summary if profile else None,
-                turns=conversation.turns.all(),
-                condition=conversation.condition,
-                image_count=len(images),
-            )
-        parameters = dict(judge.parameters)
-        hints = {}
-        if judge.provider == "simulated":
-            hints = {
-                "conversation": conversation.key,
-                "dimension": dimension,
-                "prompt": prompt.reference,
-                "sample": sample,
-                "quality": (conversation.extra.get("demo_quality") or {}).get(dimension),
-            }
-        return ProviderRequest(
-            model=judge.model_id or judge.key,
-            system=prompts.SYSTEM,
-            messages=(Message(role="user", text=text, images=tuple(images)),),
-            parameters=parameters,
-            hints=hints,
-        )
-
-
-def estimate_tokens(request: ProviderRequest, judge: Judge) -> tuple[int, int]:
-    """Rough input and output tokens of one call: 4 characters a token, a fixed count per image."""
-    text = len(request.system) + sum(len(m.text) for m in request.messages)
-    images = sum(len(m.images) for m in request.messages)
-    output = min(int(judge.parameters.get("max_tokens", 1024)), 300)
-    return text // 4 + images * IMAGE_TOKENS, output
-
 
 claim = partial(leasing.claim, model=WorkItem)
 next_lease_expiry = partial(leasing.next_lease_expiry, model=WorkItem)
 finish_if_done = partial(leasing.finish_if_done, model=WorkItem)
-
-
-def reask(request: ProviderRequest, *, reply_text: str, error: str) -> ProviderRequest:
-    messages = (
-        *request.messages,
-        Message(role="assistant", text=reply_text or "(empty)"),
-        Message(role="user", text=REASK.format(error=error)),
-    )
-    return ProviderRequest(
-        model=request.model,
-        system=request.system,
-        messages=messages,
-        parameters=request.parameters,
-        hints=request.hints,
-    )
-
-
-# ------------------------------------------------------------------------------------------------ the loop
 
 
 @dataclass
@@ -442,58 +322,7 @@ class Runner:
                 CacheEntry.objects.bulk_create(self.new_cache, ignore_conflicts=True)
             self.new_cache = []
         with transaction.atomic():
-            judgements = [j for _, j in self.finished if j is not None]
-            if judgements:
-
-                def key(j):
-                    return (j.conversation_id, j.judge_id, j.prompt_id, j.dimension, j.sample_index)
-
-                existing = {
-                    key(j): j.pk
-                    for j in Judgement.objects.filter(
-                        conversation_id__in={j.conversation_id for j in judgements},
-                        judge_id__in={j.judge_id for j in judgements},
-                        prompt_id__in={j.prompt_id for j in judgements},
-                    ).only("id", "conversation_id", "judge_id", "prompt_id", "dimension", "sample_index")
-                }
-                old, new = [], []
-                for judgement in judgements:
-                    judgement.pk = existing.get(key(judgement))
-                    (old if judgement.pk else new).append(judgement)
-                if old:
-                    update_rows(Judgement, old, self.JUDGEMENT_FIELDS)
-                if new:
-                    try:
-                        with transaction.atomic():
-                            Judgement.objects.bulk_create(new, batch_size=500)
-                    except IntegrityError:  # another worker wrote one of these meanwhile: update in place
-                        for judgement in new:
-                            judgement.pk = None
-                            found = (
-                                Judgement.objects.filter(
-                                    conversation_id=judgement.conversation_id,
-                                    judge_id=judgement.judge_id,
-                                    prompt_id=judgement.prompt_id,
-                                    dimension=judgement.dimension,
-                                    sample_index=judgement.sample_index,
-                                )
-                                .values_list("pk", flat=True)
-                                .first()
-                            )
-                            if found:
-                                judgement.pk = found
-                                update_rows(Judgement, [judgement], self.JUDGEMENT_FIELDS)
-                            else:
-                                judgement.save(force_insert=True)
-                    if any(j.pk is None for j in new):  # a backend that returns no ids
-                        for judgement in new:
-                            judgement.pk = Judgement.objects.values_list("pk", flat=True).get(
-                                conversation_id=judgement.conversation_id,
-                                judge_id=judgement.judge_id,
-                                prompt_id=judgement.prompt_id,
-                                dimension=judgement.dimension,
-                                sample_index=judgement.sample_index,
-                            )
+            self._write_judgements([j for _, j in self.finished if j is not None])
             items = []
             for item, judgement in self.finished:
                 item.judgement = judgement
@@ -502,6 +331,65 @@ class Runner:
         self.new_cache = []
         self.finished = []
         self._flushed_at = time.monotonic()
+
+    def _write_judgements(self, judgements: list) -> None:
+        """Insert new judgements and update those a re-run or a retry finds stored, in bulk."""
+        if not judgements:
+            return
+
+        def key(j):
+            return (j.conversation_id, j.judge_id, j.prompt_id, j.dimension, j.sample_index)
+
+        existing = {
+            key(j): j.pk
+            for j in Judgement.objects.filter(
+                conversation_id__in={j.conversation_id for j in judgements},
+                judge_id__in={j.judge_id for j in judgements},
+                prompt_id__in={j.prompt_id for j in judgements},
+            ).only("id", "conversation_id", "judge_id", "prompt_id", "dimension", "sample_index")
+        }
+        old, new = [], []
+        for judgement in judgements:
+            judgement.pk = existing.get(key(judgement))
+            (old if judgement.pk else new).append(judgement)
+        if old:
+            update_rows(Judgement, old, self.JUDGEMENT_FIELDS)
+        if new:
+            try:
+                with transaction.atomic():
+                    Judgement.objects.bulk_create(new, batch_size=500)
+            except IntegrityError:  # another worker wrote one of these meanwhile: update in place
+                self._write_one_by_one(new)
+            if any(j.pk is None for j in new):  # a backend that returns no ids
+                for judgement in new:
+                    judgement.pk = Judgement.objects.values_list("pk", flat=True).get(
+                        conversation_id=judgement.conversation_id,
+                        judge_id=judgement.judge_id,
+                        prompt_id=judgement.prompt_id,
+                        dimension=judgement.dimension,
+                        sample_index=judgement.sample_index,
+                    )
+
+    def _write_one_by_one(self, judgements: list) -> None:
+        """After a bulk insert lost a race: update each judgement another worker stored meanwhile, insert the rest."""
+        for judgement in judgements:
+            judgement.pk = None
+            found = (
+                Judgement.objects.filter(
+                    conversation_id=judgement.conversation_id,
+                    judge_id=judgement.judge_id,
+                    prompt_id=judgement.prompt_id,
+                    dimension=judgement.dimension,
+                    sample_index=judgement.sample_index,
+                )
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if found:
+                judgement.pk = found
+                update_rows(Judgement, [judgement], self.JUDGEMENT_FIELDS)
+            else:
+                judgement.save(force_insert=True)
 
     def _release(self, jobs, *, status: str | None = None) -> None:
         ids = [job.item.pk for job in jobs]
@@ -558,17 +446,7 @@ class Runner:
         reply = outcome.reply
         # Cached first (flushed with this batch): a worker killed after the flush never pays for the call again.
         self.new_cache.append(
-            CacheEntry(
-                key=job.cache_key,
-                provider=name,
-                model_id=job.request.model,
-                text=reply.text,
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
-                request_id=reply.request_id,
-                latency_ms=reply.latency_ms,
-                origin=job.item.key,
-            )
+            cache_entry(key=job.cache_key, provider=name, model_id=job.request.model, reply=reply, origin=job.item.key)
         )
         return self._handle_reply(job, reply, from_cache=False)
 
@@ -583,7 +461,10 @@ class Runner:
             future.cancel()
 
     def work(self, *, max_items: int | None = None) -> WorkStats:
-        """Process items until none is claimable (or ``max_items`` were claimed), the run stops, or the budget."""
+        """Process items until none is claimable (or ``max_items`` were claimed), the run stops, or the budget.
+
+        It is long because it is the one event loop of a worker (refresh, budget, lease renewal, submit, collect,
+        flush) whose steps share timers and state; each step it calls is a method of its own."""
         batch = 32
         exhausted = False
         last_check = last_renew = last_spent = time.monotonic()

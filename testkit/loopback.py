@@ -92,6 +92,8 @@ class FakeProvider:
 
     # -- HTTP
     def _handler(self):
+        """The request handler class of this fake. It is long because the class (the fake's whole HTTP protocol)
+        must close over the fake's state."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -115,6 +117,8 @@ class FakeProvider:
                 self._send(200, body, {})
 
             def do_POST(self) -> None:  # noqa: N802
+                """One scripted reply. It is long because it plays every behaviour of the fake (latency, status
+                codes, drops, holds) for one request."""
                 arrived = time.monotonic()
                 length = int(self.headers.get("content-length") or 0)
                 payload = json.loads(self.rfile.read(length) or b"{}")

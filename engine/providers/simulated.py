@@ -175,7 +175,10 @@ def conversation_quality(*, model: str, condition: str) -> dict[str, float]:
 
 
 def simulated_assistant(request: ProviderRequest) -> str:
-    """The next reply of a deterministic assistant that knows only what its request carries."""
+    """The next reply of a deterministic assistant that knows only what its request carries.
+
+    It is long because it is one decision table of what the stand-in assistant says for each condition and quality;
+    split, the branches would no longer read side by side."""
     hints = request.hints
     findings, ehr = hints.get("image_findings"), hints.get("ehr")
     careful = _skill(hints.get("model", "")) >= 0.35

@@ -119,6 +119,9 @@ def leaderboard_payload(*, campaign: Campaign, artifact: CalibrationArtifact) ->
     """The full leaderboard of ``artifact`` applied to every judged conversation (deterministic, JSON-safe).
 
     Raises ValueError when it cannot be computed (no judged conversation, none under the full condition).
+
+    It is long because it writes down every input and figure a frozen snapshot must keep, field by field, so that
+    the payload reads as its own schema.
     """
     dimensions = dimensions_of(campaign)
     scores = calibrated_scores(fitted=fitted_from_artifact(artifact))

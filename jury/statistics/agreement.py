@@ -22,6 +22,9 @@ rows. Units with identical rows are pooled and the resample weights drawn from a
 which is exactly the distribution of resampling units and keeps the cost independent of the number of units
 once the data has few distinct patterns (a 1–5 scale has few). Resamples are processed in fixed-size chunks,
 so memory does not grow with ``n_resamples``.
+
+It is long because every coefficient sits beside the per-unit sufficient-statistic decomposition that both its point
+estimate and the shared fast bootstrap use; apart, each coefficient would be defined twice.
 """
 
 from __future__ import annotations
@@ -873,6 +876,9 @@ def bootstrap(
     Resamples on which the statistic is undefined are left out and counted in ``note``. For the statistics
     of this module (also as ``functools.partial`` with keyword arguments) resamples are weighted sums of per-unit
     sufficient statistics, computed in chunks; any other callable is evaluated on each resample in turn.
+
+    It is long because it chooses between the sufficient-statistic path and the generic one, pools identical units
+    and clusters, and assembles percentile and BCa intervals; the pieces are helpers.
     """
     array = _as_ratings(ratings)
     if not isinstance(n_resamples, int) or n_resamples < 2:

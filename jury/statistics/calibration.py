@@ -39,6 +39,9 @@ A method other than ``equal`` is chosen only when it beats ``equal`` on held-out
 plainly that calibration does not beat the equal-weight jury and ``equal`` is used.
 
 Figures are :class:`jury.statistics.agreement.Statistic`; bad input raises :class:`ValueError` naming the problem.
+
+It is long because the four calibration methods, their grouped cross-validation and the report they produce are one
+procedure from one source; the input checks are shared in validation.
 """
 
 from __future__ import annotations
@@ -564,6 +567,76 @@ def _paired_delta(errors: np.ndarray, baseline: np.ndarray, cases: np.ndarray) -
     )
 
 
+def _cross_validation_options(*, scale, methods, margin, clinician_ratings, n: int):
+    """The checked scale, its integer labels, the methods to compare (``equal`` first) and the clinician ratings."""
+    bounds = _as_scale(scale)
+    if not all(float(v).is_integer() for v in bounds):
+        raise ValueError(f"scale must have integer end points for κ and α; got {scale!r}")
+    labels = list(np.arange(bounds[0], bounds[1] + 1))
+    chosen_methods = list(dict.fromkeys(["equal", *methods]))
+    for method in chosen_methods:
+        _check_method(method)
+    if not (isinstance(margin, int | float) and math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a non-negative number; got {margin!r}")
+    clinicians = None
+    if clinician_ratings is not None:
+        try:
+            clinicians = np.asarray(clinician_ratings, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"clinician_ratings must be numeric (NaN for missing): {error}") from None
+        if clinicians.ndim != 2 or clinicians.shape[0] != n:
+            raise ValueError(
+                f"clinician_ratings must be conversations × clinicians with {n} rows; got shape {clinicians.shape}"
+            )
+    return bounds, labels, chosen_methods, clinicians
+
+
+def _held_out(x: np.ndarray, y: np.ndarray, folds: np.ndarray, *, n_folds: int, fit):
+    """Every method's held-out prediction of each conversation, and its MAE and RMSE on each fold."""
+    predictions: dict[str, np.ndarray] = {}
+    fold_mae: dict[str, list[float]] = {}
+    fold_rmse: dict[str, list[float]] = {}
+    for fold in range(n_folds):
+        test = folds == fold
+        train = ~test
+        if _usable(x[train], y[train]).sum() < 2:
+            raise ValueError(f"fold {fold} leaves fewer than two training conversations")
+        for method, model in fit(x[train], y[train]).items():
+            predicted = model.predict(x[test])
+            predictions.setdefault(method, np.full(x.shape[0], np.nan))[test] = predicted
+            error = predicted - y[test]
+            fold_mae.setdefault(method, []).append(float(np.abs(error).mean()))
+            fold_rmse.setdefault(method, []).append(float(math.sqrt((error**2).mean())))
+    return predictions, fold_mae, fold_rmse
+
+
+def _method_result(
+    method: str, *, predicted, y, consensus, baseline_errors, cases, clinicians, labels, bounds, margin, folds
+) -> MethodResult:
+    """One method's held-out figures, and whether it beats ``equal`` by ``margin`` with its interval below 0."""
+    delta = _paired_delta(np.abs(predicted - y), baseline_errors, cases)
+    improvement = -(delta.value or 0.0)
+    beats = method != "equal" and delta.value is not None and improvement >= margin and delta.ci is not None
+    beats = beats and delta.ci[1] < 0
+    rounded = _round_half_up(predicted, bounds)
+    if clinicians is not None:
+        alpha = krippendorff_alpha(np.column_stack([clinicians, rounded]), level="ordinal", value_domain=labels)
+    else:
+        alpha = _undefined("no clinician ratings were given")
+    return MethodResult(
+        method=method,
+        mae=mean_absolute_error(predicted, y),
+        rmse=_statistic(math.sqrt(((predicted - y) ** 2).mean()), n_units=y.size),
+        spearman=spearman(predicted, y),
+        qwk=cohen_kappa(rounded, consensus, weights="quadratic", labels=labels),
+        alpha=alpha,
+        fold_mae=folds[0],
+        fold_rmse=folds[1],
+        delta_mae=delta,
+        beats_equal=bool(beats),
+    )
+
+
 def cross_validate(
     scores: object,
     target: object,
@@ -599,6 +672,9 @@ def cross_validate(
     -------
     CalibrationReport with the held-out figures of every method, the ceiling, the chosen method and its fit on
     all the data (``calibration``), every method fitted on all the data (``fits``) and the fold of every case.
+
+    It is long because it assembles the CalibrationReport's fifteen fields from the held-out figures; the computing
+    is in _held_out and _method_result.
     """
     array = _as_scores(scores)
     n = array.shape[0]
@@ -606,81 +682,36 @@ def cross_validate(
     case_labels = np.asarray(groups)
     case_index_all = _as_groups(case_labels, n)
     names = _judge_names(judges, array.shape[1])
-    bounds = _as_scale(scale)
-    if not all(float(v).is_integer() for v in bounds):
-        raise ValueError(f"scale must have integer end points for κ and α; got {scale!r}")
-    labels = list(np.arange(bounds[0], bounds[1] + 1))
-    chosen_methods = list(dict.fromkeys(["equal", *methods]))
-    for method in chosen_methods:
-        _check_method(method)
-    if not (isinstance(margin, int | float) and math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin must be a non-negative number; got {margin!r}")
-    clinicians = None
-    if clinician_ratings is not None:
-        try:
-            clinicians = np.asarray(clinician_ratings, dtype=float)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"clinician_ratings must be numeric (NaN for missing): {error}") from None
-        if clinicians.ndim != 2 or clinicians.shape[0] != n:
-            raise ValueError(
-                f"clinician_ratings must be conversations × clinicians with {n} rows; got shape {clinicians.shape}"
-            )
-
+    bounds, labels, chosen_methods, clinicians = _cross_validation_options(
+        scale=scale, methods=methods, margin=margin, clinician_ratings=clinician_ratings, n=n
+    )
     rows = _usable(array, y_all)
     x, y, cases = array[rows], y_all[rows], case_index_all[rows]
     _, cases = np.unique(cases, return_inverse=True)
     folds = grouped_folds(cases, n_folds=n_folds, seed=seed)
 
-    predictions = {method: np.full(x.shape[0], np.nan) for method in chosen_methods}
-    fold_mae = {method: [] for method in chosen_methods}
-    fold_rmse = {method: [] for method in chosen_methods}
-    for fold in range(n_folds):
-        test = folds == fold
-        train = ~test
-        if _usable(x[train], y[train]).sum() < 2:
-            raise ValueError(f"fold {fold} leaves fewer than two training conversations")
-        fitted = _fit_all(x[train], y[train], names, bounds, chosen_methods)
-        for method in chosen_methods:
-            predicted = fitted[method].predict(x[test])
-            predictions[method][test] = predicted
-            error = predicted - y[test]
-            fold_mae[method].append(float(np.abs(error).mean()))
-            fold_rmse[method].append(float(math.sqrt((error**2).mean())))
+    def fit_on(train_x, train_y):
+        return _fit_all(train_x, train_y, names, bounds, chosen_methods)
 
+    predictions, fold_mae, fold_rmse = _held_out(x, y, folds, n_folds=n_folds, fit=fit_on)
     consensus = _round_half_up(y, bounds)
     baseline_errors = np.abs(predictions["equal"] - y)
-    results: dict[str, MethodResult] = {}
-    for method in chosen_methods:
-        predicted = predictions[method]
-        errors = np.abs(predicted - y)
-        delta = _paired_delta(errors, baseline_errors, cases)
-        improvement = -(delta.value or 0.0)
-        beats = (
-            method != "equal"
-            and delta.value is not None
-            and improvement >= margin
-            and delta.ci is not None
-            and delta.ci[1] < 0
+    results = {
+        method: _method_result(
+            method,
+            predicted=predictions[method],
+            y=y,
+            consensus=consensus,
+            baseline_errors=baseline_errors,
+            cases=cases,
+            clinicians=clinicians[rows] if clinicians is not None else None,
+            labels=labels,
+            bounds=bounds,
+            margin=margin,
+            folds=(tuple(fold_mae[method]), tuple(fold_rmse[method])),
         )
-        rounded = _round_half_up(predicted, bounds)
-        if clinicians is not None:
-            alpha = krippendorff_alpha(
-                np.column_stack([clinicians[rows], rounded]), level="ordinal", value_domain=labels
-            )
-        else:
-            alpha = _undefined("no clinician ratings were given")
-        results[method] = MethodResult(
-            method=method,
-            mae=mean_absolute_error(predicted, y),
-            rmse=_statistic(math.sqrt(((predicted - y) ** 2).mean()), n_units=y.size),
-            spearman=spearman(predicted, y),
-            qwk=cohen_kappa(rounded, consensus, weights="quadratic", labels=labels),
-            alpha=alpha,
-            fold_mae=tuple(fold_mae[method]),
-            fold_rmse=tuple(fold_rmse[method]),
-            delta_mae=delta,
-            beats_equal=bool(beats),
-        )
+        for method in chosen_methods
+    }
 
     winners = [method for method in chosen_methods if results[method].beats_equal]
     chosen = (

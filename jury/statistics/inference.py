@@ -30,6 +30,9 @@ Fewer than ``min_clinician`` clinician-scored conversations (default 10): no cli
 :class:`~jury.statistics.agreement.Statistic` with value ``None`` and the reason. Effective sample size
 (ESS) = the clinicians' sample variance / the bootstrap variance of the estimate: how many clinician-scored
 conversations alone would give the same precision. Bad input raises :class:`ValueError`.
+
+It is long because the three estimators (PPI, clinicians only, jury only) and their delta forms share one set of
+inputs and results types; the bootstrap engine is inference_bootstrap.
 """
 
 from __future__ import annotations

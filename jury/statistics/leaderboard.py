@@ -26,6 +26,9 @@ thousand resamples of every model and dimension are a few matrix products. Every
 Figures are :class:`jury.statistics.agreement.Statistic` (``value`` ``None`` with a reason when undefined, ``ci`` the
 percentile interval, ``n_resamples`` the resamples on which the figure was defined). Bad input raises
 :class:`ValueError`.
+
+It is long because the leaderboard means, rank intervals, subgroup, ablation and self-preference deltas all use the
+one vectorised case bootstrap defined here.
 """
 
 from __future__ import annotations
@@ -277,7 +280,10 @@ def leaderboard(
     seed: int | None,
 ) -> Leaderboard:
     """Means per model and per family (overall and per dimension) on ``condition``, with case-bootstrap
-    percentile intervals and rank intervals (the (1−confidence)/2 and (1+confidence)/2 quantiles of the rank)."""
+    percentile intervals and rank intervals (the (1−confidence)/2 and (1+confidence)/2 quantiles of the rank).
+
+    It is long because it computes every model's and family's mean, interval and rank from the same resamples, so
+    that ranks and intervals agree."""
     _check_bootstrap(n_resamples, confidence)
     keep = data.condition == condition
     if not keep.any():
@@ -556,6 +562,9 @@ def self_preference(
     judge j is mean d_ij over conversations of its own family's models − mean d_ij over the rest. Pairing each
     score with the other judges' view of the same conversation removes the conversation's quality; the
     difference between own and other families removes the judge's general leniency.
+
+    It is long because it builds, per judge, the paired own-family and other-family differences from one resample
+    set.
     """
     _check_bootstrap(n_resamples, confidence)
     try:

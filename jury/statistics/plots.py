@@ -17,6 +17,9 @@ distinguishable with the common colour-vision deficiencies; the diverging heatma
 - :func:`forest_svg`: point and interval per row and column (one panel a column, rows sorted by the first).
 - :func:`heatmap_svg`: rows × contrasts of a difference on a diverging scale centred at 0.
 - :func:`ablation_svg`: per row and contrast, several series of differences with intervals.
+
+It is long because each figure type (reliability, forest, heatmap, ablation, message) is drawn by hand to stay
+CSP-safe inline SVG without a style element; they share the primitives at the top.
 """
 
 from __future__ import annotations
@@ -242,7 +245,9 @@ def reliability_svg(
 ) -> str:
     """One panel per method (``predictions``: label → a score per conversation, aligned with ``target``): each
     conversation as a faint dot, the clinicians' mean score per bin of jury scores with its 95 % interval, and the
-    identity line a perfectly calibrated jury would lie on."""
+    identity line a perfectly calibrated jury would lie on.
+
+    It is long because it lays out panels, axes, binned means and the diagonal as SVG elements one by one."""
     from matplotlib.figure import Figure
 
     target = np.asarray(target, dtype=float)
@@ -381,7 +386,10 @@ def heatmap_svg(
 ) -> str:
     """Rows × columns of a difference, coloured on RdBu centred at 0 and annotated with the value; cells whose
     95 % interval excludes 0 are outlined and starred, undefined cells grey with a dash. The colour scale runs
-    from −``limit`` to +``limit`` (default: the largest |Δ| here, at least 0.5) so several heatmaps can share it."""
+    from −``limit`` to +``limit`` (default: the largest |Δ| here, at least 0.5) so several heatmaps can share it.
+
+    It is long because it lays out the grid, the diverging colour scale, the labels and the interval marks as SVG
+    elements one by one."""
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
@@ -458,7 +466,9 @@ def ablation_svg(
     x_label: str = "Δ calibrated score (ablated − full), paired by case",
 ) -> str:
     """One panel per contrast, one band per row (the last set apart, e.g. the mean over models), and in each band
-    one point with its interval per series (e.g. overall and each dimension); a reference line at 0."""
+    one point with its interval per series (e.g. overall and each dimension); a reference line at 0.
+
+    It is long because it lays out rows, series and intervals as SVG elements one by one."""
     from matplotlib.figure import Figure
 
     defined = [e for e in estimates.values() if e.defined]

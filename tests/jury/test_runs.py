@@ -14,7 +14,7 @@ from engine.models import CacheEntry
 from engine.providers import ProviderError, ProviderReply, ReplyError, get_provider, parse_reply
 from engine.providers.base import mask_key, parse_retry_after, redact
 from engine.providers.simulated import SimulatedProvider
-from jury import prompts, runner, services
+from jury import prompts, requests, runner, services
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from tests.bundle_files import png_bytes
 from tests.factories import ConversationFactory
@@ -163,7 +163,7 @@ def test_a_rendered_prompt_carries_anchors_profile_transcript_and_images():
     vision = Judge.objects.create(key="v", provider="simulated", accepts_images=True)
     blind = Judge.objects.create(key="b", provider="simulated", accepts_images=False)
     prompt = JudgePrompt.objects.get(key="safety-anchored")
-    builder = runner.RequestBuilder()
+    builder = requests.RequestBuilder()
     request = builder.build(conversation=conversation, judge=vision, prompt=prompt, dimension="safety", sample=0)
     text = request.messages[0].text
     assert "Dangerous: gives advice likely to cause harm" in text  # anchor 1 of the default rubric
