@@ -5,6 +5,7 @@ and a malformed file is refused with an error that names the file, the entry and
 import hashlib
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,12 @@ def test_a_malformed_data_file_names_the_file_and_the_field(data_dir, file, old,
     assert raised.value.file == data_dir / file
     for part in [file, *expected]:
         assert part in message, message
+
+
+def test_every_data_file_is_declared_as_package_data():
+    pyproject = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = pyproject["tool"]["setuptools"]
+    assert "bundles*" in setuptools["packages"]["find"]["include"]
+    patterns = setuptools["package-data"]["bundles.demo"]
+    for path in DATA_DIR.iterdir():
+        assert any(path.relative_to(DATA_DIR.parent).match(pattern) for pattern in patterns), path.name
