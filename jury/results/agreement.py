@@ -21,6 +21,7 @@ from django.db.models import Count, F, Max, Q
 from annotation.models import Annotation, Campaign, RubricDimension
 from jury.statistics import agreement
 from jury.statistics.plots import figure_svg as _svg
+from jury.statistics.plots import load_matplotlib
 
 SCALE = (1, 2, 3, 4, 5)
 N_RESAMPLES = 1000
@@ -351,8 +352,8 @@ def report_csv(report: dict) -> str:
 
 def heatmap_svg(*, dimension: dict, clinicians: list[str]) -> bytes:
     """Clinician × clinician quadratic-weighted κ; undefined cells hatched and labelled "undefined"."""
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
+    mpl = load_matplotlib()
+    Figure, Normalize = mpl.Figure, mpl.Normalize
 
     size = len(clinicians)
     values = np.array(
@@ -387,7 +388,7 @@ def heatmap_svg(*, dimension: dict, clinicians: list[str]) -> bytes:
 
 def distribution_svg(*, dimension: dict) -> bytes:
     """Each clinician's share of scores 1–5, as grouped bars, with their mean in the legend."""
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().Figure
 
     entries = dimension["clinicians"]
     figure = Figure(figsize=(5.6, 3.8))

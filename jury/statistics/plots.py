@@ -24,10 +24,12 @@ CSP-safe inline SVG without a style element; they share the primitives at the to
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -69,11 +71,40 @@ def _presentation_attributes(match: re.Match) -> str:
     return " ".join(f'{name.strip()}="{html.escape(value.strip())}"' for name, value in declarations)
 
 
+_MATPLOTLIB_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Matplotlib:
+    matplotlib: object
+    Figure: type
+    Normalize: type
+    Rectangle: type
+
+
+@functools.cache
+def _import_matplotlib() -> _Matplotlib:
+    import matplotlib  # on first use, so the site does not pay for it at start-up
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    return _Matplotlib(matplotlib=matplotlib, Figure=Figure, Normalize=Normalize, Rectangle=Rectangle)
+
+
+def load_matplotlib() -> _Matplotlib:
+    """matplotlib's figure classes, imported once under a lock: threads of one server drawing their first figures
+    at the same moment would otherwise import matplotlib concurrently, which it does not survive (a circular
+    import seen as "partially initialized module" or an import deadlock)."""
+    with _MATPLOTLIB_LOCK:
+        return _import_matplotlib()
+
+
 def figure_svg(figure, *, text_as_paths: bool = True) -> bytes:
     """A matplotlib figure as a standalone SVG document whose styling is all presentation attributes (fill="…"),
     never CSS. Text is drawn as paths (the figure looks the same without the fonts) or, with ``text_as_paths``
     False, kept as ``<text>`` in DejaVu Sans or a font of similar width: a third of the size, and searchable."""
-    import matplotlib  # imported on first use: the site should not pay for it at start-up
+    matplotlib = load_matplotlib().matplotlib
 
     out = io.StringIO()
     settings = {"svg.fonttype": "path", "svg.hashsalt": "imcbench"}
@@ -107,7 +138,7 @@ def inline_svg(figure, *, key: str, title: str, description: str) -> str:
 
 def message_svg(*, key: str, title: str, message: str) -> str:
     """A small figure that says why there is nothing to draw (instead of empty or broken axes)."""
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().Figure
 
     figure = Figure(figsize=(7.5, 1.4))
     figure.text(0.5, 0.68, title, ha="center", va="center", fontsize=11, color=INK, weight="bold")
@@ -248,7 +279,7 @@ def reliability_svg(
     identity line a perfectly calibrated jury would lie on.
 
     It is long because it lays out panels, axes, binned means and the diagonal as SVG elements one by one."""
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().Figure
 
     target = np.asarray(target, dtype=float)
     if not predictions or target.size == 0:
@@ -316,7 +347,7 @@ def forest_svg(
 ) -> str:
     """One panel per column, one line per row: the point and its interval, rows sorted by the first column's
     value (highest at the top; undefined last); every panel on the same x range."""
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().Figure
 
     defined = [e for e in estimates.values() if e.defined]
     if not rows or not columns or not defined:
@@ -390,9 +421,8 @@ def heatmap_svg(
 
     It is long because it lays out the grid, the diverging colour scale, the labels and the interval marks as SVG
     elements one by one."""
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
+    mpl = load_matplotlib()
+    Figure, Normalize, Rectangle = mpl.Figure, mpl.Normalize, mpl.Rectangle
 
     values = np.array(
         [[_value(estimates.get((row, column))) for column in columns] for row in rows], dtype=float
@@ -469,7 +499,7 @@ def ablation_svg(
     one point with its interval per series (e.g. overall and each dimension); a reference line at 0.
 
     It is long because it lays out rows, series and intervals as SVG elements one by one."""
-    from matplotlib.figure import Figure
+    Figure = load_matplotlib().Figure
 
     defined = [e for e in estimates.values() if e.defined]
     if not rows or not contrasts or not series or not defined:

@@ -1,7 +1,10 @@
 """The result figures: valid, accessible, CSP-safe SVG with one mark per estimate, and a message for nothing."""
 
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,8 @@ import pytest
 from jury.statistics import plots as result_plots
 from jury.statistics.agreement import Statistic
 from jury.statistics.plots import Estimate
+
+ROOT = Path(__file__).resolve().parents[3]
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -176,3 +181,30 @@ def test_titles_are_escaped_in_the_markup():
     markup = result_plots.message_svg(key="k", title="<b>A & B</b>", message="none")
     assert "&lt;b&gt;A &amp; B&lt;/b&gt;" in markup
     assert parse(markup).find(f"{SVG}title").text == "<b>A & B</b>"
+
+
+def test_threads_drawing_their_first_figures_at_once_all_succeed():
+    """A fresh server's threads import matplotlib together on the first page with figures: all must draw."""
+    script = """
+import threading
+from jury.statistics import plots
+from jury.statistics.plots import Estimate
+barrier = threading.Barrier(8)
+errors = []
+def draw(index):
+    barrier.wait()
+    try:
+        if index % 2:
+            plots.reliability_svg(key="k", title="t", target=[1.0, 2.0, 3.0], predictions={"equal": [1.0, 2.5, 3.0]})
+        else:
+            estimate = Estimate(value=0.2, low=0.1, high=0.3)
+            plots.heatmap_svg(key="h", title="t", rows=["a"], columns=["b"], estimates={("a", "b"): estimate})
+    except Exception as error:
+        errors.append(repr(error))
+threads = [threading.Thread(target=draw, args=(i,)) for i in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not errors, errors
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
