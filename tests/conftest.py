@@ -15,6 +15,8 @@ from django.conf import settings
 from annotation.roles import Role
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.fixtures"]
+
 PASSWORD = "correct horse battery staple"
 
 

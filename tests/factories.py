@@ -1,10 +1,15 @@
 """factory_boy factories for the benchmark's data."""
 
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from annotation.models import Case, Conversation, ModelUnderTest, PatientProfile, Turn
+from annotation.models import Case, Conversation, Image, ModelUnderTest, PatientProfile, Turn
+from generation.models import ModelEndpoint
+from tests.bundle_files import png_bytes
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -115,3 +120,52 @@ def scored_campaign(*, key: str, conversations, clinicians, score_of):
         for clinician in clinicians
     )
     return campaign
+
+
+def make_case(key: str, *, diagnosis="superficial spreading melanoma", color=(200, 80, 60)):
+    case = CaseFactory(key=key, title="Changing mole on the forearm", diagnosis=diagnosis, profile=None)
+    PatientProfileFactory(case=case, summary=dict(PROFILE))
+    add_image(case, color=color)
+    return case
+
+
+def make_model(key: str, *, provider="simulated", model_id=None, accepts_images=True, prices=("3", "15"), **params):
+    model = ModelUnderTestFactory(key=key, name=key, provider=provider)
+    ModelEndpoint.objects.create(
+        model_under_test=model,
+        provider=provider,
+        model_id=model_id or f"simulated/{key}",
+        parameters={"max_tokens": 500, **params},
+        accepts_images=accepts_images,
+        input_price_per_mtok=Decimal(prices[0]),
+        output_price_per_mtok=Decimal(prices[1]),
+    )
+    return model
+
+
+PROFILE = {
+    "age": 62,
+    "sex": "female",
+    "conditions": ["Hypertensive disorder"],
+    "medications": ["Amlodipine 5 mg tablet"],
+    "allergies": ["Penicillin (Urticaria)"],
+    "observations": [],
+}
+
+
+def add_image(case, *, color=(200, 80, 60), caption="Clinical photograph: pigmented lesion, 6 mm.") -> Image:
+    data = png_bytes(color=color)
+    return Image.objects.create(
+        case=case,
+        bundle_path=f"images/{case.key}.png",
+        original=SimpleUploadedFile(f"{case.key}.png", data),
+        original_format="PNG",
+        derivative=SimpleUploadedFile(f"{case.key}.png", data),
+        width=64,
+        height=48,
+        checksum=f"{case.pk:064d}",
+        modality="clinical photograph",
+        source="test fixture",
+        license="CC0-1.0",
+        caption=caption,
+    )

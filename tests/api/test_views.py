@@ -12,7 +12,6 @@ from bundles.importer import import_bundle
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import publish_leaderboard
 from tests.bundle_files import write_bundle
-from tests.jury.results.test_calibration import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 

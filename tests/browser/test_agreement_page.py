@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.jury.results.test_agreement import scored_campaign
+from tests.worlds import campaign_with_clinician_scores
 
 
 def plot_sizes(page) -> list[int]:
@@ -51,7 +51,7 @@ def test_undefined_figures_explain_themselves_on_hover(live_server, page, screen
     rex = UserFactory(username="rex", roles=["researcher"])
     carmen = UserFactory(username="carmen", roles=["clinician"])
     chidi = UserFactory(username="chidi", roles=["clinician"])
-    scored_campaign(key="pilot", clinicians=[carmen, chidi], cases=3, constant_dimension="uncertainty")
+    campaign_with_clinician_scores(key="pilot", clinicians=[carmen, chidi], cases=3, constant_dimension="uncertainty")
 
     log_in(page, live_server, rex.username, PASSWORD)
     page.goto(f"{live_server.url}/campaigns/pilot/agreement/")

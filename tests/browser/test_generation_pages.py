@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 from generation import runner, services
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
-from tests.generation.test_runs import make_case, make_model, start
+from tests.factories import UserFactory, make_case, make_model
+from tests.runs import start
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 

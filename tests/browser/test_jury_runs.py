@@ -3,19 +3,19 @@
 import pytest
 from playwright.sync_api import expect
 
+from annotation.services import ensure_roles_and_default_rubric
 from jury import runner, services
 from jury.models import JudgePrompt, JuryRun
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
 from tests.factories import ConversationFactory, UserFactory
-from tests.jury.test_runs import ensure_default_rubric
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 
 
 @pytest.fixture
 def jury_data(db):
-    ensure_default_rubric()
+    ensure_roles_and_default_rubric()
     services.sync_prompts()
     judges = services.ensure_demo_judges()
     for index in range(4):

@@ -6,7 +6,7 @@ from django.core.cache import cache
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.jury.web.test_results import DIMENSIONS, seed_results_world
+from tests.worlds import DIMENSIONS, seed_results_world
 
 WIDTH = 1280
 

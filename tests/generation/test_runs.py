@@ -6,75 +6,18 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from annotation.models import Conversation, Image
+from annotation.models import Conversation
 from engine.models import CacheEntry
 from engine.providers.simulated import SimulatedProvider
 from generation import dialogue, estimate, prompts, runner, selectors, services
-from generation.models import GenerationCall, GenerationItem, GenerationRun, ModelEndpoint
-from tests.bundle_files import png_bytes
-from tests.factories import CaseFactory, ModelUnderTestFactory, PatientProfileFactory
-from tests.jury import test_runs as test_jury
+from generation.models import GenerationCall, GenerationItem, GenerationRun
+from tests.factories import ModelUnderTestFactory, make_case, make_model
+from tests.runs import Crash, kill_after_stored_replies, start
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
-counted = test_jury.counted  # the fixture holding every request that reaches the simulated provider
-
-PROFILE = {
-    "age": 62,
-    "sex": "female",
-    "conditions": ["Hypertensive disorder"],
-    "medications": ["Amlodipine 5 mg tablet"],
-    "allergies": ["Penicillin (Urticaria)"],
-    "observations": [],
-}
-
-
-def add_image(case, *, color=(200, 80, 60), caption="Clinical photograph: pigmented lesion, 6 mm.") -> Image:
-    data = png_bytes(color=color)
-    return Image.objects.create(
-        case=case,
-        bundle_path=f"images/{case.key}.png",
-        original=SimpleUploadedFile(f"{case.key}.png", data),
-        original_format="PNG",
-        derivative=SimpleUploadedFile(f"{case.key}.png", data),
-        width=64,
-        height=48,
-        checksum=f"{case.pk:064d}",
-        modality="clinical photograph",
-        source="test fixture",
-        license="CC0-1.0",
-        caption=caption,
-    )
-
-
-def make_case(key: str, *, diagnosis="superficial spreading melanoma", color=(200, 80, 60)):
-    case = CaseFactory(key=key, title="Changing mole on the forearm", diagnosis=diagnosis, profile=None)
-    PatientProfileFactory(case=case, summary=dict(PROFILE))
-    add_image(case, color=color)
-    return case
-
-
-def make_model(key: str, *, provider="simulated", model_id=None, accepts_images=True, prices=("3", "15"), **params):
-    model = ModelUnderTestFactory(key=key, name=key, provider=provider)
-    ModelEndpoint.objects.create(
-        model_under_test=model,
-        provider=provider,
-        model_id=model_id or f"simulated/{key}",
-        parameters={"max_tokens": 500, **params},
-        accepts_images=accepts_images,
-        input_price_per_mtok=Decimal(prices[0]),
-        output_price_per_mtok=Decimal(prices[1]),
-    )
-    return model
-
-
-def start(run: GenerationRun) -> GenerationRun:
-    GenerationRun.objects.filter(pk=run.pk).update(status=GenerationRun.Status.RUNNING)
-    run.refresh_from_db()
-    return run
 
 
 @pytest.fixture
@@ -212,24 +155,6 @@ def test_rerunning_the_same_run_settings_replays_every_turn_from_the_cache(world
     a = Conversation.objects.get(key=f"conv-gen{first.pk}-case-0002-sim-a-no_ehr")
     b = Conversation.objects.get(key=f"conv-gen{second.pk}-case-0002-sim-a-no_ehr")
     assert [t.content for t in a.turns.all()] == [t.content for t in b.turns.all()]
-
-
-class Crash(BaseException):
-    """Stands for the worker being killed: nothing after it runs."""
-
-
-def kill_after_stored_replies(monkeypatch, count: int):
-    """Kill the worker right after the ``count``-th paid reply is stored; returns how to undo it."""
-    original = runner.Runner._take
-
-    def take_then_maybe_die(self, talk, reply, *, cached, outcome):
-        taken = original(self, talk, reply, cached=cached, outcome=outcome)
-        if GenerationCall.objects.filter(cached=False).count() == count:
-            raise Crash
-        return taken
-
-    monkeypatch.setattr(runner.Runner, "_take", take_then_maybe_die)
-    return lambda: monkeypatch.setattr(runner.Runner, "_take", original)
 
 
 def test_a_killed_run_resumes_without_repeating_a_single_provider_call(world, counted, monkeypatch):

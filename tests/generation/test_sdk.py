@@ -13,44 +13,10 @@ from generation import runner, services
 from generation.models import GenerationCall, GenerationRun
 from testkit.loopback import FakeProvider
 from tests.bundle_files import png_bytes
-from tests.generation.test_runs import Crash, kill_after_stored_replies, make_case, make_model, start
+from tests.factories import make_case, make_model
+from tests.runs import PATIENT_LINES, Crash, kill_after_stored_replies, scripted, start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
-
-PATIENT_LINES = (
-    "I have this spot on my arm and it has changed colour. What is it?",
-    "I take amlodipine for my blood pressure.",
-    "Thank you, that's all I needed. Goodbye. [END]",
-)
-
-
-def system_text(payload: dict) -> str:
-    if "system" in payload:  # Anthropic Messages
-        return payload["system"] if isinstance(payload["system"], str) else str(payload["system"])
-    first = payload["messages"][0]
-    return first["content"] if first["role"] == "system" else ""
-
-
-def own_turns(payload: dict) -> int:
-    return sum(1 for message in payload["messages"] if message["role"] == "assistant")
-
-
-def scripted(*, patient_ends: bool = True, model_ends_on: str = ""):
-    """A responder playing a scripted patient (to the patient prompt) and a numbered assistant (to the rest)."""
-
-    def respond(payload: dict) -> str:
-        said = own_turns(payload)
-        if "role-playing a patient" in system_text(payload):
-            if not patient_ends:
-                return f"Question number {said + 1}: what else should I know?"
-            return PATIENT_LINES[min(said, len(PATIENT_LINES) - 1)]
-        last = payload["messages"][-1]["content"]
-        last = last if isinstance(last, str) else " ".join(p.get("text", "") for p in last if p.get("type") == "text")
-        if model_ends_on and model_ends_on in last:
-            return "Take care, and see your doctor this week. [END]"
-        return f"Assistant reply {said + 1}: please tell me about your medicines and allergies."
-
-    return respond
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from generation import services
 from generation.models import GenerationItem, GenerationRun
 from testkit.loopback import FakeProvider
 from tests.conftest import missing
-from tests.generation.test_runs import make_case, make_model
-from tests.generation.test_sdk import scripted
-from tests.jury.test_worker import (
+from tests.factories import make_case, make_model
+from tests.runs import scripted
+from tests.workers import (
     broker_url,
     database_url,
     kill_with_calls_in_flight,

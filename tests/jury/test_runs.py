@@ -7,7 +7,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from annotation.models import Image
-from annotation.services import ensure_roles_and_default_rubric
 from engine import calls
 from engine.limits import Pacer
 from engine.models import CacheEntry
@@ -20,9 +19,6 @@ from tests.bundle_files import png_bytes
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
-
-
-ensure_default_rubric = ensure_roles_and_default_rubric
 
 
 # ------------------------------------------------------------------------------------------ scoring contract
@@ -211,20 +207,6 @@ def jury_setup(db):
         conversation.extra = {"demo_quality": {"safety": 1.5 + index, "accuracy": 3.0, "uncertainty": 4.0}}
         conversation.save()
     return judges, conversations
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """Counts calls that reach the simulated provider."""
-    calls = []
-    original = SimulatedProvider.complete
-
-    def complete(self, request):
-        calls.append(request)
-        return original(self, request)
-
-    monkeypatch.setattr(SimulatedProvider, "complete", complete)
-    return calls
 
 
 def make_run(judges, *, dimensions=("safety",), **kwargs):

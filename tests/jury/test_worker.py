@@ -11,115 +11,29 @@ Locally, without DATABASE_URL and CELERY_BROKER_URL, this skips; in CI (IMCBENCH
 """
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from annotation.services import ensure_roles_and_default_rubric
 from engine.models import CacheEntry
 from jury import services
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from testkit.loopback import FakeProvider
 from tests.conftest import missing
 from tests.factories import ConversationFactory
-from tests.jury.test_runs import ensure_default_rubric
+from tests.workers import (
+    broker_url,
+    database_url,
+    kill_with_calls_in_flight,
+    start_worker,
+    stop,
+    wait_for,
+    wait_for_the_run_to_end,
+)
 
 pytestmark = pytest.mark.services
-ROOT = Path(__file__).resolve().parents[2]
-BROKER_DB = 13  # a Redis database of its own, so no other worker picks up these tasks
-
-
-def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def broker_url() -> str:
-    parts = urlsplit(settings.CELERY_BROKER_URL)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{BROKER_DB}", "", ""))
-
-
-def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "imcbench_site",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "INFO",
-            "-n",
-            "jury-kill@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def kill_with_calls_in_flight(worker: subprocess.Popen, fake: FakeProvider, *, all_stored) -> tuple[int, dict]:
-    """Stop the fake answering, wait for calls in flight and for every answer it sent to be stored
-    (``all_stored()``), SIGKILL the worker and drop its calls, as dead connections would be.
-    Returns how many calls were in flight and the requests answered before the kill (by body)."""
-    fake.hold()  # nothing more is answered, requests already received included
-    time.sleep(0.2)  # a reply being written at this moment reaches the worker
-    wait_for(
-        lambda: fake.calls > sum(fake.served.values()),
-        timeout=10,
-        what=f"calls in flight ({fake.calls} received, {sum(fake.served.values())} answered)",
-    )
-    wait_for(all_stored, timeout=10, what="every answered call to be stored")
-    stop(worker, signal.SIGKILL)
-    in_flight = fake.calls - sum(fake.served.values())
-    answered = dict(fake.served_distinct)
-    fake.release(drop=True)
-    return in_flight, answered
-
-
-def wait_for_the_run_to_end(run_model, run_id: int, log: Path, *, timeout: float) -> None:
-    wait_for(
-        lambda: run_model.objects.get(pk=run_id).status != run_model.Status.RUNNING,
-        timeout=timeout,
-        interval=0.25,
-        what=f"the run to finish (worker log: {log.read_text()[-3000:]})",
-    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -132,7 +46,7 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path):
 
     redis.Redis.from_url(broker_url()).flushdb()
 
-    ensure_default_rubric()
+    ensure_roles_and_default_rubric()
     services.sync_prompts()
     judge = Judge.objects.create(key="kill-openai", provider="openai", model_id="fake-judge", accepts_images=False)
     for index in range(20):  # distinct transcripts: identical requests would (rightly) share one cached reply

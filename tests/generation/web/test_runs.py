@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from generation import runner, services
 from generation.models import GenerationRun
-from tests.generation.test_runs import make_case, make_model, start
+from tests.factories import make_case, make_model
+from tests.runs import start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 

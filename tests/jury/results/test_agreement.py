@@ -10,11 +10,10 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from annotation.default_rubric import DEFAULT_RUBRIC
-from annotation.models import Annotation, Campaign, Rubric
+from annotation.models import Annotation, Campaign
 from jury.results import agreement as agreement_report
 from jury.statistics import agreement
-from tests.factories import CaseFactory, ConversationFactory, UserFactory
+from tests.worlds import campaign_with_clinician_scores, default_rubric
 
 
 @pytest.fixture(autouse=True)
@@ -30,61 +29,8 @@ def fresh_cache():
     cache.clear()
 
 
-def default_rubric() -> Rubric:
-    """The migration's rubric; transactional tests flush it, so make it again from the same definition."""
-    rubric, created = Rubric.objects.get_or_create(
-        key=DEFAULT_RUBRIC["key"], defaults={"name": DEFAULT_RUBRIC["name"], "is_default": True}
-    )
-    if created:
-        for position, dimension in enumerate(DEFAULT_RUBRIC["dimensions"]):
-            rubric.dimensions.create(key=dimension["key"], name=dimension["name"], position=position)
-    return rubric
-
-
-def scored_campaign(
-    *,
-    key: str = "calibration",
-    clinicians: list | None = None,
-    cases: int = 8,
-    conversations_per_case: int = 3,
-    seed: int = 0,
-    constant_dimension: str | None = None,
-) -> Campaign:
-    """A campaign whose clinicians scored every conversation: a shared true score plus each clinician's noise
-    and habit (the first is harsh, the last lenient). ``constant_dimension`` gets a 3 from everyone."""
-    rng = np.random.default_rng(seed)
-    rubric = default_rubric()
-    dimensions = list(rubric.dimensions.values_list("key", flat=True))
-    clinicians = clinicians or [UserFactory(username=f"clin-{key}-{i}", roles=["clinician"]) for i in range(3)]
-    campaign = Campaign.objects.create(key=key, name=f"Campaign {key}", rubric=rubric, overlap=len(clinicians))
-    campaign.clinicians.set(clinicians)
-    habits = np.linspace(-0.6, 0.6, len(clinicians))
-    for _case in range(cases):
-        case = CaseFactory()
-        for _ in range(conversations_per_case):
-            conversation = ConversationFactory(case=case)
-            campaign.conversations.add(conversation)
-            truth = {dimension: rng.integers(1, 6) for dimension in dimensions}
-            for clinician, habit in zip(clinicians, habits, strict=True):
-                scores = {
-                    dimension: int(np.clip(np.rint(truth[dimension] + habit + rng.normal(0, 0.6)), 1, 5))
-                    for dimension in dimensions
-                }
-                if constant_dimension:
-                    scores[constant_dimension] = 3
-                Annotation.objects.create(
-                    conversation=conversation,
-                    annotator=clinician,
-                    rubric=rubric,
-                    campaign=campaign,
-                    status=Annotation.Status.SUBMITTED,
-                    scores=scores,
-                )
-    return campaign
-
-
 def test_campaign_ratings_are_conversations_by_clinicians(carmen, chidi, adele):
-    campaign = scored_campaign(clinicians=[carmen, chidi, adele], cases=2, conversations_per_case=2)
+    campaign = campaign_with_clinician_scores(clinicians=[carmen, chidi, adele], cases=2, conversations_per_case=2)
     conversation = campaign.conversations.order_by("key").first()
     Annotation.objects.filter(conversation=conversation, annotator=chidi).update(status=Annotation.Status.DRAFT)
     other = Campaign.objects.create(key="other", name="Other", rubric=campaign.rubric)
@@ -105,7 +51,7 @@ def test_campaign_ratings_are_conversations_by_clinicians(carmen, chidi, adele):
 
 
 def test_scores_outside_the_scale_are_left_out_and_counted(client, carmen, chidi, rex):
-    campaign = scored_campaign(clinicians=[carmen, chidi], cases=2)
+    campaign = campaign_with_clinician_scores(clinicians=[carmen, chidi], cases=2)
     annotation = Annotation.objects.filter(campaign=campaign).first()
     Annotation.objects.filter(pk=annotation.pk).update(scores={**annotation.scores, "safety": 7, "accuracy": True})
     ratings = agreement_report.campaign_ratings(campaign=campaign)
@@ -117,7 +63,7 @@ def test_scores_outside_the_scale_are_left_out_and_counted(client, carmen, chidi
 
 
 def test_report_has_every_statistic_with_intervals(carmen, chidi, adele):
-    campaign = scored_campaign(clinicians=[carmen, chidi, adele])
+    campaign = campaign_with_clinician_scores(clinicians=[carmen, chidi, adele])
     report = agreement_report.agreement_report(campaign=campaign, n_resamples=200)
 
     assert report["clinicians"] == ["adele", "carmen", "chidi"]
@@ -150,7 +96,7 @@ def test_report_has_every_statistic_with_intervals(carmen, chidi, adele):
 
 
 def test_undefined_figures_say_why(carmen, chidi):
-    campaign = scored_campaign(clinicians=[carmen, chidi], constant_dimension="uncertainty", cases=3)
+    campaign = campaign_with_clinician_scores(clinicians=[carmen, chidi], constant_dimension="uncertainty", cases=3)
     report = agreement_report.agreement_report(campaign=campaign, n_resamples=50)
     uncertainty = next(d for d in report["dimensions"] if d["key"] == "uncertainty")
     figures = {f["key"]: f for f in uncertainty["statistics"]}
@@ -162,7 +108,7 @@ def test_undefined_figures_say_why(carmen, chidi):
 
 
 def test_report_is_cached_until_an_annotation_changes(carmen, chidi, django_assert_max_num_queries):
-    campaign = scored_campaign(clinicians=[carmen, chidi], cases=2)
+    campaign = campaign_with_clinician_scores(clinicians=[carmen, chidi], cases=2)
     first = agreement_report.agreement_report(campaign=campaign, n_resamples=50)
     with django_assert_max_num_queries(1):
         assert agreement_report.agreement_report(campaign=campaign, n_resamples=50) == first
@@ -186,7 +132,7 @@ def test_empty_campaign_reports_undefined_everywhere(db):
 
 @pytest.fixture
 def campaign(carmen, chidi, adele):
-    return scored_campaign(clinicians=[carmen, chidi, adele], cases=4)
+    return campaign_with_clinician_scores(clinicians=[carmen, chidi, adele], cases=4)
 
 
 @pytest.mark.parametrize("name", ["agreement:campaign", "agreement:json", "agreement:csv"])
@@ -217,7 +163,7 @@ def test_page_shows_every_dimension_statistic_and_plot(client, campaign, rex):
 
 
 def test_page_shows_undefined_with_the_reason(client, carmen, chidi, rex):
-    campaign = scored_campaign(clinicians=[carmen, chidi], constant_dimension="uncertainty", cases=3)
+    campaign = campaign_with_clinician_scores(clinicians=[carmen, chidi], constant_dimension="uncertainty", cases=3)
     client.force_login(rex)
     html = client.get(reverse("agreement:campaign", args=[campaign.key])).content.decode()
     assert re.search(r'<span class="undefined" title="no variation: every pairable rating is the same value"', html)

@@ -1,59 +1,17 @@
 """Calibrating against a campaign's clinicians on synthetic judgements with a known bias, then ranking models."""
 
-import numpy as np
 import pytest
 from django.db.models import F
 from django.test import Client
 
 from annotation import services
 from annotation.models import Annotation, Rubric
-from jury.models import Judge, Judgement, JudgePrompt
+from jury.models import Judge, Judgement
 from jury.results.calibration import calibrate_campaign, calibrated_scores, leaderboard_data
 from jury.statistics import leaderboard as leaderboard_stats
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 
 pytestmark = pytest.mark.django_db
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
-
-
-@pytest.fixture
-def scored_world():
-    """40 cases × 2 models; clinicians score truth ± noise; judge A is truth + 1 (capped), judge B is noisy."""
-    rng = np.random.default_rng(3)
-    good = ModelUnderTestFactory(key="good", name="Good", family="Claude")
-    weak = ModelUnderTestFactory(key="weak", name="Weak", family="GPT")
-    clinicians = [UserFactory(username=f"doc{i}", roles=["clinician"]) for i in range(2)]
-    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("judge-a", "judge-b")]
-    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
-    conversations, truth = [], {}
-    for c in range(40):
-        case = CaseFactory(key=f"case-{c:03d}")
-        for model, level in ((good, 4.0), (weak, 2.5)):
-            conversation = ConversationFactory(case=case, model=model)
-            truth[conversation.pk] = level + rng.normal(0, 0.4)
-            conversations.append(conversation)
-    judgements = []
-    for conversation in conversations:
-        t = truth[conversation.pk]
-        for dimension in DIMENSIONS:
-            a = int(np.clip(round(t + 1.0 + rng.normal(0, 0.3)), 1, 5))
-            b = int(np.clip(round(t + rng.normal(0, 1.2)), 1, 5))
-            judgements += [
-                Judgement(
-                    conversation=conversation, judge=judges[0], prompt=prompts[dimension], dimension=dimension, score=a
-                ),
-                Judgement(
-                    conversation=conversation, judge=judges[1], prompt=prompts[dimension], dimension=dimension, score=b
-                ),
-            ]
-    Judgement.objects.bulk_create(judgements)
-    campaign = scored_campaign(
-        key="cal",
-        conversations=conversations[:60],
-        clinicians=clinicians,
-        score_of=lambda c: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
-    )
-    return campaign
 
 
 def test_calibration_beats_the_equal_jury_when_a_judge_is_biased(scored_world):

@@ -19,7 +19,6 @@ from jury.results import exports
 from jury.results.calibration import save_calibration
 from jury.results.export_jobs import run_export_job, start_export_job
 from tests.bundle_files import write_bundle
-from tests.jury.results.test_calibration import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 
 from bundles.importer import import_bundle
 from tests.bundle_files import write_bundle
-from tests.jury.results.test_calibration import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 

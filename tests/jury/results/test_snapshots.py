@@ -7,7 +7,6 @@ from annotation.models import AuditEvent
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import NoCalibration, canonical_hash, live_leaderboard, publish_leaderboard
-from tests.jury.results.test_calibration import scored_world  # noqa: F401 — fixture
 
 pytestmark = pytest.mark.django_db
 

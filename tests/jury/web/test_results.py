@@ -10,73 +10,9 @@ from django.core.cache import cache
 from annotation.models import Conversation
 from jury.models import Judge, Judgement, JudgePrompt
 from jury.results.calibration import calibrate_campaign, held_out_predictions
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
+from tests.worlds import DIMENSIONS, MODALITIES, seed_results_world
 
 pytestmark = pytest.mark.django_db
-DIMENSIONS = ("safety", "accuracy", "uncertainty")
-MODELS = (("alpha-one", "Alpha One", "Alpha", 4.0), ("alpha-two", "Alpha Two", "Alpha", 3.4),
-          ("beta-one", "Beta One", "Beta", 3.0), ("beta-two", "Beta Two", "Beta", 2.4))  # fmt: skip
-MODALITIES = ("CT", "MR", "radiograph", "ultrasound")
-SPECIALTIES = ("oncology", "neurology", "dermatology")
-ABLATION_EFFECT = {"full": 0.0, "no_image": -0.8, "no_ehr": -0.3}
-
-
-def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int = 5):
-    """Four models in two families over ``n_cases`` cases in all three conditions, scored by three simulated-style
-    judges (one lenient by a point, one noisy, one close), and a locked campaign in which two clinicians scored the
-    full conversations of the first ``scored_cases`` cases. Beta Two is less safe on malignant cases; removing the
-    image costs every model more than removing the record. The last case is the only pathology case, too few for a
-    subgroup of its own."""
-    rng = np.random.default_rng(seed)
-    models = [ModelUnderTestFactory(key=key, name=name, family=family) for key, name, family, _ in MODELS]
-    level = {model.pk: quality for model, (*_, quality) in zip(models, MODELS, strict=True)}
-    clinicians = [UserFactory(username=f"clinician-{i}", roles=["clinician"]) for i in range(2)]
-    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("lenient", "noisy", "close")]
-    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
-    truth, full_scored = {}, []
-    for c in range(n_cases):
-        case = CaseFactory(
-            key=f"case-{c:03d}",
-            malignant=c % 3 == 0,
-            rare=c % 4 == 1,
-            modality=MODALITIES[c % len(MODALITIES)],
-            specialty="pathology" if c == n_cases - 1 else SPECIALTIES[c % len(SPECIALTIES)],
-        )
-        difficulty = rng.normal(0, 0.3)
-        for model in models:
-            for condition, effect in ABLATION_EFFECT.items():
-                conversation = ConversationFactory(case=case, model=model, condition=condition, turns=["Hello."])
-                base = level[model.pk] + difficulty + effect
-                truth[conversation.pk] = {
-                    "safety": base - (0.6 if case.malignant and model.key == "beta-two" else 0.0),
-                    "accuracy": base,
-                    "uncertainty": base + 0.2,
-                }
-                if condition == "full" and c < scored_cases:
-                    full_scored.append(conversation)
-    judgements = []
-    for conversation_id, values in truth.items():
-        for dimension, value in values.items():
-            for judge, (shift, noise) in zip(judges, ((1.0, 0.3), (0.0, 1.1), (0.0, 0.4)), strict=True):
-                score = int(np.clip(round(value + shift + rng.normal(0, noise)), 1, 5))
-                judgements.append(
-                    Judgement(
-                        conversation_id=conversation_id,
-                        judge=judge,
-                        prompt=prompts[dimension],
-                        dimension=dimension,
-                        score=score,
-                        simulated=True,
-                    )
-                )
-    Judgement.objects.bulk_create(judgements)
-    campaign = scored_campaign(
-        key="results",
-        conversations=full_scored,
-        clinicians=clinicians,
-        score_of=lambda c: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
-    )
-    return campaign
 
 
 @pytest.fixture
