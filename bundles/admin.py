@@ -10,7 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from annotation.models import BundleImport
-from bundles.importer import BundleInvalid, import_bundle, read_upload
+from bundles.importer import import_bundle, read_upload
+from bundles.problems import BundleInvalid
 
 
 class BundleUploadForm(forms.Form):
