@@ -14,7 +14,6 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
@@ -34,7 +33,8 @@ from annotation.models import (
     Turn,
 )
 from annotation.roles import Role
-from bundles.parsing import ParsedBundle, Record, parse_bundle
+from bundles.media import store_file
+from bundles.parsing import Limits, ParsedBundle, Record, parse_bundle
 from bundles.problems import BundleInvalid, Fields, Problem, ProblemLog, TooManyProblems
 from bundles.sources import MANIFEST, UnsafeBundle, open_bundle
 from jury.models import Judge, Judgement, JudgePrompt
@@ -137,12 +137,10 @@ class _Resolver:
 
 
 def _store_file(name: str, data: bytes, written: list[str]) -> str:
-    """Save content-addressed bytes once; remember what this import wrote so a rollback can remove it."""
-    if default_storage.exists(name):
-        return name
-    saved = default_storage.save(name, ContentFile(data))
-    written.append(saved)
-    return saved
+    """Save content-addressed bytes; remember what this import created so a rollback can remove it."""
+    if store_file(name=name, data=data):
+        written.append(name)
+    return name
 
 
 def _default_rubric(dimensions: list[str], notes: list[str]) -> Rubric:
@@ -188,7 +186,7 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
             max_uncompressed_bytes=settings.BUNDLE_MAX_UNCOMPRESSED_BYTES,
             max_ratio=settings.BUNDLE_MAX_COMPRESSION_RATIO,
         ) as source:
-            parsed = parse_bundle(source, max_problems=settings.BUNDLE_MAX_ERRORS, max_pixels=settings.IMAGE_MAX_PIXELS)
+            parsed = parse_bundle(source, limits=_limits())
     except UnsafeBundle as error:
         raise BundleInvalid([Problem(Path(path).name, None, "", str(error))]) from None
     written: list[str] = []
@@ -199,6 +197,15 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
         for name in written:
             default_storage.delete(name)
         raise
+
+
+def _limits() -> Limits:
+    return Limits(
+        max_problems=settings.BUNDLE_MAX_ERRORS,
+        max_pixels=settings.IMAGE_MAX_PIXELS,
+        max_turn_chars=settings.BUNDLE_MAX_TURN_CHARS,
+        max_rationale_chars=settings.BUNDLE_MAX_RATIONALE_CHARS,
+    )
 
 
 def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str]) -> ImportReport:

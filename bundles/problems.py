@@ -67,7 +67,9 @@ class Fields:
     def nested(self, record: dict, prefix: str) -> "Fields":
         return Fields(record, log=self.log, file=self.file, line=self.line, prefix=f"{self.prefix}{prefix}")
 
-    def text(self, key: str, *, required: bool = True, blank: bool = False) -> str | None:
+    def text(
+        self, key: str, *, required: bool = True, blank: bool = False, max_length: int | None = None
+    ) -> str | None:
         value = self.record.get(key)
         if value is None:
             if required:
@@ -79,37 +81,54 @@ class Fields:
         if not blank and not value.strip():
             self.problem(key, "must not be empty")
             return None
+        if max_length is not None and len(value) > max_length:
+            self.problem(key, f"is {len(value):,} characters long; the limit is {max_length:,}")
+            return None
         return value
 
-    def key(self, key: str) -> str | None:
+    def key(self, key: str, *, max_length: int | None = None) -> str | None:
         value = self.text(key)
-        if value is not None and not bundle_key.regex.match(value):
-            self.problem(key, f"{value!r} is not a valid id ({bundle_key.message})")
+        if value is not None and not is_key(value):
+            self.problem(key, f"{shown(value)} is not a valid id ({bundle_key.message})")
+            return None
+        if value is not None and max_length is not None and len(value) > max_length:
+            self.problem(key, f"{shown(value)} is {len(value)} characters long; the limit is {max_length}")
             return None
         return value
 
     def flag(self, key: str) -> bool | None:
         value = self.record.get(key, False)
         if not isinstance(value, bool):
-            self.problem(key, f"must be true or false, not {value!r}")
+            self.problem(key, f"must be true or false, not {shown(value)}")
             return None
         return value
 
     def score(self, key: str, value: object) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX:
-            self.problem(key, f"{value!r} is outside the scale {SCORE_MIN}–{SCORE_MAX} (whole numbers)")
+            self.problem(key, f"{shown(value)} is outside the scale {SCORE_MIN}–{SCORE_MAX} (whole numbers)")
             return None
         return value
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str | None:
         value = self.text(key)
         if value is not None and value not in choices:
-            self.problem(key, f"{value!r} is not one of {', '.join(choices)}")
+            self.problem(key, f"{shown(value)} is not one of {', '.join(choices)}")
             return None
         return value
 
     def extra(self, known: set[str]) -> dict:
         return {key: value for key, value in self.record.items() if key not in known}
+
+
+def is_key(value: str) -> bool:
+    """A bundle id, matched in full: ``$`` in the model's pattern would also accept a trailing newline."""
+    return bundle_key.regex.fullmatch(value) is not None
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr`` of a value for a message, cut short so one huge field cannot flood the report."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def canonical_json(value: object) -> str:

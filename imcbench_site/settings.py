@@ -188,6 +188,8 @@ BUNDLE_MAX_ERRORS = env_int("BUNDLE_MAX_ERRORS", 50)
 BUNDLE_MAX_UNCOMPRESSED_BYTES = env_int("BUNDLE_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
 BUNDLE_MAX_COMPRESSION_RATIO = env_int("BUNDLE_MAX_COMPRESSION_RATIO", 100)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 60_000_000)
+BUNDLE_MAX_TURN_CHARS = env_int("BUNDLE_MAX_TURN_CHARS", 100_000)  # a turn's content, and a judge's raw reply
+BUNDLE_MAX_RATIONALE_CHARS = env_int("BUNDLE_MAX_RATIONALE_CHARS", 20_000)  # annotation and judgement rationales
 
 # Tests that need PostgreSQL/Redis fail (instead of skipping) when this is on; CI turns it on.
 IMCBENCH_REQUIRE_SERVICES = env_bool("IMCBENCH_REQUIRE_SERVICES", default=False)
