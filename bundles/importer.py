@@ -477,12 +477,3 @@ def _write_judgements(parsed, bundle, conversation_ids, created, unchanged, log)
         )
     Judgement.objects.bulk_create(new, batch_size=1000)
     created["judgements"] += len(new)
-
-
-def read_upload(uploaded, *, directory: Path) -> Path:
-    """Save an uploaded .zip to ``directory`` (a temporary folder) and return its path."""
-    target = Path(directory) / "upload.zip"
-    with target.open("wb") as handle:
-        for chunk in uploaded.chunks():
-            handle.write(chunk)
-    return target

@@ -160,7 +160,8 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_IMPORTS = ["jury.results.export_jobs"]  # task modules not named tasks.py, which autodiscovery finds alone
+# Task modules not named tasks.py, which autodiscovery finds alone.
+CELERY_IMPORTS = ["jury.results.export_jobs", "bundles.uploads"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
