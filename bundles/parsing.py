@@ -105,10 +105,12 @@ def _read_json_lines(source: BundleSource, name: str, log: ProblemLog, *, requir
         if required:
             log.add(name, None, "", "file is missing from the bundle")
         return
+    data = source.read(name)
     try:
-        text = source.read(name).decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        log.add(name, None, "", f"is not UTF-8 ({error.reason} at byte {error.start})")
+        line = data.count(b"\n", 0, error.start) + 1
+        log.add(name, line, "", f"is not UTF-8 ({error.reason} at byte {error.start})")
         return
     # Only "\n" ends a line: str.splitlines() would also split at U+2028 and others, valid inside JSON strings.
     for number, line in enumerate(text.split("\n"), start=1):
