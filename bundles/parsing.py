@@ -2,6 +2,9 @@
 
 Every record is checked and every image decoded before the importer touches the database; every problem is
 collected as ``file:line: field: message`` (up to a cap) and raised together as one ``BundleInvalid``.
+
+A little over 500 lines: one parser per record kind of the format, kept beside the JSON Lines reader and the
+column limits they share, so the whole of what a bundle may hold reads in one place.
 """
 
 import hashlib
@@ -206,17 +209,7 @@ def _parse_manifest(source: BundleSource, log: ProblemLog) -> tuple[dict, list[s
     fields.text("description", required=False, blank=True)
     if manifest.get("scale", [SCORE_MIN, SCORE_MAX]) != [SCORE_MIN, SCORE_MAX]:
         fields.problem("scale", f"{shown(manifest.get('scale'))} is not supported: IMCBench scores are 1–5")
-    dimensions = manifest.get("dimensions")
-    if not isinstance(dimensions, list) or not dimensions:
-        fields.problem("dimensions", "must be a non-empty list of dimension ids")
-        dimensions = []
-    for index, dimension in enumerate(dimensions):
-        if not isinstance(dimension, str) or not is_key(dimension):
-            fields.problem(f"dimensions[{index}]", f"{shown(dimension)} is not a valid dimension id")
-        elif len(dimension) > column(RubricDimension, "key"):
-            fields.problem(f"dimensions[{index}]", f"is longer than {column(RubricDimension, 'key')} characters")
-    if len(set(map(str, dimensions))) != len(dimensions):
-        fields.problem("dimensions", "lists a dimension twice")
+    dimensions = _parse_dimensions(fields)
     models: dict[str, Record] = {}
     raw_models = manifest.get("models")
     if not isinstance(raw_models, list):
@@ -244,7 +237,22 @@ def _parse_manifest(source: BundleSource, log: ProblemLog) -> tuple[dict, list[s
             "extra": model.extra(MODEL_KEYS),
         }
         models[key] = Record((key,), data, MANIFEST, None)
-    return manifest, [d for d in dimensions if isinstance(d, str)], models
+    return manifest, dimensions, models
+
+
+def _parse_dimensions(fields: Fields) -> list[str]:
+    dimensions = fields.record.get("dimensions")
+    if not isinstance(dimensions, list) or not dimensions:
+        fields.problem("dimensions", "must be a non-empty list of dimension ids")
+        dimensions = []
+    for index, dimension in enumerate(dimensions):
+        if not isinstance(dimension, str) or not is_key(dimension):
+            fields.problem(f"dimensions[{index}]", f"{shown(dimension)} is not a valid dimension id")
+        elif len(dimension) > column(RubricDimension, "key"):
+            fields.problem(f"dimensions[{index}]", f"is longer than {column(RubricDimension, 'key')} characters")
+    if len(set(map(str, dimensions))) != len(dimensions):
+        fields.problem("dimensions", "lists a dimension twice")
+    return [d for d in dimensions if isinstance(d, str)]
 
 
 def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> dict | None:
