@@ -36,7 +36,8 @@ def main() -> None:
 
     from annotation.models import Conversation, Turn
     from bundles.demo.builder import build_demo_bundle
-    from bundles.importer import export_bundle, import_bundle
+    from bundles.exporter import export_bundle
+    from bundles.importer import import_bundle
 
     call_command("migrate", verbosity=0)
 

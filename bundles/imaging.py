@@ -120,13 +120,28 @@ def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Ima
                 f"{filename}: {width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,}"
             )
         try:
+            if original_format == "JPEG":
+                image.draft(image.mode, (MAX_DERIVATIVE_EDGE, MAX_DERIVATIVE_EDGE))  # decode at 1/2, 1/4 or 1/8 scale
             image.load()
-            image = _to_display_mode(ImageOps.exif_transpose(image))
+            image = _to_display_mode(ImageOps.exif_transpose(_shrink(image)))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(f"{filename}: image too large: {exc}") from None
         except Exception as exc:
             raise ImageRejected(f"{filename}: corrupt or truncated {original_format} ({exc})") from None
     return image, original_format
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """Resize a decoded image to the derivative's size in its own mode, before any conversion copies it."""
+    if max(image.size) <= MAX_DERIVATIVE_EDGE:
+        return image
+    if image.mode in ("1", "P"):  # Pillow resizes these by nearest neighbour only: convert (1 byte per pixel) first
+        image = image.convert("L" if image.mode == "1" else "RGBA" if "transparency" in image.info else "RGB")
+    scale = MAX_DERIVATIVE_EDGE / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # Pillow's reduce() before resampling refuses 16-bit modes, so those resample in one pass.
+    gap = None if image.mode.startswith("I;16") else 2.0
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
 
 
 def _describe_unsupported(data: bytes) -> str:
@@ -141,7 +156,7 @@ def _describe_unsupported(data: bytes) -> str:
 def _to_display_mode(image: Image.Image) -> Image.Image:
     """Return an L, RGB or RGBA image; alpha is kept only when the source has transparency."""
     if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float greyscale
-        values = np.asarray(image).astype(np.float64)
+        values = np.asarray(image)
         return Image.fromarray(_to_uint8(values, *_robust_range(values)))
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     icc = image.info.get("icc_profile")
@@ -181,7 +196,7 @@ def _from_dicom(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Imag
     try:
         _flatten_functional_groups(ds, index)
         frame = pixel_array(ds, index=index if frames > 1 else None)  # decodes only that frame
-        image = Image.fromarray(_dicom_to_uint8(frame, ds))
+        image = Image.fromarray(_dicom_to_uint8(_shrink_frame(frame, ds), ds))
     except Exception as exc:
         raise ImageRejected(f"{filename}: cannot decode DICOM pixel data ({exc})") from None
     parts = [str(ds.get(k) or "").strip() for k in ("StudyDescription", "SeriesDescription", "BodyPartExamined")]
@@ -203,6 +218,22 @@ def _flatten_functional_groups(ds: pydicom.Dataset, index: int) -> None:
         for element in item or ():
             if element.tag not in ds:
                 ds[element.tag] = element
+
+
+def _shrink_frame(frame: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
+    """Reduce a frame at least twice the derivative's edge by a whole factor, before the LUTs copy it as floats.
+
+    Block means keep the picture smooth; frames mapped through lookup tables (palette, modality or VOI LUT
+    sequences) are sampled instead, since a table needs the stored values."""
+    factor = max(frame.shape[:2]) // MAX_DERIVATIVE_EDGE
+    if factor < 2:
+        return frame
+    lookup = ds.get("ModalityLUTSequence") or ds.get("VOILUTSequence")
+    if lookup or str(ds.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR":
+        return np.ascontiguousarray(frame[::factor, ::factor])
+    rows, columns = frame.shape[0] // factor, frame.shape[1] // factor
+    blocks = frame[: rows * factor, : columns * factor].reshape(rows, factor, columns, factor, *frame.shape[2:])
+    return blocks.mean(axis=(1, 3), dtype=np.float64)
 
 
 def _dicom_to_uint8(frame: np.ndarray, ds: pydicom.Dataset) -> np.ndarray:
@@ -259,5 +290,9 @@ def _to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Map ``low..high`` linearly onto 0..255, clipping outside."""
     if high <= low:
         return np.zeros(values.shape, dtype=np.uint8)
-    scaled = (values.astype(np.float64) - low) * (255.0 / (high - low))
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    scaled = values.astype(np.float64)  # one working copy, changed in place
+    scaled -= low
+    scaled *= 255.0 / (high - low)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    return scaled.astype(np.uint8)

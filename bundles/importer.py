@@ -1,31 +1,25 @@
-"""Benchmark bundle import and export (format: ``docs/bundle-format.md``, version 1).
+"""Importing a benchmark bundle into the database (format: ``docs/bundle-format.md``, version 1).
 
-Import is all or nothing. The whole bundle is read and validated first — every record, every image decoded —
-and every problem is reported as ``file:line: field: message`` (up to a cap). Only a bundle without problems
-is written, inside one transaction; files written to media storage are removed again if that transaction
-fails. Records whose id already exists with the same content are left as they are, so re-importing a bundle
-changes nothing; an id that exists with different content is a conflict and fails the import.
+Import is all or nothing. ``bundles.parsing`` reads and validates the whole bundle first; only a bundle without
+problems is written, inside one transaction, after ``_Resolver`` has checked its references and conflicts against
+the database. Files written to media storage are removed again if that transaction fails. Records whose id
+already exists with the same content are left as they are, so re-importing a bundle changes nothing; an id that
+exists with different content is a conflict and fails the import.
 """
 
-import hashlib
-import json
-import zipfile
 from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from annotation.models import (
-    SCORE_MAX,
-    SCORE_MIN,
     Annotation,
     AuditEvent,
     BundleImport,
@@ -37,522 +31,15 @@ from annotation.models import (
     Rubric,
     RubricDimension,
     Turn,
-    bundle_key,
 )
 from annotation.roles import Role
-from bundles.imaging import ImageRejected, ProcessedImage, process_image
-from bundles.profiles import ProfileError, summarise_profile
-from bundles.sources import MANIFEST, BundleSource, UnsafeBundle, open_bundle, safe_member_path
+from bundles.media import store_file
+from bundles.parsing import Limits, ParsedBundle, Record, parse_bundle
+from bundles.problems import BundleInvalid, Fields, Problem, ProblemLog, TooManyProblems
+from bundles.sources import MANIFEST, UnsafeBundle, open_bundle
 from jury.models import Judge, Judgement, JudgePrompt
 
-FORMAT_NAME = "imcbench-bundle"
-FORMAT_VERSION = 1
-CASES, CONVERSATIONS, ANNOTATIONS, JUDGEMENTS = (
-    "cases.jsonl",
-    "conversations.jsonl",
-    "annotations.jsonl",
-    "judgements.jsonl",
-)
-CONDITIONS = tuple(Conversation.Condition.values)
-ROLES = tuple(Turn.Role.values)
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "DICOM": ".dcm"}
-
-MANIFEST_KEYS = {"format", "version", "name", "description", "dimensions", "scale", "models", "synthetic"}
-MODEL_KEYS = {"id", "name", "family", "provider"}
-CASE_KEYS = {"id", "title", "specialty", "diagnosis", "tags", "images", "profile"}
-IMAGE_KEYS = {"file", "modality", "source", "license", "caption"}
-CONVERSATION_KEYS = {"id", "case", "model", "condition", "turns", "synthetic"}
-TURN_KEYS = {"role", "content"}
-ANNOTATION_KEYS = {"conversation", "annotator", "scores", "rationale", "flags"}
-FLAG_KEYS = {"turn", "kind", "note"}
-JUDGEMENT_KEYS = {"conversation", "judge", "prompt", "dimension", "score", "sample", "rationale", "raw_reply"}
-
-
-# --------------------------------------------------------------------------------------------- problems
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class BundleInvalid(Exception):
-    """The bundle was rejected; nothing was changed. ``problems`` lists every problem found (up to a cap)."""
-
-    def __init__(self, problems: list[Problem], *, truncated: bool = False):
-        self.problems = problems
-        self.truncated = truncated
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        lines = [str(problem) for problem in self.problems]
-        if self.truncated:
-            lines.append(f"(stopped after {len(self.problems)} problems; fix these and import again)")
-        return "\n".join(lines)
-
-
-class _TooManyProblems(Exception):
-    pass
-
-
-class ProblemLog:
-    def __init__(self, cap: int):
-        self.cap = cap
-        self.problems: list[Problem] = []
-
-    def add(self, file: str, line: int | None, field_path: str, message: str) -> None:
-        self.problems.append(Problem(file, line, field_path, message))
-        if len(self.problems) >= self.cap:
-            raise _TooManyProblems
-
-    def __bool__(self) -> bool:
-        return bool(self.problems)
-
-
-class Fields:
-    """Typed access to one record's fields; every failure is logged with file, line and field path."""
-
-    def __init__(self, record: dict, *, log: ProblemLog, file: str, line: int | None, prefix: str = ""):
-        self.record, self.log, self.file, self.line, self.prefix = record, log, file, line, prefix
-
-    def problem(self, key: str, message: str) -> None:
-        self.log.add(self.file, self.line, f"{self.prefix}{key}", message)
-
-    def nested(self, record: dict, prefix: str) -> "Fields":
-        return Fields(record, log=self.log, file=self.file, line=self.line, prefix=f"{self.prefix}{prefix}")
-
-    def text(self, key: str, *, required: bool = True, blank: bool = False) -> str | None:
-        value = self.record.get(key)
-        if value is None:
-            if required:
-                self.problem(key, "is required")
-            return None if required else ""
-        if not isinstance(value, str):
-            self.problem(key, f"must be a string, not {type(value).__name__}")
-            return None
-        if not blank and not value.strip():
-            self.problem(key, "must not be empty")
-            return None
-        return value
-
-    def key(self, key: str) -> str | None:
-        value = self.text(key)
-        if value is not None and not bundle_key.regex.match(value):
-            self.problem(key, f"{value!r} is not a valid id ({bundle_key.message})")
-            return None
-        return value
-
-    def flag(self, key: str) -> bool | None:
-        value = self.record.get(key, False)
-        if not isinstance(value, bool):
-            self.problem(key, f"must be true or false, not {value!r}")
-            return None
-        return value
-
-    def score(self, key: str, value: object) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX:
-            self.problem(key, f"{value!r} is outside the scale {SCORE_MIN}–{SCORE_MAX} (whole numbers)")
-            return None
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...]) -> str | None:
-        value = self.text(key)
-        if value is not None and value not in choices:
-            self.problem(key, f"{value!r} is not one of {', '.join(choices)}")
-            return None
-        return value
-
-    def extra(self, known: set[str]) -> dict:
-        return {key: value for key, value in self.record.items() if key not in known}
-
-
-def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def content_hash(value: object) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------------------------- parsing
-
-
-@dataclass
-class Record:
-    """One validated record: ``data`` is what is stored and hashed, ``line`` where it was read."""
-
-    key: tuple
-    data: dict
-    file: str
-    line: int | None
-    hash: str = ""
-
-    def __post_init__(self):
-        self.hash = content_hash(self.data)
-
-
-@dataclass
-class ParsedBundle:
-    manifest: dict
-    dimensions: list[str]
-    models: dict[str, Record] = field(default_factory=dict)
-    cases: dict[str, Record] = field(default_factory=dict)
-    conversations: dict[str, Record] = field(default_factory=dict)
-    annotations: dict[tuple, Record] = field(default_factory=dict)
-    judgements: dict[tuple, Record] = field(default_factory=dict)
-    images: dict[str, ProcessedImage] = field(default_factory=dict)
-    image_bytes: dict[str, bytes] = field(default_factory=dict)
-    content_hash: str = ""
-
-
-def _read_json_lines(source: BundleSource, name: str, log: ProblemLog, *, required: bool):
-    """Yield ``(line_number, object)`` for each non-blank line; bad lines are logged and skipped."""
-    if not source.exists(name):
-        if required:
-            log.add(name, None, "", "file is missing from the bundle")
-        return
-    try:
-        text = source.read(name).decode("utf-8")
-    except UnicodeDecodeError as error:
-        log.add(name, None, "", f"is not UTF-8 ({error.reason} at byte {error.start})")
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            log.add(name, number, "", f"invalid JSON: {error.msg} (column {error.colno})")
-            continue
-        if not isinstance(value, dict):
-            log.add(name, number, "", f"each line must be a JSON object, not {type(value).__name__}")
-            continue
-        yield number, value
-
-
-def _parse_manifest(source: BundleSource, log: ProblemLog) -> tuple[dict, list[str], dict[str, Record]] | None:
-    if not source.exists(MANIFEST):
-        log.add(MANIFEST, None, "", "file is missing: is this a benchmark bundle?")
-        return None
-    try:
-        manifest = json.loads(source.read(MANIFEST).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        log.add(MANIFEST, None, "", f"invalid JSON: {error}")
-        return None
-    if not isinstance(manifest, dict):
-        log.add(MANIFEST, None, "", "must be a JSON object")
-        return None
-    fields = Fields(manifest, log=log, file=MANIFEST, line=None)
-    if manifest.get("format") != FORMAT_NAME:
-        fields.problem("format", f"{manifest.get('format')!r} is not {FORMAT_NAME!r}")
-    if manifest.get("version") != FORMAT_VERSION:
-        fields.problem("version", f"{manifest.get('version')!r} is not supported (this importer reads version 1)")
-    fields.text("name")
-    fields.text("description", required=False, blank=True)
-    if manifest.get("scale", [SCORE_MIN, SCORE_MAX]) != [SCORE_MIN, SCORE_MAX]:
-        fields.problem("scale", f"{manifest.get('scale')!r} is not supported: IMCBench scores are 1–5")
-    dimensions = manifest.get("dimensions")
-    if not isinstance(dimensions, list) or not dimensions:
-        fields.problem("dimensions", "must be a non-empty list of dimension ids")
-        dimensions = []
-    for index, dimension in enumerate(dimensions):
-        if not isinstance(dimension, str) or not bundle_key.regex.match(dimension):
-            fields.problem(f"dimensions[{index}]", f"{dimension!r} is not a valid dimension id")
-    if len(set(map(str, dimensions))) != len(dimensions):
-        fields.problem("dimensions", "lists a dimension twice")
-    models: dict[str, Record] = {}
-    raw_models = manifest.get("models")
-    if not isinstance(raw_models, list):
-        fields.problem("models", "must be a list of models under test")
-        raw_models = []
-    for index, raw in enumerate(raw_models):
-        if not isinstance(raw, dict):
-            fields.problem(f"models[{index}]", "must be an object")
-            continue
-        model = fields.nested(raw, f"models[{index}].")
-        key, family = model.key("id"), model.text("family")
-        if key is None or family is None:
-            continue
-        if key in models:
-            model.problem("id", f"{key!r} is listed twice")
-            continue
-        data = {
-            "id": key,
-            "name": model.text("name", required=False) or key,
-            "family": family,
-            "provider": model.text("provider", required=False, blank=True) or "",
-            "extra": model.extra(MODEL_KEYS),
-        }
-        models[key] = Record((key,), data, MANIFEST, None)
-    return manifest, [d for d in dimensions if isinstance(d, str)], models
-
-
-def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> dict | None:
-    key = fields.key("id")
-    title = fields.text("title")
-    specialty = fields.text("specialty", required=False, blank=True)
-    diagnosis = fields.text("diagnosis", required=False, blank=True)
-    tags = fields.record.get("tags", {})
-    malignant = rare = False
-    if not isinstance(tags, dict):
-        fields.problem("tags", 'must be an object such as {"malignant": true, "rare": false}')
-        tags = {}
-    else:
-        tag_fields = fields.nested(tags, "tags.")
-        malignant, rare = tag_fields.flag("malignant"), tag_fields.flag("rare")
-    images = []
-    raw_images = fields.record.get("images")
-    if not isinstance(raw_images, list) or not raw_images:
-        fields.problem("images", "must be a non-empty list")
-        raw_images = []
-    for index, raw in enumerate(raw_images):
-        if not isinstance(raw, dict):
-            fields.problem(f"images[{index}]", "must be an object")
-            continue
-        image = fields.nested(raw, f"images[{index}].")
-        raw_path = image.text("file")
-        source_text, license_text = image.text("source"), image.text("license")
-        path = safe_member_path(raw_path) if raw_path else None
-        if raw_path and path is None:
-            image.problem("file", f"{raw_path!r} is absolute or escapes the bundle")
-        elif path and not source.exists(path):
-            image.problem("file", f"{path} not found in bundle")
-            path = None
-        elif path:
-            images_seen.setdefault(path, (fields.line, f"images[{index}].file"))
-        images.append(
-            {
-                "file": path,
-                "modality": image.text("modality", required=False, blank=True) or "",
-                "source": source_text,
-                "license": license_text,
-                "caption": image.text("caption", required=False, blank=True) or "",
-                "extra": image.extra(IMAGE_KEYS),
-            }
-        )
-    profile = fields.record.get("profile")
-    try:
-        profile_format, summary = summarise_profile(profile)
-    except ProfileError as error:
-        fields.problem(f"profile.{error.field}" if error.field != "profile" else "profile", error.message)
-        profile_format, summary = None, None
-    if None in (key, title, specialty, diagnosis, malignant, rare, profile_format) or any(
-        None in (image["file"], image["source"], image["license"]) for image in images
-    ):
-        return None
-    return {
-        "id": key,
-        "title": title,
-        "specialty": specialty,
-        "diagnosis": diagnosis,
-        "tags": tags,
-        "images": images,
-        "profile": profile,
-        "profile_format": profile_format,
-        "summary": summary,
-        "extra": fields.extra(CASE_KEYS),
-    }
-
-
-def _parse_conversation(fields: Fields, synthetic_bundle: bool) -> dict | None:
-    key, case, model = fields.key("id"), fields.key("case"), fields.key("model")
-    condition = fields.choice("condition", CONDITIONS)
-    synthetic = fields.flag("synthetic")
-    turns = []
-    raw_turns = fields.record.get("turns")
-    if not isinstance(raw_turns, list) or not raw_turns:
-        fields.problem("turns", "must be a non-empty list")
-        raw_turns = []
-    for index, raw in enumerate(raw_turns):
-        if not isinstance(raw, dict):
-            fields.problem(f"turns[{index}]", "must be an object with role and content")
-            continue
-        turn = fields.nested(raw, f"turns[{index}].")
-        role, content = turn.choice("role", ROLES), turn.text("content")
-        turns.append({"role": role, "content": content, "extra": turn.extra(TURN_KEYS)})
-    if None in (key, case, model, condition, synthetic) or any(None in (t["role"], t["content"]) for t in turns):
-        return None
-    return {
-        "id": key,
-        "case": case,
-        "model": model,
-        "condition": condition,
-        "synthetic": bool(synthetic or synthetic_bundle),
-        "turns": turns,
-        "extra": fields.extra(CONVERSATION_KEYS),
-    }
-
-
-def _parse_annotation(fields: Fields, dimensions: list[str]) -> dict | None:
-    conversation, annotator = fields.key("conversation"), fields.key("annotator")
-    rationale = fields.text("rationale", required=False, blank=True)
-    scores = fields.record.get("scores")
-    valid_scores: dict[str, int] = {}
-    if not isinstance(scores, dict) or not scores:
-        fields.problem("scores", "must be an object of dimension: score")
-        scores = None
-    else:
-        for dimension, value in scores.items():
-            if dimension not in dimensions:
-                fields.problem(f"scores.{dimension}", f"unknown dimension (the manifest lists {', '.join(dimensions)})")
-            elif (score := fields.score(f"scores.{dimension}", value)) is not None:
-                valid_scores[dimension] = score
-    flags = []
-    raw_flags = fields.record.get("flags", [])
-    if not isinstance(raw_flags, list):
-        fields.problem("flags", "must be a list")
-        raw_flags = []
-    for index, raw in enumerate(raw_flags):
-        if not isinstance(raw, dict):
-            fields.problem(f"flags[{index}]", "must be an object with turn, kind and note")
-            continue
-        flag = fields.nested(raw, f"flags[{index}].")
-        turn = raw.get("turn")
-        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
-            flag.problem("turn", f"{turn!r} is not a turn number (1 is the first turn)")
-            turn = None
-        kind, note = flag.text("kind"), flag.text("note", required=False, blank=True)
-        flags.append({"turn": turn, "kind": kind, "note": note or "", "extra": flag.extra(FLAG_KEYS)})
-    if (
-        None in (conversation, annotator, rationale, scores)
-        or len(valid_scores) != len(scores)
-        or any(None in (f["turn"], f["kind"]) for f in flags)
-    ):
-        return None
-    return {
-        "conversation": conversation,
-        "annotator": annotator,
-        "scores": valid_scores,
-        "rationale": rationale,
-        "flags": flags,
-        "extra": fields.extra(ANNOTATION_KEYS),
-    }
-
-
-def _parse_judgement(fields: Fields, dimensions: list[str]) -> dict | None:
-    conversation, judge = fields.key("conversation"), fields.key("judge")
-    prompt = fields.text("prompt")
-    prompt_key = prompt_version = None
-    if prompt is not None:
-        prompt_key, at, prompt_version = prompt.rpartition("@")
-        if not at or not prompt_key or not prompt_version or not bundle_key.regex.match(prompt_key):
-            fields.problem("prompt", f"{prompt!r} is not a prompt reference of the form prompt-id@version")
-            prompt_key = None
-    dimension = fields.text("dimension")
-    if dimension is not None and dimension not in dimensions:
-        fields.problem("dimension", f"{dimension!r} is unknown (the manifest lists {', '.join(dimensions)})")
-        dimension = None
-    score = fields.score("score", fields.record.get("score"))
-    sample = fields.record.get("sample", 0)
-    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
-        fields.problem("sample", f"{sample!r} is not a sample index (0, 1, ...)")
-        sample = None
-    rationale = fields.text("rationale", required=False, blank=True)
-    raw_reply = fields.text("raw_reply", required=False, blank=True)
-    if None in (conversation, judge, prompt_key, dimension, score, sample, rationale, raw_reply):
-        return None
-    return {
-        "conversation": conversation,
-        "judge": judge,
-        "prompt": prompt,
-        "prompt_key": prompt_key,
-        "prompt_version": prompt_version,
-        "dimension": dimension,
-        "sample": sample,
-        "score": score,
-        "rationale": rationale,
-        "raw_reply": raw_reply,
-        "extra": fields.extra(JUDGEMENT_KEYS),
-    }
-
-
-def _add_unique(store: dict, record: Record, fields: Fields, what: str) -> None:
-    """Keep ``record`` under its key (the id itself for single-part keys); a repeated key is a problem."""
-    key = record.key[0] if len(record.key) == 1 else record.key
-    if key in store:
-        first = store[key]
-        fields.problem(what, f"{'/'.join(record.key)!r} repeats {first.file}:{first.line}")
-    else:
-        store[key] = record
-
-
-def parse_bundle(source: BundleSource, *, max_problems: int, max_pixels: int) -> ParsedBundle:
-    """Read and validate a whole bundle without touching the database; raise BundleInvalid on any problem."""
-    log = ProblemLog(max_problems)
-    try:
-        parsed = _parse_all(source, log, max_pixels)
-    except _TooManyProblems:
-        raise BundleInvalid(log.problems, truncated=True) from None
-    if log:
-        raise BundleInvalid(log.problems)
-    return parsed
-
-
-def _parse_all(source: BundleSource, log: ProblemLog, max_pixels: int) -> ParsedBundle | None:
-    header = _parse_manifest(source, log)
-    if header is None:
-        return None
-    manifest, dimensions, models = header
-    parsed = ParsedBundle(manifest=manifest, dimensions=dimensions, models=models)
-    synthetic_bundle = manifest.get("synthetic") is True
-    images_seen: dict[str, tuple[int, str]] = {}
-    for line, raw in _read_json_lines(source, CASES, log, required=True):
-        fields = Fields(raw, log=log, file=CASES, line=line)
-        data = _parse_case(fields, source, images_seen)
-        if data:
-            _add_unique(parsed.cases, Record((data["id"],), data, CASES, line), fields, "id")
-    for path, (line, field_path) in sorted(images_seen.items()):
-        data = source.read(path)
-        try:
-            parsed.images[path] = process_image(data=data, filename=path, max_pixels=max_pixels)
-            parsed.image_bytes[path] = data
-        except ImageRejected as error:
-            log.add(CASES, line, field_path, str(error))
-    for case in parsed.cases.values():
-        case.data["image_checksums"] = [
-            parsed.images[image["file"]].checksum for image in case.data["images"] if image["file"] in parsed.images
-        ]
-        case.hash = content_hash({k: v for k, v in case.data.items() if k != "summary"})
-    for line, raw in _read_json_lines(source, CONVERSATIONS, log, required=True):
-        fields = Fields(raw, log=log, file=CONVERSATIONS, line=line)
-        data = _parse_conversation(fields, synthetic_bundle)
-        if data:
-            _add_unique(parsed.conversations, Record((data["id"],), data, CONVERSATIONS, line), fields, "id")
-    for line, raw in _read_json_lines(source, ANNOTATIONS, log, required=False):
-        fields = Fields(raw, log=log, file=ANNOTATIONS, line=line)
-        data = _parse_annotation(fields, dimensions)
-        if data:
-            key = (data["conversation"], data["annotator"])
-            _add_unique(parsed.annotations, Record(key, data, ANNOTATIONS, line), fields, "annotator")
-    for line, raw in _read_json_lines(source, JUDGEMENTS, log, required=False):
-        fields = Fields(raw, log=log, file=JUDGEMENTS, line=line)
-        data = _parse_judgement(fields, dimensions)
-        if data:
-            key = (
-                data["conversation"],
-                data["judge"],
-                data["prompt"],
-                data["dimension"],
-                str(data["sample"]),
-            )
-            _add_unique(parsed.judgements, Record(key, data, JUDGEMENTS, line), fields, "sample")
-    digest = hashlib.sha256()
-    for name in sorted(n for n in (MANIFEST, CASES, CONVERSATIONS, ANNOTATIONS, JUDGEMENTS) if source.exists(n)):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(source.read(name)).digest())
-    for path in sorted(parsed.images):
-        digest.update(path.encode() + b"\0" + parsed.images[path].checksum.encode())
-    parsed.content_hash = digest.hexdigest()
-    return parsed
-
-
-# --------------------------------------------------------------------------------------------- import
 
 
 @dataclass
@@ -650,12 +137,10 @@ class _Resolver:
 
 
 def _store_file(name: str, data: bytes, written: list[str]) -> str:
-    """Save content-addressed bytes once; remember what this import wrote so a rollback can remove it."""
-    if default_storage.exists(name):
-        return name
-    saved = default_storage.save(name, ContentFile(data))
-    written.append(saved)
-    return saved
+    """Save content-addressed bytes; remember what this import created so a rollback can remove it."""
+    if store_file(name=name, data=data):
+        written.append(name)
+    return name
 
 
 def _default_rubric(dimensions: list[str], notes: list[str]) -> Rubric:
@@ -701,7 +186,7 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
             max_uncompressed_bytes=settings.BUNDLE_MAX_UNCOMPRESSED_BYTES,
             max_ratio=settings.BUNDLE_MAX_COMPRESSION_RATIO,
         ) as source:
-            parsed = parse_bundle(source, max_problems=settings.BUNDLE_MAX_ERRORS, max_pixels=settings.IMAGE_MAX_PIXELS)
+            parsed = parse_bundle(source, limits=_limits())
     except UnsafeBundle as error:
         raise BundleInvalid([Problem(Path(path).name, None, "", str(error))]) from None
     written: list[str] = []
@@ -714,11 +199,20 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
         raise
 
 
+def _limits() -> Limits:
+    return Limits(
+        max_problems=settings.BUNDLE_MAX_ERRORS,
+        max_pixels=settings.IMAGE_MAX_PIXELS,
+        max_turn_chars=settings.BUNDLE_MAX_TURN_CHARS,
+        max_rationale_chars=settings.BUNDLE_MAX_RATIONALE_CHARS,
+    )
+
+
 def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str]) -> ImportReport:
     log = ProblemLog(settings.BUNDLE_MAX_ERRORS)
     try:
         _Resolver(parsed, log).check()
-    except _TooManyProblems:
+    except TooManyProblems:
         raise BundleInvalid(log.problems, truncated=True) from None
     if log:
         raise BundleInvalid(log.problems)
@@ -983,169 +477,3 @@ def _write_judgements(parsed, bundle, conversation_ids, created, unchanged, log)
         )
     Judgement.objects.bulk_create(new, batch_size=1000)
     created["judgements"] += len(new)
-
-
-# --------------------------------------------------------------------------------------------- export
-
-
-@dataclass
-class ExportReport:
-    path: Path
-    counts: dict[str, int]
-
-
-def _jsonl(records) -> bytes:
-    return "".join(canonical_json(record) + "\n" for record in records).encode()
-
-
-def bundle_files(*, name: str, description: str = "") -> "list[tuple[str, bytes | Path]]":
-    """Every file of a bundle holding the whole database: ``(bundle path, bytes or a media file path)``."""
-
-    rubric = Rubric.objects.filter(is_default=True).first()
-    dimensions = list(rubric.dimensions.values_list("key", flat=True)) if rubric else []
-    models = [
-        {"id": m.key, "name": m.name, "family": m.family, "provider": m.provider, **m.extra}
-        for m in ModelUnderTest.objects.order_by("key")
-    ]
-    conversations = Conversation.objects.select_related("case", "model").order_by("key")
-    manifest = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "name": name,
-        "description": description,
-        "dimensions": dimensions,
-        "scale": [SCORE_MIN, SCORE_MAX],
-        "models": models,
-    }
-    if conversations.exists() and not conversations.filter(synthetic=False).exists():
-        manifest["synthetic"] = True
-    files: list[tuple[str, bytes | Path]] = [("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())]
-    cases, images = [], {}
-    for case in Case.objects.prefetch_related("images").select_related("profile").order_by("key"):
-        record = {
-            "id": case.key,
-            "title": case.title,
-            "specialty": case.specialty,
-            "diagnosis": case.diagnosis,
-            "tags": case.tags,
-            "images": [
-                {
-                    "file": image.bundle_path,
-                    "modality": image.modality,
-                    "source": image.source,
-                    "license": image.license,
-                    "caption": image.caption,
-                    **image.extra,
-                }
-                for image in case.images.all()
-            ],
-            "profile": case.profile.raw,
-            **case.extra,
-        }
-        cases.append(record)
-        for image in case.images.all():
-            images.setdefault(image.bundle_path, Path(image.original.path))
-    files.append((CASES, _jsonl(cases)))
-    turns_by_conversation = defaultdict(list)
-    for turn in Turn.objects.order_by("conversation_id", "index").values("conversation_id", "role", "content", "extra"):
-        turns_by_conversation[turn["conversation_id"]].append(
-            {"role": turn["role"], "content": turn["content"], **turn["extra"]}
-        )
-    files.append(
-        (
-            CONVERSATIONS,
-            _jsonl(
-                {
-                    "id": c.key,
-                    "case": c.case.key,
-                    "model": c.model.key,
-                    "condition": c.condition,
-                    "turns": turns_by_conversation[c.pk],
-                    **({"synthetic": True} if c.synthetic else {}),
-                    **c.extra,
-                }
-                for c in conversations
-            ),
-        )
-    )
-    annotations = (
-        Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
-        .select_related("conversation", "annotator")
-        .order_by("conversation__key", "annotator__username")
-    )
-    files.append(
-        (
-            ANNOTATIONS,
-            _jsonl(
-                {
-                    "conversation": a.conversation.key,
-                    "annotator": a.annotator.username,
-                    "scores": a.scores,
-                    "rationale": a.rationale,
-                    "flags": [{k: v for k, v in f.items() if k != "extra"} | f.get("extra", {}) for f in a.flags],
-                    **a.extra,
-                }
-                for a in annotations
-            ),
-        )
-    )
-    judgements = (
-        Judgement.objects.filter(score__isnull=False)
-        .select_related("conversation", "judge", "prompt")
-        .order_by("conversation__key", "judge__key", "prompt__key", "prompt__version", "dimension", "sample_index")
-    )
-    files.append(
-        (
-            JUDGEMENTS,
-            _jsonl(
-                {
-                    "conversation": j.conversation.key,
-                    "judge": j.judge.key,
-                    "prompt": j.prompt.reference,
-                    "dimension": j.dimension,
-                    "score": j.score,
-                    **({"sample": j.sample_index} if j.sample_index else {}),
-                    **({"rationale": j.rationale} if j.rationale else {}),
-                    **({"raw_reply": j.raw_reply} if j.raw_reply else {}),
-                    **j.extra,
-                }
-                for j in judgements
-            ),
-        )
-    )
-    files.extend(sorted(images.items()))
-    return files
-
-
-def export_bundle(*, out: Path, name: str = "IMCBench export", description: str = "", actor=None) -> ExportReport:
-    """Write the database as a bundle: a directory, or a ``.zip`` when ``out`` ends in .zip. Never overwrites."""
-    out = Path(out)
-    if out.exists() and (out.is_file() or any(out.iterdir())):
-        raise FileExistsError(f"{out} already exists and is not empty; choose a new path")
-    files = bundle_files(name=name, description=description)
-    if out.suffix == ".zip":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(out, "x", compression=zipfile.ZIP_DEFLATED) as archive:
-            for member, content in files:
-                if isinstance(content, Path):
-                    archive.write(content, member)
-                else:
-                    archive.writestr(member, content)
-    else:
-        for member, content in files:
-            target = out / PurePosixPath(member)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content.read_bytes() if isinstance(content, Path) else content)
-    counts = {member: content.count(b"\n") for member, content in files if isinstance(content, bytes)}
-    counts["images"] = sum(1 for _, content in files if isinstance(content, Path))
-    AuditEvent.objects.create(actor=actor, action="export_bundle", target=str(out), details=counts)
-    return ExportReport(out, counts)
-
-
-def read_upload(uploaded, *, directory: Path) -> Path:
-    """Save an uploaded .zip to ``directory`` (a temporary folder) and return its path."""
-    target = Path(directory) / "upload.zip"
-    with target.open("wb") as handle:
-        for chunk in uploaded.chunks():
-            handle.write(chunk)
-    return target

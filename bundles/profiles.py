@@ -34,17 +34,32 @@ def summarise_profile(profile: object, *, today: date | None = None) -> tuple[st
     if not isinstance(profile, dict):
         raise ProfileError("profile", "must be a JSON object (a FHIR R4 Bundle or a flat record)")
     fmt = profile_format(profile)
-    summary = _summarise_fhir(profile, today or date.today()) if fmt == FHIR_FORMAT else _summarise_flat(profile)
+    try:
+        summary = _summarise_fhir(profile, today or date.today()) if fmt == FHIR_FORMAT else _summarise_flat(profile)
+    except ProfileError:
+        raise
+    except (TypeError, AttributeError, ValueError) as error:  # a shape the checks below did not foresee
+        raise ProfileError("profile", f"cannot be read ({type(error).__name__}: {error})") from None
     return fmt, summary
 
 
-def _text_of(concept: object) -> str:
+def _list(container: dict, key: str, where: str) -> list:
+    """The list under ``key`` (absent or null: empty); anything else is a ProfileError naming its path."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ProfileError(f"{where}.{key}", f"must be a list, not {type(value).__name__}")
+    return value
+
+
+def _text_of(concept: object, where: str = "") -> str:
     """The human text of a FHIR CodeableConcept (text, else first coding's display or code)."""
     if not isinstance(concept, dict):
         return ""
     if concept.get("text"):
         return str(concept["text"])
-    for coding in concept.get("coding") or []:
+    for coding in _list(concept, "coding", where or "code"):
         if isinstance(coding, dict) and (coding.get("display") or coding.get("code")):
             return str(coding.get("display") or coding.get("code"))
     return ""
@@ -59,7 +74,7 @@ def _age_on(birth_date: str, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _observation_value(resource: dict) -> str:
+def _observation_value(resource: dict, where: str) -> str:
     if isinstance(resource.get("valueQuantity"), dict):
         quantity = resource["valueQuantity"]
         return f"{quantity.get('value', '')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
@@ -67,10 +82,11 @@ def _observation_value(resource: dict) -> str:
         if key in resource:
             return str(resource[key])
     if "valueCodeableConcept" in resource:
-        return _text_of(resource["valueCodeableConcept"])
+        return _text_of(resource["valueCodeableConcept"], f"{where}.valueCodeableConcept")
     components = [
-        f"{_text_of(part.get('code'))} {_observation_value(part)}".strip()
-        for part in resource.get("component") or []
+        f"{_text_of(part.get('code'), f'{where}.component[{index}].code')} "
+        f"{_observation_value(part, f'{where}.component[{index}]')}".strip()
+        for index, part in enumerate(_list(resource, "component", where))
         if isinstance(part, dict)
     ]
     return "; ".join(components)
@@ -94,37 +110,38 @@ def _summarise_fhir(bundle: dict, today: date) -> dict:
         if not isinstance(resource, dict) or "resourceType" not in resource:
             raise ProfileError(f"entry[{index}].resource", "missing or has no resourceType")
         kind = resource["resourceType"]
+        where = f"entry[{index}].resource"
         if kind == "Patient":
             patients += 1
             summary["sex"] = resource.get("gender")
             if resource.get("birthDate"):
                 summary["age"] = _age_on(str(resource["birthDate"]), today)
         elif kind == "Condition":
-            text = _text_of(resource.get("code"))
-            status = _text_of(resource.get("clinicalStatus"))
+            text = _text_of(resource.get("code"), f"{where}.code")
+            status = _text_of(resource.get("clinicalStatus"), f"{where}.clinicalStatus")
             summary["conditions"].append(f"{text} ({status})" if status and status != "active" else text)
         elif kind in ("MedicationStatement", "MedicationRequest"):
-            name = _text_of(resource.get("medicationCodeableConcept"))
+            name = _text_of(resource.get("medicationCodeableConcept"), f"{where}.medicationCodeableConcept")
             dosage = [
                 d.get("text")
-                for d in resource.get("dosage") or resource.get("dosageInstruction") or []
+                for d in _list(resource, "dosage", where) or _list(resource, "dosageInstruction", where)
                 if isinstance(d, dict) and d.get("text")
             ]
             summary["medications"].append(f"{name} — {dosage[0]}" if dosage else name)
         elif kind == "AllergyIntolerance":
-            text = _text_of(resource.get("code"))
+            text = _text_of(resource.get("code"), f"{where}.code")
             reactions = [
-                _text_of(m)
-                for r in resource.get("reaction") or []
+                _text_of(m, f"{where}.reaction[{r_index}].manifestation")
+                for r_index, r in enumerate(_list(resource, "reaction", where))
                 if isinstance(r, dict)
-                for m in r.get("manifestation") or []
+                for m in _list(r, "manifestation", f"{where}.reaction[{r_index}]")
             ]
             summary["allergies"].append(f"{text} ({', '.join(reactions)})" if reactions else text)
         elif kind == "Observation":
             summary["observations"].append(
                 {
-                    "name": _text_of(resource.get("code")),
-                    "value": _observation_value(resource),
+                    "name": _text_of(resource.get("code"), f"{where}.code"),
+                    "value": _observation_value(resource, where),
                     "date": resource.get("effectiveDateTime", ""),
                 }
             )

@@ -1,7 +1,7 @@
 """Reading the files of a benchmark bundle from a directory or a ``.zip``, safely.
 
-Member paths that are absolute or escape the bundle's root are rejected; symlinks are ignored; a zip's total
-uncompressed size and its compression ratio are capped (zip bombs).
+Member paths that are absolute, escape the bundle's root or hold a NUL character are rejected; symlinks are
+ignored; a zip's total uncompressed size and its compression ratio are capped (zip bombs).
 """
 
 import stat
@@ -89,6 +89,9 @@ class ZipSource(BundleSource):
         total = 0
         unsafe = []
         for info in self.zip.infolist():
+            if "\0" in info.orig_filename:  # zipfile cuts the name at the NUL: "a.png\0.exe" would read as a.png
+                self.zip.close()
+                raise UnsafeBundle(f"{path.name}: a member name contains a NUL character: {info.orig_filename!r}")
             if info.is_dir() or stat.S_ISLNK(info.external_attr >> 16):
                 continue
             name = safe_member_path(info.filename)

@@ -160,7 +160,8 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_IMPORTS = ["jury.results.export_jobs"]  # task modules not named tasks.py, which autodiscovery finds alone
+# Task modules not named tasks.py, which autodiscovery finds alone.
+CELERY_IMPORTS = ["jury.results.export_jobs", "bundles.uploads"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -188,6 +189,8 @@ BUNDLE_MAX_ERRORS = env_int("BUNDLE_MAX_ERRORS", 50)
 BUNDLE_MAX_UNCOMPRESSED_BYTES = env_int("BUNDLE_MAX_UNCOMPRESSED_BYTES", 2 * 1024**3)
 BUNDLE_MAX_COMPRESSION_RATIO = env_int("BUNDLE_MAX_COMPRESSION_RATIO", 100)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 60_000_000)
+BUNDLE_MAX_TURN_CHARS = env_int("BUNDLE_MAX_TURN_CHARS", 100_000)  # a turn's content, and a judge's raw reply
+BUNDLE_MAX_RATIONALE_CHARS = env_int("BUNDLE_MAX_RATIONALE_CHARS", 20_000)  # annotation and judgement rationales
 
 # Tests that need PostgreSQL/Redis fail (instead of skipping) when this is on; CI turns it on.
 IMCBENCH_REQUIRE_SERVICES = env_bool("IMCBENCH_REQUIRE_SERVICES", default=False)

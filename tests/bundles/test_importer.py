@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Annotation, AuditEvent, BundleImport, Case, Conversation, Image, ModelUnderTest, Turn
-from bundles.importer import BundleInvalid, import_bundle
+from bundles.importer import import_bundle
+from bundles.problems import BundleInvalid
 from jury.models import Judge, Judgement, JudgePrompt
 from tests.bundle_files import base_records, png_bytes, write_bundle, zip_directory, zip_with_members
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Annotation, Case, Conversation, ModelUnderTest
-from bundles.importer import export_bundle, import_bundle
+from bundles.exporter import export_bundle
+from bundles.importer import import_bundle
 from jury.models import Judgement
 from tests.bundle_files import write_bundle
 

@@ -240,7 +240,7 @@ def test_runs_refuse_what_cannot_be_generated(world):
 
 
 def test_generated_conversations_export_as_a_bundle_and_a_jury_run_scores_them(world, tmp_path):
-    from bundles.importer import export_bundle
+    from bundles.exporter import export_bundle
     from jury import runner as jury_runner
     from jury import services as jury_services
     from jury.models import JudgePrompt, JuryRun

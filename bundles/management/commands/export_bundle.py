@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bundles.importer import export_bundle
+from bundles.exporter import export_bundle
 
 
 class Command(BaseCommand):

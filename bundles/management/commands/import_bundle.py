@@ -3,7 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bundles.importer import BundleInvalid, import_bundle
+from bundles.importer import import_bundle
+from bundles.problems import BundleInvalid
 
 
 class Command(BaseCommand):

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from bundles.demo.accounts import ensure_demo_accounts
 from bundles.demo.builder import build_demo_bundle
 from bundles.demo.campaigns import ensure_demo_campaigns
-from bundles.importer import BundleInvalid, import_bundle
+from bundles.importer import import_bundle
+from bundles.problems import BundleInvalid
 from jury.models import JuryRun
 from jury.services import run_demo_jury
 

@@ -68,22 +68,26 @@ def test_admin_case_page_shows_image_profile_and_conversations(client, imported,
     assert html.count("conv-0002-") >= 6
 
 
-def test_admin_bundle_upload_imports_a_zip_and_lists_problems(client, ada, tmp_path):
+def test_admin_bundle_upload_imports_a_zip_and_lists_problems(
+    client, ada, tmp_path, django_capture_on_commit_callbacks
+):
     from tests.bundle_files import base_records, zip_directory
 
     client.force_login(ada)
     good = zip_directory(write_bundle(tmp_path / "good"), tmp_path / "good.zip")
-    with good.open("rb") as handle:
-        response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle}, follow=True)
+    with good.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle})
+    assert response.status_code == 302, "the upload is imported in the background, not in the request"
+    response = client.get(response["Location"])
     assert "Bundle &#x27;Test bundle&#x27; imported: created 2 models" in response.content.decode()
 
     records = base_records()
     records["cases"][0]["id"] = "case-9"
     records["conversations"][0]["condition"] = "x"
     bad = zip_directory(write_bundle(tmp_path / "bad", records), tmp_path / "bad.zip")
-    with bad.open("rb") as handle:
+    with bad.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
         response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle})
-    html = response.content.decode()
+    html = client.get(response["Location"]).content.decode()
     assert "nothing changed" in html
     assert "conversations.jsonl:1: condition: &#x27;x&#x27; is not one of full, no_image, no_ehr" in html
 
