@@ -9,6 +9,7 @@ from annotation import selectors, services
 from annotation.models import Annotation, Campaign, Conversation, Turn
 from annotation.roles import Role, role_required
 from annotation.services import AnnotationError
+from annotation.web.scores import scores_from
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -47,10 +48,10 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         campaigns=campaign,
     )
     dimensions = list(campaign.rubric.dimensions.order_by("position"))
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        scores = {d.key: int(request.POST[f"score-{d.key}"]) for d in dimensions if request.POST.get(f"score-{d.key}")}
         try:
+            scores = scores_from(request.POST, [(d.key, d.name) for d in dimensions])
             services.adjudicate(
                 campaign=campaign,
                 conversation=conversation,
@@ -59,7 +60,7 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
                 note=request.POST.get("note", ""),
             )
         except AnnotationError as failure:
-            error = str(failure)
+            error, status = str(failure), 422
         else:
             messages.success(request, "Adjudication recorded; the clinicians' annotations are unchanged.")
             return redirect("adjudication-queue", key=campaign.key)
@@ -78,4 +79,4 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         "error": error,
         "posted": request.POST,
     }
-    return render(request, "annotation/adjudicate.html", context)
+    return render(request, "annotation/adjudicate.html", context, status=status)
