@@ -26,6 +26,8 @@ from annotation.models import (
     Rubric,
     RubricDimension,
 )
+from annotation.roles import Role, roles_of
+from annotation.selectors import needs_adjudication
 
 FLAG_KINDS = ("unsafe advice", "factual error", "missed red flag", "overconfidence", "hallucinated finding", "other")
 TIE_BREAK_MULTIPLIER = 2654435761  # Knuth's multiplicative hash: a fixed shuffle of ids, seeded per campaign
@@ -376,17 +378,43 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
     )
 
 
-def adjudicate(*, campaign: Campaign, conversation: Conversation, adjudicator, scores: dict, note: str) -> Adjudication:
+def adjudicate(
+    *,
+    campaign: Campaign,
+    conversation: Conversation,
+    adjudicator,
+    scores: dict,
+    note: str,
+    override: bool = False,
+) -> Adjudication:
+    """Final scores for a conversation the campaign's rule sends to adjudication (``needs_adjudication``).
+
+    The adjudicated scores replace the clinicians' mean as the calibration target, so a conversation the clinicians
+    agree on (or that lacks its annotations) is refused; only an admin may decide otherwise, with ``override=True``,
+    and that decision is recorded as its own audit event.
+    """
     data = AnnotationInput(scores=scores, rationale=note, flags=[])
     _validate(campaign=campaign, data=data, complete=True, turn_count=conversation.turns.count())
     if not note.strip():
         raise AnnotationError("Write a note explaining the final scores.")
-    if Adjudication.objects.filter(campaign=campaign, conversation=conversation).exists():
-        raise AnnotationError("This conversation has already been adjudicated; the first adjudication is kept.")
-    adjudication = Adjudication.objects.create(
-        campaign=campaign, conversation=conversation, adjudicator=adjudicator, scores=scores, note=note
-    )
-    record(actor=adjudicator, action="adjudicate", target=f"{campaign.key}/{conversation.key}", scores=scores)
+    disputed = needs_adjudication(campaign=campaign, conversation_ids=[conversation.pk])
+    if override and Role.ADMIN not in roles_of(adjudicator):
+        raise AnnotationError("Only an admin can adjudicate a conversation the campaign's rule does not dispute.")
+    if not disputed and not override:
+        raise AnnotationError(
+            f"This conversation is not in adjudication: its submitted scores do not differ by "
+            f"{campaign.adjudication_threshold} or more on any dimension. Nothing was recorded."
+        )
+    with transaction.atomic():
+        if Adjudication.objects.select_for_update().filter(campaign=campaign, conversation=conversation).exists():
+            raise AnnotationError("This conversation has already been adjudicated; the first adjudication is kept.")
+        adjudication = Adjudication.objects.create(
+            campaign=campaign, conversation=conversation, adjudicator=adjudicator, scores=scores, note=note
+        )
+        target = f"{campaign.key}/{conversation.key}"
+        if not disputed:
+            record(actor=adjudicator, action="adjudicate_override", target=target, scores=scores, note=note)
+        record(actor=adjudicator, action="adjudicate", target=target, scores=scores)
     return adjudication
 
 

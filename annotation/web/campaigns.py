@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import selectors, services
 from annotation.models import Annotation, Campaign, Conversation, Turn
-from annotation.roles import Role, role_required
+from annotation.roles import Role, role_required, roles_of
 from annotation.services import AnnotationError
 from annotation.web.scores import scores_from
 from imcbench_site.http import HtmxHttpRequest
@@ -58,6 +58,7 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
                 adjudicator=request.user,
                 scores=scores,
                 note=request.POST.get("note", ""),
+                override=request.POST.get("override") == "on",
             )
         except AnnotationError as failure:
             error, status = str(failure), 422
@@ -76,6 +77,8 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         "images": conversation.case.images.all(),
         "dimensions": dimensions,
         "annotations": [{"annotation": a, "scores": [a.scores.get(d.key) for d in dimensions]} for a in annotations],
+        "disputed": bool(selectors.needs_adjudication(campaign=campaign, conversation_ids=[conversation.pk])),
+        "may_override": Role.ADMIN in roles_of(request.user),
         "error": error,
         "posted": request.POST,
     }

@@ -301,3 +301,53 @@ def test_the_queue_lists_submissions_and_revise_opens_them_again(client, carmen)
     response = client.post(f"/work/annotations/{annotation.pk}/revise/")
     page = client.get(response.url).content.decode()
     assert 'value="4" checked' in page and f'id="version" value="{annotation.version}"' in page
+
+
+def agreed_and_disputed(carmen, chidi):
+    """A campaign with one conversation the clinicians agree on, one they dispute and one only Carmen scored."""
+    campaign = make_campaign([carmen, chidi], conversations=3, overlap=2)
+    conversations = list(campaign.conversations.order_by("pk"))
+    agreed, disputed, single = conversations
+    for clinician, conversation, scores in (
+        (carmen, agreed, FULL),
+        (chidi, agreed, FULL | {"safety": 5}),
+        (carmen, disputed, FULL),
+        (chidi, disputed, FULL | {"safety": 2}),
+        (carmen, single, FULL),
+    ):
+        assignment = Assignment.objects.create(
+            campaign=campaign,
+            conversation=conversation,
+            clinician=clinician,
+            lease_expires_at=timezone.now() + timedelta(minutes=30),
+        )
+        score(assignment, clinician, scores, rationale="because")
+    return campaign, agreed, disputed, single
+
+
+def test_only_a_disputed_conversation_can_be_adjudicated(carmen, chidi, adele):
+    campaign, agreed, disputed, single = agreed_and_disputed(carmen, chidi)
+    assert selectors.needs_adjudication(campaign=campaign) == [disputed.pk]
+    for conversation in (agreed, single):
+        with pytest.raises(AnnotationError, match="not in adjudication"):
+            services.adjudicate(
+                campaign=campaign, conversation=conversation, adjudicator=adele, scores=FULL, note="Looks fine."
+            )
+    assert not Adjudication.objects.exists()
+    services.adjudicate(campaign=campaign, conversation=disputed, adjudicator=adele, scores=FULL, note="Agreed.")
+    assert Adjudication.objects.get().conversation == disputed
+
+
+def test_an_admin_may_adjudicate_an_undisputed_conversation_on_the_record(carmen, chidi, adele, ada):
+    campaign, agreed, _, _ = agreed_and_disputed(carmen, chidi)
+    with pytest.raises(AnnotationError, match="Only an admin"):
+        services.adjudicate(
+            campaign=campaign, conversation=agreed, adjudicator=adele, scores=FULL, note="Mine.", override=True
+        )
+    assert not Adjudication.objects.exists()
+    services.adjudicate(
+        campaign=campaign, conversation=agreed, adjudicator=ada, scores=FULL, note="Panel decision.", override=True
+    )
+    event = AuditEvent.objects.get(action="adjudicate_override")
+    assert event.actor == ada and event.target == f"pilot/{agreed.key}" and event.details["scores"] == FULL
+    assert Adjudication.objects.get().adjudicator == ada
