@@ -50,6 +50,17 @@ class StaleVersion(AnnotationError):
         )
 
 
+class AlreadySubmitted(AnnotationError):
+    """A save (autosave or "Save draft") on a submitted annotation: only a complete submit may change it."""
+
+    def __init__(self, current: Annotation):
+        self.current = current
+        super().__init__(
+            f"This annotation is submitted (version {current.version}); a save does not change it. "
+            "To change it, submit the complete revision: every rule is checked again."
+        )
+
+
 @dataclass(frozen=True)
 class AnnotationInput:
     """What a clinician entered: scores by dimension key, rationale, turn flags, active seconds since last save."""
@@ -251,7 +262,11 @@ def _check_can_write(assignment: Assignment, clinician) -> None:
 def save_draft(
     *, assignment: Assignment, clinician, data: AnnotationInput, version: int, now: datetime | None = None
 ) -> Annotation:
-    """Autosave. ``version`` is the version the page last saw (0 for none); a newer one raises StaleVersion."""
+    """Autosave. ``version`` is the version the page last saw (0 for none); a newer one raises StaleVersion.
+
+    Drafts only: a submitted annotation is what the API and the statistics read, so a save on one (even while it
+    is being revised) raises AlreadySubmitted and changes nothing; a revision replaces it through ``submit``.
+    """
     now = now or timezone.now()
     _check_can_write(assignment, clinician)
     campaign = assignment.campaign
@@ -271,14 +286,14 @@ def save_draft(
                 campaign=campaign,
                 version=0,
             )
+        elif annotation.status == Annotation.Status.SUBMITTED:
+            raise AlreadySubmitted(annotation)
         elif annotation.version != version:
             raise StaleVersion(annotation)
         annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
         annotation.active_seconds += max(0, min(data.active_seconds, 3600))
         annotation.version += 1
         annotation.save()
-        if annotation.status == Annotation.Status.SUBMITTED:
-            _keep_revision(annotation, clinician)
         if assignment.state == Assignment.State.ACTIVE:
             Assignment.objects.filter(pk=assignment.pk).update(
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes)
@@ -363,19 +378,41 @@ def skip(*, assignment: Assignment, clinician, reason: str) -> Assignment:
 
 
 def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) -> Assignment:
-    """A fresh lease on a conversation the clinician submitted, to revise it while the campaign is open."""
+    """A lease on a conversation the clinician submitted, to revise it while the campaign is open.
+
+    At most one active assignment per clinician and conversation: an active one is handed back with a fresh lease
+    (any older duplicates are expired). The conversation row is locked first, as ``submit`` and ``claim_next`` do,
+    so two revise requests at once cannot both create one.
+    """
     now = now or timezone.now()
     campaign = annotation.campaign
     if annotation.annotator_id != clinician.pk or campaign is None:
         raise AnnotationError("You can only revise your own annotations of a campaign.")
     if not campaign.is_open:
         raise AnnotationError(f"Campaign {campaign.name!r} is locked: annotations can no longer change.")
-    return Assignment.objects.create(
-        campaign=campaign,
-        conversation_id=annotation.conversation_id,
-        clinician=clinician,
-        lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
-    )
+    lease_expires_at = now + timedelta(minutes=campaign.lease_minutes)
+    with transaction.atomic():
+        Conversation.objects.select_for_update().filter(pk=annotation.conversation_id).first()
+        active = Assignment.objects.select_for_update().filter(
+            campaign=campaign,
+            conversation_id=annotation.conversation_id,
+            clinician=clinician,
+            state=Assignment.State.ACTIVE,
+        )
+        held = active.order_by("leased_at", "pk").first()
+        if held is not None:
+            active.exclude(pk=held.pk).update(state=Assignment.State.EXPIRED)
+            held.lease_expires_at = lease_expires_at
+            held.save(update_fields=["lease_expires_at"])
+            return held
+        assignment = Assignment.objects.create(
+            campaign=campaign,
+            conversation_id=annotation.conversation_id,
+            clinician=clinician,
+            lease_expires_at=lease_expires_at,
+        )
+        record(actor=clinician, action="reopen", target=f"{campaign.key}/{assignment.pk}", version=annotation.version)
+    return assignment
 
 
 def adjudicate(

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
-from annotation.services import FLAG_KINDS, AnnotationError, AnnotationInput, StaleVersion
+from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
 from annotation.web.scores import scores_from
 from imcbench_site.http import HtmxHttpRequest
 
@@ -90,6 +90,8 @@ def workspace(request: HttpRequest, assignment_id: int) -> HttpResponse:
         "flag_kinds": FLAG_KINDS,
         "version": annotation.version if annotation else 0,
         "writable": assignment.state == Assignment.State.ACTIVE and assignment.campaign.is_open,
+        # A submitted annotation changes only by a complete submit: its revision page has no drafts to autosave.
+        "revising": annotation is not None and annotation.status == Annotation.Status.SUBMITTED,
     }
     return render(request, "annotation/workspace.html", context)
 
@@ -120,7 +122,7 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
             assignment=assignment, clinician=request.user, data=data, version=_version(request)
         )
         context = {"state": "saved", "version": annotation.version, "message": "Saved"}
-    except StaleVersion as error:
+    except (StaleVersion, AlreadySubmitted) as error:
         status = 409
         context = {"state": "conflict", "version": error.current.version, "message": str(error)}
     except AnnotationError as error:
