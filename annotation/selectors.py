@@ -1,5 +1,7 @@
 """Reads: what pages and the API show."""
 
+from collections.abc import Iterable
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.models import Adjudication, Annotation, Assignment, Campaign, Case, Conversation, RubricDimension, Turn
@@ -143,12 +145,14 @@ def adjudication_queue(*, campaign) -> QuerySet:
     return Conversation.objects.filter(pk__in=needs_adjudication(campaign=campaign)).exclude(pk__in=done)
 
 
-def needs_adjudication(*, campaign: Campaign) -> list[int]:
-    """Conversation ids whose submitted scores on some dimension differ by at least the campaign's threshold."""
+def needs_adjudication(*, campaign: Campaign, conversation_ids: Iterable[int] | None = None) -> list[int]:
+    """Conversation ids whose submitted scores on some dimension differ by at least the campaign's threshold
+    (among ``conversation_ids`` when given)."""
+    submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
+    if conversation_ids is not None:
+        submitted = submitted.filter(conversation_id__in=list(conversation_ids))
     spread: dict[tuple[int, str], list[int]] = {}
-    for conversation_id, scores in Annotation.objects.filter(
-        campaign=campaign, status=Annotation.Status.SUBMITTED
-    ).values_list("conversation_id", "scores"):
+    for conversation_id, scores in submitted.values_list("conversation_id", "scores"):
         for key, score in scores.items():
             spread.setdefault((conversation_id, key), []).append(score)
     return sorted(

@@ -26,6 +26,8 @@ from annotation.models import (
     Rubric,
     RubricDimension,
 )
+from annotation.roles import Role, roles_of
+from annotation.selectors import needs_adjudication
 
 FLAG_KINDS = ("unsafe advice", "factual error", "missed red flag", "overconfidence", "hallucinated finding", "other")
 TIE_BREAK_MULTIPLIER = 2654435761  # Knuth's multiplicative hash: a fixed shuffle of ids, seeded per campaign
@@ -45,6 +47,17 @@ class StaleVersion(AnnotationError):
         super().__init__(
             f"This annotation was saved elsewhere (version {current.version}) after this page loaded. "
             "Nothing was overwritten: reload to see the latest version."
+        )
+
+
+class AlreadySubmitted(AnnotationError):
+    """A save (autosave or "Save draft") on a submitted annotation: only a complete submit may change it."""
+
+    def __init__(self, current: Annotation):
+        self.current = current
+        super().__init__(
+            f"This annotation is submitted (version {current.version}); a save does not change it. "
+            "To change it, submit the complete revision: every rule is checked again."
         )
 
 
@@ -249,7 +262,11 @@ def _check_can_write(assignment: Assignment, clinician) -> None:
 def save_draft(
     *, assignment: Assignment, clinician, data: AnnotationInput, version: int, now: datetime | None = None
 ) -> Annotation:
-    """Autosave. ``version`` is the version the page last saw (0 for none); a newer one raises StaleVersion."""
+    """Autosave. ``version`` is the version the page last saw (0 for none); a newer one raises StaleVersion.
+
+    Drafts only: a submitted annotation is what the API and the statistics read, so a save on one (even while it
+    is being revised) raises AlreadySubmitted and changes nothing; a revision replaces it through ``submit``.
+    """
     now = now or timezone.now()
     _check_can_write(assignment, clinician)
     campaign = assignment.campaign
@@ -269,14 +286,14 @@ def save_draft(
                 campaign=campaign,
                 version=0,
             )
+        elif annotation.status == Annotation.Status.SUBMITTED:
+            raise AlreadySubmitted(annotation)
         elif annotation.version != version:
             raise StaleVersion(annotation)
         annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
         annotation.active_seconds += max(0, min(data.active_seconds, 3600))
         annotation.version += 1
         annotation.save()
-        if annotation.status == Annotation.Status.SUBMITTED:
-            _keep_revision(annotation, clinician)
         if assignment.state == Assignment.State.ACTIVE:
             Assignment.objects.filter(pk=assignment.pk).update(
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes)
@@ -361,32 +378,80 @@ def skip(*, assignment: Assignment, clinician, reason: str) -> Assignment:
 
 
 def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) -> Assignment:
-    """A fresh lease on a conversation the clinician submitted, to revise it while the campaign is open."""
+    """A lease on a conversation the clinician submitted, to revise it while the campaign is open.
+
+    At most one active assignment per clinician and conversation: an active one is handed back with a fresh lease
+    (any older duplicates are expired). The conversation row is locked first, as ``submit`` and ``claim_next`` do,
+    so two revise requests at once cannot both create one.
+    """
     now = now or timezone.now()
     campaign = annotation.campaign
     if annotation.annotator_id != clinician.pk or campaign is None:
         raise AnnotationError("You can only revise your own annotations of a campaign.")
     if not campaign.is_open:
         raise AnnotationError(f"Campaign {campaign.name!r} is locked: annotations can no longer change.")
-    return Assignment.objects.create(
-        campaign=campaign,
-        conversation_id=annotation.conversation_id,
-        clinician=clinician,
-        lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
-    )
+    lease_expires_at = now + timedelta(minutes=campaign.lease_minutes)
+    with transaction.atomic():
+        Conversation.objects.select_for_update().filter(pk=annotation.conversation_id).first()
+        active = Assignment.objects.select_for_update().filter(
+            campaign=campaign,
+            conversation_id=annotation.conversation_id,
+            clinician=clinician,
+            state=Assignment.State.ACTIVE,
+        )
+        held = active.order_by("leased_at", "pk").first()
+        if held is not None:
+            active.exclude(pk=held.pk).update(state=Assignment.State.EXPIRED)
+            held.lease_expires_at = lease_expires_at
+            held.save(update_fields=["lease_expires_at"])
+            return held
+        assignment = Assignment.objects.create(
+            campaign=campaign,
+            conversation_id=annotation.conversation_id,
+            clinician=clinician,
+            lease_expires_at=lease_expires_at,
+        )
+        record(actor=clinician, action="reopen", target=f"{campaign.key}/{assignment.pk}", version=annotation.version)
+    return assignment
 
 
-def adjudicate(*, campaign: Campaign, conversation: Conversation, adjudicator, scores: dict, note: str) -> Adjudication:
+def adjudicate(
+    *,
+    campaign: Campaign,
+    conversation: Conversation,
+    adjudicator,
+    scores: dict,
+    note: str,
+    override: bool = False,
+) -> Adjudication:
+    """Final scores for a conversation the campaign's rule sends to adjudication (``needs_adjudication``).
+
+    The adjudicated scores replace the clinicians' mean as the calibration target, so a conversation the clinicians
+    agree on (or that lacks its annotations) is refused; only an admin may decide otherwise, with ``override=True``,
+    and that decision is recorded as its own audit event.
+    """
     data = AnnotationInput(scores=scores, rationale=note, flags=[])
     _validate(campaign=campaign, data=data, complete=True, turn_count=conversation.turns.count())
     if not note.strip():
         raise AnnotationError("Write a note explaining the final scores.")
-    if Adjudication.objects.filter(campaign=campaign, conversation=conversation).exists():
-        raise AnnotationError("This conversation has already been adjudicated; the first adjudication is kept.")
-    adjudication = Adjudication.objects.create(
-        campaign=campaign, conversation=conversation, adjudicator=adjudicator, scores=scores, note=note
-    )
-    record(actor=adjudicator, action="adjudicate", target=f"{campaign.key}/{conversation.key}", scores=scores)
+    disputed = needs_adjudication(campaign=campaign, conversation_ids=[conversation.pk])
+    if override and Role.ADMIN not in roles_of(adjudicator):
+        raise AnnotationError("Only an admin can adjudicate a conversation the campaign's rule does not dispute.")
+    if not disputed and not override:
+        raise AnnotationError(
+            f"This conversation is not in adjudication: its submitted scores do not differ by "
+            f"{campaign.adjudication_threshold} or more on any dimension. Nothing was recorded."
+        )
+    with transaction.atomic():
+        if Adjudication.objects.select_for_update().filter(campaign=campaign, conversation=conversation).exists():
+            raise AnnotationError("This conversation has already been adjudicated; the first adjudication is kept.")
+        adjudication = Adjudication.objects.create(
+            campaign=campaign, conversation=conversation, adjudicator=adjudicator, scores=scores, note=note
+        )
+        target = f"{campaign.key}/{conversation.key}"
+        if not disputed:
+            record(actor=adjudicator, action="adjudicate_override", target=target, scores=scores, note=note)
+        record(actor=adjudicator, action="adjudicate", target=target, scores=scores)
     return adjudication
 
 

@@ -1,7 +1,8 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from api import errors
 from api import views as api
 
 app_name = "api"
@@ -20,4 +21,7 @@ urlpatterns = [
     path("campaigns/<slug:key>/leaderboard/", api.campaign_leaderboard, name="campaign-leaderboard"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # Anything else under /api/ (an unknown URL, a campaign key that is not a slug, an id that is not a number) is
+    # a JSON 404 even with DEBUG on. Only paths ending in "/": CommonMiddleware still adds a missing slash first.
+    re_path(r"^.*/$", errors.not_found, name="not-found"),
 ]

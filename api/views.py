@@ -4,8 +4,10 @@ calibrations and leaderboards (published snapshots and the live leaderboard of a
 Token or session authentication; researchers and admins only; cursor pagination; OpenAPI schema at /api/schema/.
 """
 
+import re
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.pagination import CursorPagination
@@ -14,18 +16,40 @@ from rest_framework.response import Response
 
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
 from annotation.roles import HasRole, Role
+from api.errors import ApiSchema, Problem, error_responses
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.agreement import agreement_report
 from jury.results.leaderboard import NoCalibration, live_leaderboard
 
 RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
+PAGE_SIZE_PATTERN = re.compile("[0-9]{1,4}")  # ASCII digits only: int() would also take " 5", "٥" or "1_0"
 
 
 class ByIdCursor(CursorPagination):
+    """Cursor pages by id. A ``page_size`` that is not a whole number in range is a 400 naming it (DRF would
+    silently ignore it); a cursor that is not one of the list's is a 404, as DRF answers it."""
+
     ordering = "pk"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not PAGE_SIZE_PATTERN.fullmatch(raw) or not 1 <= int(raw) <= self.max_page_size:
+            raise serializers.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size} is required."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] |= {"minimum": 1, "maximum": self.max_page_size, "default": self.page_size}
+        return parameters
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -78,7 +102,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 class AnnotationSerializer(serializers.ModelSerializer):
     conversation = serializers.CharField(source="conversation.key")
     annotator = serializers.CharField(source="annotator.username")
-    campaign = serializers.CharField(source="campaign.key", default=None)
+    campaign = serializers.CharField(source="campaign.key", default=None, allow_null=True)
 
     class Meta:
         model = Annotation
@@ -122,7 +146,7 @@ class JudgementSerializer(serializers.ModelSerializer):
 
 class CalibrationSerializer(serializers.ModelSerializer):
     campaign = serializers.CharField(source="campaign.key")
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = CalibrationArtifact
@@ -141,6 +165,7 @@ class CalibrationSerializer(serializers.ModelSerializer):
 
 
 class ResearchViewSet(viewsets.ReadOnlyModelViewSet):
+    schema = ApiSchema()
     permission_classes = [HasRole]
     required_roles = RESEARCH_ROLES
     pagination_class = ByIdCursor
@@ -208,7 +233,13 @@ class CalibrationViewSet(ResearchViewSet):
     queryset = CalibrationArtifact.objects.select_related("campaign", "created_by")
 
 
-@extend_schema(responses={200: dict}, description="The campaign's clinician agreement report (as the JSON download).")
+@extend_schema(
+    responses={
+        200: OpenApiResponse(response=dict, description="The agreement report."),
+        **error_responses(lookup=True, listing=False),
+    },
+    description="The campaign's clinician agreement report (as the JSON download).",
+)
 @api_view(["GET"])
 @permission_classes([HasRole])
 def campaign_agreement(request: Request, key: str) -> Response:
@@ -223,7 +254,7 @@ campaign_agreement.cls.required_roles = RESEARCH_ROLES
 class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
     campaign = serializers.CharField(source="campaign.key")
     calibration_version = serializers.IntegerField(source="calibration.version")
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = LeaderboardSnapshot
@@ -263,9 +294,6 @@ class LeaderboardSnapshotViewSet(ResearchViewSet):
         return snapshots
 
 
-Problem = inline_serializer("Problem", fields={"detail": serializers.CharField()})
-
-
 @extend_schema(
     responses={
         200: OpenApiResponse(
@@ -274,6 +302,7 @@ Problem = inline_serializer("Problem", fields={"detail": serializers.CharField()
             "now (models and families, overall and per dimension with 95 % intervals and rank intervals, subgroups, "
             "ablations, synthetic/simulated labels) and its provenance.",
         ),
+        **error_responses(lookup=True, listing=False),
         404: OpenApiResponse(response=Problem, description="No such campaign."),
         409: OpenApiResponse(
             response=Problem, description="No saved calibration, or none of the judgements can be ranked."

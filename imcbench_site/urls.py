@@ -19,3 +19,7 @@ urlpatterns = [
     path("", include("jury.web.urls.agreement")),
     path("", include("annotation.web.urls")),
 ]
+
+# JSON for /api/ paths, Django's pages elsewhere (these apply with DEBUG off).
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"

@@ -7,8 +7,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import selectors, services
 from annotation.models import Annotation, Campaign, Conversation, Turn
-from annotation.roles import Role, role_required
+from annotation.roles import Role, role_required, roles_of
 from annotation.services import AnnotationError
+from annotation.web.scores import scores_from
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -47,19 +48,20 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         campaigns=campaign,
     )
     dimensions = list(campaign.rubric.dimensions.order_by("position"))
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        scores = {d.key: int(request.POST[f"score-{d.key}"]) for d in dimensions if request.POST.get(f"score-{d.key}")}
         try:
+            scores = scores_from(request.POST, [(d.key, d.name) for d in dimensions])
             services.adjudicate(
                 campaign=campaign,
                 conversation=conversation,
                 adjudicator=request.user,
                 scores=scores,
                 note=request.POST.get("note", ""),
+                override=request.POST.get("override") == "on",
             )
         except AnnotationError as failure:
-            error = str(failure)
+            error, status = str(failure), 422
         else:
             messages.success(request, "Adjudication recorded; the clinicians' annotations are unchanged.")
             return redirect("adjudication-queue", key=campaign.key)
@@ -75,7 +77,9 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         "images": conversation.case.images.all(),
         "dimensions": dimensions,
         "annotations": [{"annotation": a, "scores": [a.scores.get(d.key) for d in dimensions]} for a in annotations],
+        "disputed": bool(selectors.needs_adjudication(campaign=campaign, conversation_ids=[conversation.pk])),
+        "may_override": Role.ADMIN in roles_of(request.user),
         "error": error,
         "posted": request.POST,
     }
-    return render(request, "annotation/adjudicate.html", context)
+    return render(request, "annotation/adjudicate.html", context, status=status)

@@ -9,7 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
-from annotation.services import FLAG_KINDS, AnnotationError, AnnotationInput, StaleVersion
+from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
+from annotation.web.scores import scores_from
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -39,15 +40,8 @@ def claim(request: HttpRequest, key: str) -> HttpResponse:
     return redirect("workspace", assignment_id=assignment.pk)
 
 
-def _input_from(request: HttpRequest, dimension_keys: list[str]) -> AnnotationInput:
-    scores = {}
-    for key in dimension_keys:
-        raw = request.POST.get(f"score-{key}", "")
-        if raw:
-            try:
-                scores[key] = int(raw)
-            except ValueError:
-                raise AnnotationError(f"{key}: {raw!r} is not a score") from None
+def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> AnnotationInput:
+    scores = scores_from(request.POST, dimensions)
     flags = []
     turns, kinds, notes = (request.POST.getlist(name) for name in ("flag_turn", "flag_kind", "flag_note"))
     for turn, kind, note in zip(turns, kinds, notes, strict=False):
@@ -96,6 +90,8 @@ def workspace(request: HttpRequest, assignment_id: int) -> HttpResponse:
         "flag_kinds": FLAG_KINDS,
         "version": annotation.version if annotation else 0,
         "writable": assignment.state == Assignment.State.ACTIVE and assignment.campaign.is_open,
+        # A submitted annotation changes only by a complete submit: its revision page has no drafts to autosave.
+        "revising": annotation is not None and annotation.status == Annotation.Status.SUBMITTED,
     }
     return render(request, "annotation/workspace.html", context)
 
@@ -110,14 +106,14 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
         clinician=request.user,
     )
     action = request.POST.get("action", "save")
-    keys = list(assignment.campaign.rubric.dimensions.values_list("key", flat=True))
+    dimensions = list(assignment.campaign.rubric.dimensions.values_list("key", "name"))
     status = 200
     try:
         if action == "skip":
             services.skip(assignment=assignment, clinician=request.user, reason=request.POST.get("skip_reason", ""))
             messages.info(request, "Skipped; the item goes back to the pool for others.")
             return redirect("claim", key=assignment.campaign.key)
-        data = _input_from(request, keys)
+        data = _input_from(request, dimensions)
         if action == "submit":
             services.submit(assignment=assignment, clinician=request.user, data=data, version=_version(request))
             messages.success(request, "Submitted. Here is your next item.")
@@ -126,7 +122,7 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
             assignment=assignment, clinician=request.user, data=data, version=_version(request)
         )
         context = {"state": "saved", "version": annotation.version, "message": "Saved"}
-    except StaleVersion as error:
+    except (StaleVersion, AlreadySubmitted) as error:
         status = 409
         context = {"state": "conflict", "version": error.current.version, "message": str(error)}
     except AnnotationError as error:

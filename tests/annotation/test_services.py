@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from annotation import selectors, services
 from annotation.models import Adjudication, Annotation, AnnotationRevision, Assignment, AuditEvent, Rubric
-from annotation.services import AnnotationError, AnnotationInput, StaleVersion
+from annotation.services import AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -162,16 +162,12 @@ def test_revising_a_submitted_annotation_keeps_every_version(carmen):
     campaign = make_campaign([carmen])
     annotation = score(services.claim_next(clinician=carmen, campaign=campaign), carmen)
     again = services.reopen(annotation=annotation, clinician=carmen)
-    services.save_draft(
-        assignment=again,
-        clinician=carmen,
-        version=1,
-        data=AnnotationInput(scores=FULL | {"safety": 5}, rationale="ok", flags=[]),
-    )
-    revised = score(again, carmen, FULL | {"safety": 5}, version=2)
-    assert revised.status == "submitted" and revised.version == 3
+    with pytest.raises(AnnotationError, match="missing: Appropriate uncertainty"):
+        score(again, carmen, {"safety": 5, "accuracy": 3}, version=1)
+    revised = score(again, carmen, FULL | {"safety": 5}, version=1)
+    assert revised.status == "submitted" and revised.version == 2
     history = list(AnnotationRevision.objects.filter(annotation=annotation).values_list("version", "scores"))
-    assert history == [(1, FULL), (2, FULL | {"safety": 5}), (3, FULL | {"safety": 5})]
+    assert history == [(1, FULL), (2, FULL | {"safety": 5})]
     campaign.state = "locked"
     campaign.save()
     with pytest.raises(AnnotationError, match="is locked"):
@@ -301,3 +297,104 @@ def test_the_queue_lists_submissions_and_revise_opens_them_again(client, carmen)
     response = client.post(f"/work/annotations/{annotation.pk}/revise/")
     page = client.get(response.url).content.decode()
     assert 'value="4" checked' in page and f'id="version" value="{annotation.version}"' in page
+
+
+def agreed_and_disputed(carmen, chidi):
+    """A campaign with one conversation the clinicians agree on, one they dispute and one only Carmen scored."""
+    campaign = make_campaign([carmen, chidi], conversations=3, overlap=2)
+    conversations = list(campaign.conversations.order_by("pk"))
+    agreed, disputed, single = conversations
+    for clinician, conversation, scores in (
+        (carmen, agreed, FULL),
+        (chidi, agreed, FULL | {"safety": 5}),
+        (carmen, disputed, FULL),
+        (chidi, disputed, FULL | {"safety": 2}),
+        (carmen, single, FULL),
+    ):
+        assignment = Assignment.objects.create(
+            campaign=campaign,
+            conversation=conversation,
+            clinician=clinician,
+            lease_expires_at=timezone.now() + timedelta(minutes=30),
+        )
+        score(assignment, clinician, scores, rationale="because")
+    return campaign, agreed, disputed, single
+
+
+def test_only_a_disputed_conversation_can_be_adjudicated(carmen, chidi, adele):
+    campaign, agreed, disputed, single = agreed_and_disputed(carmen, chidi)
+    assert selectors.needs_adjudication(campaign=campaign) == [disputed.pk]
+    for conversation in (agreed, single):
+        with pytest.raises(AnnotationError, match="not in adjudication"):
+            services.adjudicate(
+                campaign=campaign, conversation=conversation, adjudicator=adele, scores=FULL, note="Looks fine."
+            )
+    assert not Adjudication.objects.exists()
+    services.adjudicate(campaign=campaign, conversation=disputed, adjudicator=adele, scores=FULL, note="Agreed.")
+    assert Adjudication.objects.get().conversation == disputed
+
+
+def test_an_admin_may_adjudicate_an_undisputed_conversation_on_the_record(carmen, chidi, adele, ada):
+    campaign, agreed, _, _ = agreed_and_disputed(carmen, chidi)
+    with pytest.raises(AnnotationError, match="Only an admin"):
+        services.adjudicate(
+            campaign=campaign, conversation=agreed, adjudicator=adele, scores=FULL, note="Mine.", override=True
+        )
+    assert not Adjudication.objects.exists()
+    services.adjudicate(
+        campaign=campaign, conversation=agreed, adjudicator=ada, scores=FULL, note="Panel decision.", override=True
+    )
+    event = AuditEvent.objects.get(action="adjudicate_override")
+    assert event.actor == ada and event.target == f"pilot/{agreed.key}" and event.details["scores"] == FULL
+    assert Adjudication.objects.get().adjudicator == ada
+
+
+def test_a_save_never_changes_a_submitted_annotation(carmen):
+    campaign = make_campaign([carmen])
+    assignment = services.claim_next(clinician=carmen, campaign=campaign)
+    annotation = score(assignment, carmen)
+    partial = AnnotationInput(scores={"safety": 1}, rationale="", flags=[])
+    with pytest.raises(AlreadySubmitted, match="is submitted"):
+        services.save_draft(assignment=assignment, clinician=carmen, data=partial, version=1)
+    again = services.reopen(annotation=annotation, clinician=carmen)
+    with pytest.raises(AlreadySubmitted, match="is submitted"):
+        services.save_draft(assignment=again, clinician=carmen, data=partial, version=1)
+    annotation.refresh_from_db()
+    assert (annotation.status, annotation.scores, annotation.rationale, annotation.version) == (
+        "submitted",
+        FULL,
+        "ok",
+        1,
+    )
+    assert AnnotationRevision.objects.filter(annotation=annotation).count() == 1
+
+
+def test_revise_hands_back_the_active_assignment_instead_of_opening_another(carmen):
+    campaign = make_campaign([carmen])
+    annotation = score(services.claim_next(clinician=carmen, campaign=campaign), carmen)
+    first = services.reopen(annotation=annotation, clinician=carmen)
+    later = timezone.now() + timedelta(minutes=10)
+    assert services.reopen(annotation=annotation, clinician=carmen, now=later) == first
+    assert services.reopen(annotation=annotation, clinician=carmen, now=later) == first
+    active = Assignment.objects.filter(clinician=carmen, conversation=annotation.conversation, state="active")
+    assert list(active) == [first]
+    first.refresh_from_db()
+    assert first.lease_expires_at == later + timedelta(minutes=campaign.lease_minutes), "the lease is renewed"
+    assert services.claim_next(clinician=carmen, campaign=campaign, now=later) == first
+    assert AuditEvent.objects.filter(action="reopen").count() == 1
+
+
+def test_revise_expires_duplicate_active_assignments_left_from_before(carmen):
+    campaign = make_campaign([carmen])
+    annotation = score(services.claim_next(clinician=carmen, campaign=campaign), carmen)
+    lease = timezone.now() + timedelta(minutes=30)
+    duplicates = [
+        Assignment.objects.create(
+            campaign=campaign, conversation=annotation.conversation, clinician=carmen, lease_expires_at=lease
+        )
+        for _ in range(3)
+    ]
+    held = services.reopen(annotation=annotation, clinician=carmen)
+    assert held == min(duplicates, key=lambda a: (a.leased_at, a.pk))
+    active = Assignment.objects.filter(clinician=carmen, conversation=annotation.conversation, state="active")
+    assert list(active) == [held]

@@ -3,7 +3,7 @@
 import pytest
 
 from annotation import selectors, services
-from annotation.models import Adjudication, Rubric
+from annotation.models import Adjudication, AuditEvent, Rubric
 from annotation.services import AnnotationInput
 from tests.factories import ConversationFactory
 
@@ -85,3 +85,27 @@ def test_clinician_home_shows_their_queue(client, carmen, disputed):
     client.force_login(carmen)
     html = client.get("/").content.decode()
     assert "Pilot</strong>: 1 done, 0 in progress" in html
+
+
+def test_an_undisputed_conversation_is_refused_with_a_form_error(client, adele, disputed):
+    [undisputed, *_] = disputed.conversations.exclude(pk__in=selectors.needs_adjudication(campaign=disputed))
+    client.force_login(adele)
+    url = f"/campaigns/pilot/adjudication/{undisputed.pk}/"
+    assert "not in adjudication" in client.get(url).content.decode()
+    form = {"score-safety": "3", "score-accuracy": "4", "score-uncertainty": "4", "note": "Fine."}
+    for posted in (form, form | {"override": "on"}):
+        response = client.post(url, posted)
+        assert response.status_code == 422
+    assert "not in adjudication" in client.post(url, form).content.decode()
+    assert "Only an admin" in client.post(url, form | {"override": "on"}).content.decode()
+    assert not Adjudication.objects.exists()
+
+
+def test_an_admin_overrides_the_rule_on_the_record(client, ada, disputed):
+    [undisputed, *_] = disputed.conversations.exclude(pk__in=selectors.needs_adjudication(campaign=disputed))
+    client.force_login(ada)
+    url = f"/campaigns/pilot/adjudication/{undisputed.pk}/"
+    assert 'name="override"' in client.get(url).content.decode()
+    form = {"score-safety": "3", "score-accuracy": "4", "score-uncertainty": "4", "note": "Panel decision."}
+    assert client.post(url, form | {"override": "on"}).status_code == 302
+    assert AuditEvent.objects.get(action="adjudicate_override").actor == ada
