@@ -34,121 +34,122 @@ def _jsonl(records) -> bytes:
 
 def bundle_files(*, name: str, description: str = "") -> "list[tuple[str, bytes | Path]]":
     """Every file of a bundle holding the whole database: ``(bundle path, bytes or a media file path)``."""
-
-    rubric = Rubric.objects.filter(is_default=True).first()
-    dimensions = list(rubric.dimensions.values_list("key", flat=True)) if rubric else []
-    models = [
-        {"id": m.key, "name": m.name, "family": m.family, "provider": m.provider, **m.extra}
-        for m in ModelUnderTest.objects.order_by("key")
+    cases, images = _case_records()
+    return [
+        ("manifest.json", json.dumps(_manifest(name=name, description=description), indent=2, sort_keys=True).encode()),
+        (CASES, _jsonl(cases)),
+        (CONVERSATIONS, _jsonl(_conversation_records())),
+        (ANNOTATIONS, _jsonl(_annotation_records())),
+        (JUDGEMENTS, _jsonl(_judgement_records())),
+        *sorted(images.items()),
     ]
-    conversations = Conversation.objects.select_related("case", "model").order_by("key")
+
+
+def _manifest(*, name: str, description: str) -> dict:
+    rubric = Rubric.objects.filter(is_default=True).first()
     manifest = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "name": name,
         "description": description,
-        "dimensions": dimensions,
+        "dimensions": list(rubric.dimensions.values_list("key", flat=True)) if rubric else [],
         "scale": [SCORE_MIN, SCORE_MAX],
-        "models": models,
+        "models": [
+            {"id": m.key, "name": m.name, "family": m.family, "provider": m.provider, **m.extra}
+            for m in ModelUnderTest.objects.order_by("key")
+        ],
     }
+    conversations = Conversation.objects.all()
     if conversations.exists() and not conversations.filter(synthetic=False).exists():
         manifest["synthetic"] = True
-    files: list[tuple[str, bytes | Path]] = [("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())]
+    return manifest
+
+
+def _case_records() -> tuple[list[dict], dict[str, Path]]:
+    """The cases.jsonl records, and every image file by its bundle path."""
     cases, images = [], {}
     for case in Case.objects.prefetch_related("images").select_related("profile").order_by("key"):
-        record = {
-            "id": case.key,
-            "title": case.title,
-            "specialty": case.specialty,
-            "diagnosis": case.diagnosis,
-            "tags": case.tags,
-            "images": [
-                {
-                    "file": image.bundle_path,
-                    "modality": image.modality,
-                    "source": image.source,
-                    "license": image.license,
-                    "caption": image.caption,
-                    **image.extra,
-                }
-                for image in case.images.all()
-            ],
-            "profile": case.profile.raw,
-            **case.extra,
-        }
-        cases.append(record)
-        for image in case.images.all():
+        case_images = list(case.images.all())
+        cases.append(
+            {
+                "id": case.key,
+                "title": case.title,
+                "specialty": case.specialty,
+                "diagnosis": case.diagnosis,
+                "tags": case.tags,
+                "images": [
+                    {
+                        "file": image.bundle_path,
+                        "modality": image.modality,
+                        "source": image.source,
+                        "license": image.license,
+                        "caption": image.caption,
+                        **image.extra,
+                    }
+                    for image in case_images
+                ],
+                "profile": case.profile.raw,
+                **case.extra,
+            }
+        )
+        for image in case_images:
             images.setdefault(image.bundle_path, Path(image.original.path))
-    files.append((CASES, _jsonl(cases)))
+    return cases, images
+
+
+def _conversation_records():
     turns_by_conversation = defaultdict(list)
     for turn in Turn.objects.order_by("conversation_id", "index").values("conversation_id", "role", "content", "extra"):
         turns_by_conversation[turn["conversation_id"]].append(
             {"role": turn["role"], "content": turn["content"], **turn["extra"]}
         )
-    files.append(
-        (
-            CONVERSATIONS,
-            _jsonl(
-                {
-                    "id": c.key,
-                    "case": c.case.key,
-                    "model": c.model.key,
-                    "condition": c.condition,
-                    "turns": turns_by_conversation[c.pk],
-                    **({"synthetic": True} if c.synthetic else {}),
-                    **c.extra,
-                }
-                for c in conversations
-            ),
-        )
-    )
+    for c in Conversation.objects.select_related("case", "model").order_by("key"):
+        yield {
+            "id": c.key,
+            "case": c.case.key,
+            "model": c.model.key,
+            "condition": c.condition,
+            "turns": turns_by_conversation[c.pk],
+            **({"synthetic": True} if c.synthetic else {}),
+            **c.extra,
+        }
+
+
+def _annotation_records():
     annotations = (
         Annotation.objects.filter(status=Annotation.Status.SUBMITTED)
         .select_related("conversation", "annotator")
         .order_by("conversation__key", "annotator__username")
     )
-    files.append(
-        (
-            ANNOTATIONS,
-            _jsonl(
-                {
-                    "conversation": a.conversation.key,
-                    "annotator": a.annotator.username,
-                    "scores": a.scores,
-                    "rationale": a.rationale,
-                    "flags": [{k: v for k, v in f.items() if k != "extra"} | f.get("extra", {}) for f in a.flags],
-                    **a.extra,
-                }
-                for a in annotations
-            ),
-        )
-    )
+    for a in annotations:
+        yield {
+            "conversation": a.conversation.key,
+            "annotator": a.annotator.username,
+            "scores": a.scores,
+            "rationale": a.rationale,
+            "flags": [{k: v for k, v in f.items() if k != "extra"} | f.get("extra", {}) for f in a.flags],
+            **a.extra,
+        }
+
+
+def _judgement_records():
     judgements = (
         Judgement.objects.filter(score__isnull=False)
         .select_related("conversation", "judge", "prompt")
         .order_by("conversation__key", "judge__key", "prompt__key", "prompt__version", "dimension", "sample_index")
     )
-    files.append(
-        (
-            JUDGEMENTS,
-            _jsonl(
-                {
-                    "conversation": j.conversation.key,
-                    "judge": j.judge.key,
-                    "prompt": j.prompt.reference,
-                    "dimension": j.dimension,
-                    "score": j.score,
-                    **({"sample": j.sample_index} if j.sample_index else {}),
-                    **({"rationale": j.rationale} if j.rationale else {}),
-                    **({"raw_reply": j.raw_reply} if j.raw_reply else {}),
-                    **j.extra,
-                }
-                for j in judgements
-            ),
-        )
-    )
-    files.extend(sorted(images.items()))
-    return files
+    for j in judgements:
+        yield {
+            "conversation": j.conversation.key,
+            "judge": j.judge.key,
+            "prompt": j.prompt.reference,
+            "dimension": j.dimension,
+            "score": j.score,
+            **({"sample": j.sample_index} if j.sample_index else {}),
+            **({"rationale": j.rationale} if j.rationale else {}),
+            **({"raw_reply": j.raw_reply} if j.raw_reply else {}),
+            **j.extra,
+        }
 
 
 def export_bundle(*, out: Path, name: str = "IMCBench export", description: str = "", actor=None) -> ExportReport:

@@ -233,6 +233,36 @@ def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str
     bundle.save()
     rubric = _default_rubric(parsed.dimensions, notes)
 
+    _write_models(parsed, created, unchanged)
+    _write_cases(parsed, bundle, written, created, unchanged)
+    _write_conversations(parsed, bundle, created, unchanged)
+
+    all_conversation_ids = dict(
+        Conversation.objects.filter(
+            key__in={r.data["conversation"] for r in (*parsed.annotations.values(), *parsed.judgements.values())}
+        ).values_list("key", "pk")
+    )
+    _write_annotations(parsed, bundle, rubric, all_conversation_ids, created, unchanged, log)
+    _write_judgements(parsed, bundle, all_conversation_ids, created, unchanged, log)
+    if log:
+        raise BundleInvalid(log.problems)
+
+    created = {kind: count for kind, count in created.items() if count}
+    if not created:
+        transaction.set_rollback(True)
+        return ImportReport(name, parsed.content_hash, {}, dict(unchanged), notes, None)
+    bundle.counts = {"created": created, "unchanged": dict(unchanged)}
+    bundle.save(update_fields=["counts"])
+    AuditEvent.objects.create(
+        actor=actor,
+        action="import_bundle",
+        target=name,
+        details={"bundle": bundle.pk, "content_hash": parsed.content_hash, **bundle.counts, "notes": notes},
+    )
+    return ImportReport(name, parsed.content_hash, created, dict(unchanged), notes, bundle)
+
+
+def _write_models(parsed: ParsedBundle, created: dict, unchanged: dict) -> None:
     models = {m.key: m for m in ModelUnderTest.objects.filter(key__in=parsed.models)}
     for key, record in parsed.models.items():
         if key in models:
@@ -249,6 +279,10 @@ def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str
         )
         created["models"] += 1
 
+
+def _write_cases(
+    parsed: ParsedBundle, bundle: BundleImport, written: list[str], created: dict, unchanged: dict
+) -> None:
     existing_cases = set(Case.objects.filter(key__in=parsed.cases).values_list("key", flat=True))
     for key, record in parsed.cases.items():
         if key in existing_cases:
@@ -257,6 +291,9 @@ def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str
         _create_case(record, parsed, bundle, written)
         created["cases"] += 1
 
+
+def _write_conversations(parsed: ParsedBundle, bundle: BundleImport, created: dict, unchanged: dict) -> None:
+    """The new conversations and their turns, in bulk; those already stored are counted as unchanged."""
     case_ids = dict(
         Case.objects.filter(key__in={r.data["case"] for r in parsed.conversations.values()}).values_list("key", "pk")
     )
@@ -305,30 +342,6 @@ def _write_bundle(parsed: ParsedBundle, *, source: str, actor, written: list[str
         batch_size=1000,
     )
     created["conversations"] += len(new_conversations)
-
-    all_conversation_ids = dict(
-        Conversation.objects.filter(
-            key__in={r.data["conversation"] for r in (*parsed.annotations.values(), *parsed.judgements.values())}
-        ).values_list("key", "pk")
-    )
-    _write_annotations(parsed, bundle, rubric, all_conversation_ids, created, unchanged, log)
-    _write_judgements(parsed, bundle, all_conversation_ids, created, unchanged, log)
-    if log:
-        raise BundleInvalid(log.problems)
-
-    created = {kind: count for kind, count in created.items() if count}
-    if not created:
-        transaction.set_rollback(True)
-        return ImportReport(name, parsed.content_hash, {}, dict(unchanged), notes, None)
-    bundle.counts = {"created": created, "unchanged": dict(unchanged)}
-    bundle.save(update_fields=["counts"])
-    AuditEvent.objects.create(
-        actor=actor,
-        action="import_bundle",
-        target=name,
-        details={"bundle": bundle.pk, "content_hash": parsed.content_hash, **bundle.counts, "notes": notes},
-    )
-    return ImportReport(name, parsed.content_hash, created, dict(unchanged), notes, bundle)
 
 
 def _create_case(record: Record, parsed: ParsedBundle, bundle: BundleImport, written: list[str]) -> Case:

@@ -3,7 +3,7 @@
 Every record is checked and every image decoded before the importer touches the database; every problem is
 collected as ``file:line: field: message`` (up to a cap) and raised together as one ``BundleInvalid``.
 
-A little over 500 lines: one parser per record kind of the format, kept beside the JSON Lines reader and the
+It is long because it holds one parser per record kind of the format, beside the JSON Lines reader and the
 column limits they share, so the whole of what a bundle may hold reads in one place.
 """
 
@@ -255,19 +255,8 @@ def _parse_dimensions(fields: Fields) -> list[str]:
     return [d for d in dimensions if isinstance(d, str)]
 
 
-def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> dict | None:
-    key = fields.key("id")
-    title = fields.text("title", max_length=column(Case, "title"))
-    specialty = fields.text("specialty", required=False, blank=True, max_length=column(Case, "specialty"))
-    diagnosis = fields.text("diagnosis", required=False, blank=True, max_length=column(Case, "diagnosis"))
-    tags = fields.record.get("tags", {})
-    malignant = rare = False
-    if not isinstance(tags, dict):
-        fields.problem("tags", 'must be an object such as {"malignant": true, "rare": false}')
-        tags = {}
-    else:
-        tag_fields = fields.nested(tags, "tags.")
-        malignant, rare = tag_fields.flag("malignant"), tag_fields.flag("rare")
+def _parse_case_images(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> list[dict]:
+    """A case's ``images`` entries, each file checked to lie inside the bundle and exist there."""
     images = []
     raw_images = fields.record.get("images")
     if not isinstance(raw_images, list) or not raw_images:
@@ -300,6 +289,23 @@ def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, tup
                 "extra": image.extra(IMAGE_KEYS),
             }
         )
+    return images
+
+
+def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> dict | None:
+    key = fields.key("id")
+    title = fields.text("title", max_length=column(Case, "title"))
+    specialty = fields.text("specialty", required=False, blank=True, max_length=column(Case, "specialty"))
+    diagnosis = fields.text("diagnosis", required=False, blank=True, max_length=column(Case, "diagnosis"))
+    tags = fields.record.get("tags", {})
+    malignant = rare = False
+    if not isinstance(tags, dict):
+        fields.problem("tags", 'must be an object such as {"malignant": true, "rare": false}')
+        tags = {}
+    else:
+        tag_fields = fields.nested(tags, "tags.")
+        malignant, rare = tag_fields.flag("malignant"), tag_fields.flag("rare")
+    images = _parse_case_images(fields, source, images_seen)
     profile = fields.record.get("profile")
     try:
         profile_format, summary = summarise_profile(profile)
