@@ -3,7 +3,7 @@
 import base64
 import time
 
-from engine.providers._sdk import map_sdk_error
+from engine.providers._sdk import SdkProvider, map_sdk_error
 from engine.providers.base import ProviderReply, ProviderRequest
 
 # Current Messages API models take no sampling parameters (temperature, top_p): only these are passed, and
@@ -11,31 +11,11 @@ from engine.providers.base import ProviderReply, ProviderRequest
 PASSED = ("stop_sequences", "thinking", "output_config", "service_tier")
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     name = "anthropic"
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        limiter=None,
-        **_ignored,
-    ):
-        import anthropic
-
-        from engine.providers._transport import limited_http_client  # the SDK's HTTP client: an optional extra
-
-        self.limiter = limiter  # held per HTTP exchange, by the client's transport
-        self._sdk = anthropic
-        self.client = anthropic.Anthropic(
-            api_key=api_key,
-            base_url=base_url or None,
-            timeout=timeout,
-            max_retries=0,
-            http_client=limited_http_client(anthropic, limiter),
-        )
+    sdk_module = "anthropic"
+    client_class = "Anthropic"
 
     def complete(self, request: ProviderRequest) -> ProviderReply:
         messages = []

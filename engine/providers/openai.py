@@ -2,42 +2,28 @@
 OpenAI-compatible server (vLLM, Ollama, …)."""
 
 import base64
+import importlib
 import time
 
-from engine.providers._sdk import map_sdk_error
+from engine.providers._sdk import SdkProvider, map_sdk_error
 from engine.providers.base import ProviderError, ProviderReply, ProviderRequest
 
 PASSED = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop")
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     name = "openai"
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        limiter=None,
-        **_ignored,
-    ):
-        import httpx2
-        import openai
+    sdk_module = "openai"
+    client_class = "OpenAI"
 
-        from engine.providers._transport import limited_http_client  # the SDK's HTTP client: an optional extra
+    def __init__(self, **options):
+        super().__init__(**options)
+        self._raw = importlib.import_module("httpx2").Response
 
-        self.limiter = limiter  # held per HTTP exchange, by the client's transport
-        self._sdk = openai
-        self._raw = httpx2.Response
+    def client_options(self, options: dict) -> dict:
         # An OpenAI-compatible local server often needs no key; the SDK insists on one.
-        self.client = openai.OpenAI(
-            api_key=api_key or ("not-needed" if base_url else None),
-            base_url=base_url or None,
-            timeout=timeout,
-            max_retries=0,
-            http_client=limited_http_client(openai, limiter),
-        )
+        return options | {"api_key": options["api_key"] or ("not-needed" if options["base_url"] else None)}
 
     def complete(self, request: ProviderRequest) -> ProviderReply:
         messages = [{"role": "system", "content": request.system}] if request.system else []
