@@ -40,15 +40,14 @@ class RefitScheme:
 
     @property
     def description(self) -> str:
-        parts = []
-        for dimension, method in self.methods.items():
-            saved = self.saved.get(dimension)
-            if saved is None:
-                parts.append(f"{dimension} {method} on the equal jury (no calibration saved)")
-            elif saved in ("weighted", "best_single", "isotonic"):
-                parts.append(f"{dimension} {method} on the {saved} calibration's judge weights")
-            else:
-                parts.append(f"{dimension} {method}")
+        notes = {
+            None: "no calibration saved: the equal jury",
+            "equal": "saved equal: the plain jury mean",
+            "weighted": "saved weighted: its judge weights held",
+            "best_single": "saved best_single: that judge alone",
+            "isotonic": "saved isotonic: its judge weights held",
+        }
+        parts = [f"{d} {method} ({notes[self.saved.get(d)]})" for d, method in self.methods.items()]
         return f"case bootstrap, calibration refitted per resample: {'; '.join(parts)}"
 
     def as_dict(self) -> dict:

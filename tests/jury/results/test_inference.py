@@ -131,7 +131,7 @@ def test_each_saved_method_maps_onto_the_method_refitted_per_resample():
     scheme = refit_scheme(fitted=fitted, judges=judges, dimensions=DIMENSIONS)
     assert scheme.methods == {"safety": "affine", "accuracy": "affine", "uncertainty": "isotonic"}
     assert scheme.weights["safety"].tolist() == [0.7, 0.3, 0.0] and scheme.weights["accuracy"].tolist() == [0, 1, 0]
-    assert "safety affine on the weighted calibration's judge weights" in scheme.description
+    assert "safety affine (saved weighted: its judge weights held)" in scheme.description
     equal = refit_scheme(
         fitted={d: calibration.Calibration("equal", tuple(judges), (1 / 3,) * 3) for d in DIMENSIONS},
         judges=judges,
