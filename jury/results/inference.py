@@ -181,7 +181,7 @@ def campaign_inference(
 def transport_warnings(board) -> list[dict]:
     """The models whose transport interval excludes 0, per dimension: the pooled calibration is biased for them."""
     return [
-        {"model": e.name, "dimension": e.dimension, "residual": e.transport}
+        {"model": e.name, "dimension": e.dimension, "residual": e.transport, "gap": abs(e.transport.value)}
         for e in board.estimates
         if e.kind == "model" and e.transport_flag
     ]

@@ -223,7 +223,9 @@ def _transport_rows(board, order: list[str], columns: list[str]) -> list[dict]:
     rows = []
     for name in order:
         cells = [by_key.get((name, c)) for c in columns]
-        rows.append({"name": name, "cells": cells, "flagged": any(c is not None and c.transport_flag for c in cells)})
+        flagged = any(c is not None and c.transport_flag for c in cells)
+        checked = any(c is not None and c.transport.value is not None for c in cells)
+        rows.append({"name": name, "cells": cells, "flagged": flagged, "checked": checked})
     return rows
 
 
