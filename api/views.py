@@ -19,6 +19,7 @@ from annotation.roles import HasRole, Role
 from api.errors import ApiSchema, Problem, error_responses
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.agreement import agreement_report
+from jury.results.inference import LEGACY_LABEL
 from jury.results.leaderboard import NoCalibration, live_leaderboard
 
 RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
@@ -255,6 +256,13 @@ class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
     campaign = serializers.CharField(source="campaign.key")
     calibration_version = serializers.IntegerField(source="calibration.version")
     created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    estimator = serializers.SerializerMethodField(
+        help_text="What the figures are: {name, version, calibration_refit, …}; for a snapshot published before the "
+        "prediction-powered estimates, {name: 'jury only', note: …}."
+    )
+
+    def get_estimator(self, snapshot) -> dict:
+        return snapshot.payload.get("estimator") or {"name": "jury only", "note": LEGACY_LABEL}
 
     class Meta:
         model = LeaderboardSnapshot
@@ -269,6 +277,7 @@ class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
             "n_conversations",
             "synthetic",
             "simulated",
+            "estimator",
             "app_version",
             "created_by",
             "created_at",
@@ -298,9 +307,11 @@ class LeaderboardSnapshotViewSet(ResearchViewSet):
     responses={
         200: OpenApiResponse(
             response=dict,
-            description="The leaderboard of the campaign's latest saved calibration over the judgements as they are "
-            "now (models and families, overall and per dimension with 95 % intervals and rank intervals, subgroups, "
-            "ablations, synthetic/simulated labels) and its provenance.",
+            description="The leaderboard of the campaign's latest saved calibration over the judgements and the "
+            "clinicians' scores as they are now (models and families, overall and per dimension: the PPI, "
+            "clinicians-only and jury-only estimates with 95 % intervals, n's, ESS and rank intervals; subgroups, "
+            "ablations, synthetic/simulated labels; `estimator` says how the calibration is refitted) and its "
+            "provenance.",
         ),
         **error_responses(lookup=True, listing=False),
         404: OpenApiResponse(response=Problem, description="No such campaign."),

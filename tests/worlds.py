@@ -10,12 +10,12 @@ from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFact
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
 
 
-def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int = 5):
+def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int = 5, score_ablations: bool = False):
     """Four models in two families over ``n_cases`` cases in all three conditions, scored by three simulated-style
     judges (one lenient by a point, one noisy, one close), and a locked campaign in which two clinicians scored the
-    full conversations of the first ``scored_cases`` cases. Beta Two is less safe on malignant cases; removing the
-    image costs every model more than removing the record. The last case is the only pathology case, too few for a
-    subgroup of its own."""
+    full conversations of the first ``scored_cases`` cases (and their ablated ones with ``score_ablations``). Beta
+    Two is less safe on malignant cases; removing the image costs every model more than removing the record. The
+    last case is the only pathology case, too few for a subgroup of its own."""
     rng = np.random.default_rng(seed)
     models = [ModelUnderTestFactory(key=key, name=name, family=family) for key, name, family, _ in MODELS]
     level = {model.pk: quality for model, (*_, quality) in zip(models, MODELS, strict=True)}
@@ -41,7 +41,7 @@ def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int =
                     "accuracy": base,
                     "uncertainty": base + 0.2,
                 }
-                if condition == "full" and c < scored_cases:
+                if (condition == "full" or score_ablations) and c < scored_cases:
                     full_scored.append(conversation)
     judgements = []
     for conversation_id, values in truth.items():
@@ -132,3 +132,9 @@ SPECIALTIES = ("oncology", "neurology", "dermatology")
 
 
 ABLATION_EFFECT = {"full": 0.0, "no_image": -0.8, "no_ehr": -0.3}
+
+
+def seed_rich_world():
+    """Enough clinician scores for every PPI figure of the page: 40 of 44 cases scored in all three conditions, so
+    every model has at least 10 clinician-scored conversations on each side of every subgroup and ablation."""
+    return seed_results_world(n_cases=44, scored_cases=40, score_ablations=True)

@@ -20,6 +20,11 @@ from jury.results.inputs import conversation_facts
 from jury.results.provenance import provenance
 
 FORMATS = ("csv", "jsonl", "parquet")
+SCORE_ESTIMATOR = (
+    "jury only — ignores calibration error: each conversation's calibrated jury score. The leaderboard's PPI "
+    "(jury + clinicians), clinicians-only and jury-only estimates with n's and ESS are in its published snapshots "
+    "(JSON download) and /api/campaigns/<key>/leaderboard/."
+)
 KINDS = ("judgements", "annotations", "scores")
 CHUNK = 5000
 PARQUET_ROW_GROUP = 20_000
@@ -331,6 +336,7 @@ def _score_source(campaign) -> ExportSource:
         calibration_campaign=campaign.key,
         **calibration,
         judges=sorted({judge for model in fitted.values() for judge in model.judges}),
+        estimator=SCORE_ESTIMATOR,
     )
     return ExportSource(columns, rows, meta, len(scores))
 

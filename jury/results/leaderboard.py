@@ -1,8 +1,12 @@
 """The leaderboard of a campaign's latest calibration, computed live or published as a frozen snapshot.
 
 :func:`leaderboard_payload` applies a saved :class:`~jury.models.CalibrationArtifact` to every judged
-conversation and ranks models and families (``jury.statistics.leaderboard``: case-bootstrap 95 % intervals and rank
-intervals, subgroup and ablation deltas). Everything is seeded, so the same artefact and the same judgements give
+conversation and ranks models and families by three estimators (:mod:`jury.results.inference`): the
+prediction-powered estimate (``estimates[column]["ppi"]``, which also orders the rows and gives ``rank``), the
+clinicians-only and the jury-only one, with n's and effective sample sizes, and the PPI subgroup and ablation Δ
+under ``inference``; ``estimator`` records what they are and how the calibration is refitted. The jury-only
+standings of before (``scores``, ``subgroups``, ``ablations``: calibration held fixed) are kept beside them.
+Everything is seeded, so the same artefact and the same judgements give
 the same payload. :func:`publish_leaderboard` stores it as a :class:`~jury.models.LeaderboardSnapshot`, keyed by
 its inputs: publishing the same inputs again returns the existing snapshot.
 """
@@ -18,12 +22,13 @@ from annotation.models import AuditEvent, Campaign
 from jury import selectors
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.calibration import calibrated_scores, dimensions_of, fitted_from_artifact, json_safe, leaderboard_data
+from jury.results.inference import ESTIMATOR, Inference, campaign_inference, clinician_set_hash
 from jury.results.inputs import conversation_facts
 from jury.results.provenance import app_version
 from jury.statistics import leaderboard as leaderboard_stats
 
 PAYLOAD_FORMAT = "imcbench-leaderboard"
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
 CONDITION = "full"
 N_RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -63,13 +68,15 @@ def judgement_set_hash(*, artifact: CalibrationArtifact, dimensions: list[str]) 
     return digest.hexdigest()
 
 
-def _inputs(*, artifact: CalibrationArtifact, judgements_hash: str) -> dict:
+def _inputs(*, artifact: CalibrationArtifact, judgements_hash: str, clinicians_hash: str) -> dict:
     return {
         "format": PAYLOAD_FORMAT,
         "format_version": PAYLOAD_VERSION,
+        "estimator": ESTIMATOR,
         "calibration": artifact.pk,
         "calibration_inputs_hash": artifact.inputs_hash,
         "judgement_set_hash": judgements_hash,
+        "clinician_set_hash": clinicians_hash,
         "condition": CONDITION,
         "n_resamples": N_RESAMPLES,
         "confidence": CONFIDENCE,
@@ -87,24 +94,42 @@ def _standing(standing: leaderboard_stats.Standing) -> dict:
     }
 
 
-def _table(board: leaderboard_stats.Leaderboard, *, kind: str, extra: dict[str, dict]) -> list[dict]:
-    """One row per model (or family), best overall rank first, with every column's standing."""
+def _estimate(estimate) -> dict:
+    out = estimate.as_dict()
+    for key in ("name", "kind", "dimension"):
+        out.pop(key)
+    return out
+
+
+def _table(board: leaderboard_stats.Leaderboard, ppi, *, kind: str, extra: dict[str, dict]) -> list[dict]:
+    """One row per model (or family), best overall PPI rank first (undefined last), with every column's three
+    estimates and its jury-only standing."""
     by_name: dict[str, dict] = {}
     for standing in board.standings:
         if standing.kind == kind:
             by_name.setdefault(standing.name, {})[standing.dimension] = _standing(standing)
-    first = board.dimensions[0]
-    rows = [
-        {
-            "name": name,
-            **extra.get(name, {}),
-            "rank": cells[first]["rank"],
-            "rank_interval": cells[first]["rank_interval"],
-            "scores": cells,
-        }
-        for name, cells in by_name.items()
-    ]
-    return sorted(rows, key=lambda row: (row["rank"], row["name"]))
+    estimates: dict[str, dict] = {}
+    for estimate in ppi.estimates:
+        if estimate.kind == kind:
+            estimates.setdefault(estimate.name, {})[estimate.dimension] = _estimate(estimate)
+    first = ppi.dimensions[0]
+    rows = []
+    for name, cells in by_name.items():
+        overall = estimates[name][first]
+        rows.append(
+            {
+                "name": name,
+                **extra.get(name, {}),
+                "rank": overall["rank"],
+                "rank_interval": overall["rank_interval"],
+                "n_clinician": overall["n_clinician"],
+                "n_jury": overall["n_jury"],
+                "ess_ppi": overall["ess_ppi"],
+                "estimates": estimates[name],
+                "scores": cells,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["scores"][first]["rank"], r["name"]))
 
 
 def _deltas(compute) -> dict:
@@ -113,6 +138,43 @@ def _deltas(compute) -> dict:
         return {"deltas": [delta.as_dict() for delta in compute()]}
     except ValueError as error:
         return {"problem": str(error)}
+
+
+def _inference(inference: Inference) -> dict:
+    """The PPI Δ (with the clinicians-only and jury-only Δ beside) of the subgroups and ablations."""
+
+    def subgroup(tag: str):
+        return lambda: inference.subgroup_deltas(subgroup=tag, condition=CONDITION)
+
+    return {
+        "subgroups": {tag: _deltas(subgroup(tag)) for tag in ("malignant", "rare")},
+        "ablations": _deltas(lambda: inference.ablation_deltas(conditions=("no_image", "no_ehr"))),
+    }
+
+
+def _calibration(artifact: CalibrationArtifact) -> dict:
+    return {
+        "id": artifact.pk,
+        "version": artifact.version,
+        "inputs_hash": artifact.inputs_hash,
+        "seed": artifact.seed,
+        "methods": artifact.methods,
+    }
+
+
+def _labels(facts: dict, *, artifact: CalibrationArtifact, dimensions: list[str]) -> dict:
+    """Whether the payload rests on synthetic conversations or simulated judges, and the notices saying so."""
+    synthetic = any(fact["synthetic"] for fact in facts.values())
+    simulated = (
+        _used_judgements(artifact=artifact, dimensions=dimensions)
+        .filter(Q(simulated=True) | Q(judge__provider="simulated"))
+        .exists()
+    )
+    notices = [
+        *(["synthetic demo conversations, not real model output"] if synthetic else []),
+        *(["scored by simulated judges"] if simulated else []),
+    ]
+    return {"synthetic": synthetic, "simulated": simulated, "notices": notices}
 
 
 def leaderboard_payload(*, campaign: Campaign, artifact: CalibrationArtifact) -> dict:
@@ -131,20 +193,16 @@ def leaderboard_payload(*, campaign: Campaign, artifact: CalibrationArtifact) ->
     board = leaderboard_stats.leaderboard(
         data, condition=CONDITION, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=SEED
     )
+    inference = campaign_inference(
+        campaign=campaign, dimensions=dimensions, fitted=fitted_from_artifact(artifact), n_resamples=N_RESAMPLES,
+        confidence=CONFIDENCE, seed=SEED,
+    )  # fmt: skip
+    ppi = inference.leaderboard(condition=CONDITION)
     facts = conversation_facts(conversation_ids=list(scores))
     models = {
         fact["model__name"]: {"key": fact["model__key"], "family": fact["model__family"]} for fact in facts.values()
     }
-    synthetic = any(fact["synthetic"] for fact in facts.values())
-    simulated = (
-        _used_judgements(artifact=artifact, dimensions=dimensions)
-        .filter(Q(simulated=True) | Q(judge__provider="simulated"))
-        .exists()
-    )
-    notices = [
-        *(["synthetic demo conversations, not real model output"] if synthetic else []),
-        *(["scored by simulated judges"] if simulated else []),
-    ]
+    labels = _labels(facts, artifact=artifact, dimensions=dimensions)
 
     def subgroup(tag: str):
         return lambda: leaderboard_stats.subgroup_deltas(
@@ -155,13 +213,7 @@ def leaderboard_payload(*, campaign: Campaign, artifact: CalibrationArtifact) ->
         "format": PAYLOAD_FORMAT,
         "format_version": PAYLOAD_VERSION,
         "campaign": {"key": campaign.key, "name": campaign.name},
-        "calibration": {
-            "id": artifact.pk,
-            "version": artifact.version,
-            "inputs_hash": artifact.inputs_hash,
-            "seed": artifact.seed,
-            "methods": artifact.methods,
-        },
+        "calibration": _calibration(artifact),
         "condition": CONDITION,
         "dimensions": list(dimensions),
         "columns": list(board.dimensions),
@@ -174,9 +226,11 @@ def leaderboard_payload(*, campaign: Campaign, artifact: CalibrationArtifact) ->
         },
         "n_conversations": len(scores),
         "n_cases": board.n_cases,
-        "labels": {"synthetic": synthetic, "simulated": simulated, "notices": notices},
-        "models": _table(board, kind="model", extra=models),
-        "families": _table(board, kind="family", extra={}),
+        "labels": labels,
+        "estimator": inference.estimator(),
+        "models": _table(board, ppi, kind="model", extra=models),
+        "families": _table(board, ppi, kind="family", extra={}),
+        "inference": _inference(inference),
         "subgroups": {tag: _deltas(subgroup(tag)) for tag in ("malignant", "rare")},
         "ablations": _deltas(
             lambda: leaderboard_stats.ablation_deltas(data, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=SEED)
@@ -202,8 +256,11 @@ def live_leaderboard(*, campaign: Campaign) -> dict:
     artifact = _latest_calibration(campaign)
     dimensions = dimensions_of(campaign)
     judgements_hash = judgement_set_hash(artifact=artifact, dimensions=dimensions)
+    clinicians_hash = clinician_set_hash(campaign=campaign, dimensions=dimensions)
     payload = leaderboard_payload(campaign=campaign, artifact=artifact)
-    inputs_hash = canonical_hash(_inputs(artifact=artifact, judgements_hash=judgements_hash))
+    inputs_hash = canonical_hash(
+        _inputs(artifact=artifact, judgements_hash=judgements_hash, clinicians_hash=clinicians_hash)
+    )
     published = LeaderboardSnapshot.objects.filter(inputs_hash=inputs_hash).values_list("pk", flat=True).first()
     return {
         **payload,
@@ -212,6 +269,7 @@ def live_leaderboard(*, campaign: Campaign) -> dict:
             "app_version": app_version(),
             "computed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "judgement_set_hash": judgements_hash,
+            "clinician_set_hash": clinicians_hash,
             "inputs_hash": inputs_hash,
             "content_hash": canonical_hash(payload),
             "published_snapshot": published,
@@ -227,7 +285,10 @@ def publish_leaderboard(*, campaign: Campaign, user) -> tuple[LeaderboardSnapsho
     artifact = _latest_calibration(campaign)
     dimensions = dimensions_of(campaign)
     judgements_hash = judgement_set_hash(artifact=artifact, dimensions=dimensions)
-    inputs_hash = canonical_hash(_inputs(artifact=artifact, judgements_hash=judgements_hash))
+    clinicians_hash = clinician_set_hash(campaign=campaign, dimensions=dimensions)
+    inputs_hash = canonical_hash(
+        _inputs(artifact=artifact, judgements_hash=judgements_hash, clinicians_hash=clinicians_hash)
+    )
     existing = LeaderboardSnapshot.objects.filter(inputs_hash=inputs_hash).first()
     if existing is not None:
         return existing, False
@@ -256,3 +317,20 @@ def publish_leaderboard(*, campaign: Campaign, user) -> tuple[LeaderboardSnapsho
     except IntegrityError:  # published by someone else a moment ago
         return LeaderboardSnapshot.objects.get(inputs_hash=inputs_hash), False
     return snapshot, True
+
+
+def snapshot_deltas(board: dict) -> list[dict]:
+    """The mean-over-models Δ rows of a payload: by the three estimators when it has them (``inference``), else
+    the jury-only Δ of a snapshot published before; a contrast that could not be computed gives its problem."""
+    source = board.get("inference") or board
+    contrasts = [(f"{tag} − rest", result) for tag, result in source["subgroups"].items()]
+    contrasts.append(("ablations", source["ablations"]))
+    return [
+        row
+        for label, result in contrasts
+        for row in (
+            [{"label": label, "problem": result["problem"]}]
+            if "problem" in result
+            else [delta for delta in result["deltas"] if delta["model"] is None]
+        )
+    ]

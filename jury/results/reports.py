@@ -1,6 +1,7 @@
 """What the calibration and leaderboard pages show, assembled from the results and the pure statistics.
 
-The leaderboard's tables and figures are computed once per calibration and set of scored judgements, and cached.
+The leaderboard's tables and figures are computed once per calibration, set of scored judgements and set of clinician
+figures, and cached.
 """
 
 import hashlib
@@ -17,19 +18,24 @@ from annotation.models import Campaign, Conversation
 from jury.models import CalibrationArtifact, Judgement
 from jury.results.calibration import (
     calibrate_campaign,
-    calibrated_scores,
-    case_attributes,
     dimensions_of,
     fitted_from_artifact,
     held_out_predictions,
-    leaderboard_data,
     self_preference_rows,
 )
-from jury.statistics import leaderboard as leaderboard_stats
+from jury.results.inference import (
+    ESTIMATOR,
+    LABELS,
+    MIN_CLINICIAN,
+    campaign_inference,
+    clinician_set_hash,
+    transport_warnings,
+)
 from jury.statistics import plots as result_plots
 from jury.statistics.plots import Estimate
 
 BOOTSTRAP_SEED = 0
+N_RESAMPLES = 2000
 ABLATIONS = ("no_image", "no_ehr")
 MIN_SUBGROUP_CASES = 3  # a one-vs-rest contrast needs this many cases on each side to be shown
 AVERAGE_ROW = "mean over models"
@@ -114,7 +120,8 @@ def calibration_report(*, campaign: Campaign) -> dict:
 
 
 def leaderboard_report(*, campaign: Campaign) -> dict:
-    """What the leaderboard page shows, from the latest saved calibration (or one fitted now when none is saved)."""
+    """What the leaderboard page shows, from the latest saved calibration (or one fitted now when none is saved):
+    prediction-powered estimates with the clinicians-only and jury-only ones beside them."""
     artifact = CalibrationArtifact.objects.filter(campaign=campaign).first()
     if artifact is not None:
         fitted, methods, problem = fitted_from_artifact(artifact), artifact.methods, None
@@ -122,10 +129,10 @@ def leaderboard_report(*, campaign: Campaign) -> dict:
         result, problem = _calibration(campaign)
         fitted = {d: r.calibration for d, r in result.reports.items()} if result is not None else None
         methods = {d: r.chosen for d, r in result.reports.items()} if result is not None else {}
-    context = {"problem": problem, "artifact": artifact, **_labels()}
+    context = {"problem": problem, "artifact": artifact, "estimator_labels": LABELS, **_labels()}
     if fitted is not None:
         try:
-            context |= _leaderboard(campaign, fitted)
+            context |= _leaderboard(campaign, fitted if artifact is not None else None)
         except ValueError as error:
             context["problem"] = f"The leaderboard cannot be computed: {error}."
     context["methods"] = methods
@@ -158,44 +165,51 @@ def _reliability_plot(dimension: str, name: str, compared: dict[str, str], held_
     )
 
 
-def _leaderboard(campaign: Campaign, fitted: dict) -> dict:
-    """The tables and figures of the leaderboard page, cached until the calibration or the scored judgements change
-    (drawing the figures takes seconds)."""
+def _leaderboard(campaign: Campaign, saved: dict | None) -> dict:
+    """The tables and figures of the leaderboard page, cached until the calibration, the scored judgements or the
+    clinicians' figures change (the bootstrap with refits and the figures take seconds)."""
+    dimensions = dimensions_of(campaign)
     scored = Judgement.objects.filter(status=Judgement.Status.SCORED).aggregate(n=Count("id"), last=Max("id"))
-    calibration_json = json.dumps({d: model.as_dict() for d, model in sorted(fitted.items())}, sort_keys=True)
-    fingerprint = hashlib.sha256(f"{calibration_json}|{scored['n']}|{scored['last']}".encode()).hexdigest()
+    calibration_json = json.dumps({d: m.as_dict() for d, m in sorted((saved or {}).items())}, sort_keys=True)
+    clinicians = clinician_set_hash(campaign=campaign, dimensions=dimensions)
+    version = ESTIMATOR["version"]
+    fingerprint = hashlib.sha256(
+        f"{calibration_json}|{scored['n']}|{scored['last']}|{clinicians}|ppi{version}".encode()
+    ).hexdigest()
     cache_key = f"leaderboard-page:{campaign.pk}:{fingerprint}"
     page = cache.get(cache_key)
     if page is None:
-        page = _compute_leaderboard(campaign, fitted)
+        page = _compute_leaderboard(campaign, dimensions, saved)
         cache.set(cache_key, page, CACHE_SECONDS)
     return page
 
 
-def _compute_leaderboard(campaign: Campaign, fitted: dict) -> dict:
+def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict | None) -> dict:
     """Every bootstrap computed once, its figures drawn from the same numbers as the tables."""
-    dimensions = dimensions_of(campaign)
-    scores = calibrated_scores(fitted=fitted)
-    if not scores:
-        raise ValueError("no conversation has a calibrated jury score")
-    data = leaderboard_data(scores=scores, dimensions=dimensions)
-    board = leaderboard_stats.leaderboard(data, seed=BOOTSTRAP_SEED)
+    inference = campaign_inference(
+        campaign=campaign, dimensions=dimensions, fitted=saved, n_resamples=N_RESAMPLES, confidence=0.95,
+        seed=BOOTSTRAP_SEED,
+    )  # fmt: skip
+    board = inference.leaderboard()
     columns = list(board.dimensions)
-    models, families = _table(board, "model", columns), _table(board, "family", columns)
-    order = [row["name"] for row in models]
-    subgroups = _subgroups(data, attributes=case_attributes(scores=scores))
-    ablations = _ablations(data)
+    models = [{"dimension": c, "rows": board.table(kind="model", dimension=c)} for c in columns]
+    order = [e.name for e in models[0]["rows"]]
+    subgroups = _subgroups(inference)
+    ablations = _ablations(inference)
     return {
         "columns": columns,
-        "n_conversations": len(scores),
-        "models": models,
-        "families": families,
-        "board": board,
+        "n_conversations": len(inference.conversations.data),
+        "estimator": inference.estimator(),
+        "min_clinician": MIN_CLINICIAN,
+        "model_tables": models,
+        "family_tables": [{"dimension": c, "rows": board.table(kind="family", dimension=c)} for c in columns],
+        "transport_rows": _transport_rows(board, order, columns),
+        "transport_warnings": transport_warnings(board),
         "min_subgroup_cases": MIN_SUBGROUP_CASES,
         "subgroups": subgroups,
-        "subgroup_rows": _average_rows(subgroups["deltas"], columns),
+        "subgroup_tables": _average_tables(subgroups["deltas"], columns),
         "ablations": ablations,
-        "ablation_rows": _average_rows(ablations["deltas"], columns),
+        "ablation_tables": _average_tables(ablations["deltas"], columns),
         "forest_models": _forest(board, "model", "Models", columns),
         "forest_families": _forest(board, "family", "Families", columns),
         "subgroup_heatmaps": [_heatmap(subgroups, column, order, _colour_limit(subgroups)) for column in columns],
@@ -203,33 +217,47 @@ def _compute_leaderboard(campaign: Campaign, fitted: dict) -> dict:
     }
 
 
-def _subgroup_masks(data: leaderboard_stats.Conversations, attributes: dict[str, list[str]]):
+def _transport_rows(board, order: list[str], columns: list[str]) -> list[dict]:
+    """Per model, the residual clinician − calibrated jury in each column, and whether any interval excludes 0."""
+    by_key = {(e.name, e.dimension): e for e in board.estimates if e.kind == "model"}
+    rows = []
+    for name in order:
+        cells = [by_key.get((name, c)) for c in columns]
+        flagged = any(c is not None and c.transport_flag for c in cells)
+        checked = any(c is not None and c.transport.value is not None for c in cells)
+        rows.append({"name": name, "cells": cells, "flagged": flagged, "checked": checked})
+    return rows
+
+
+def _subgroup_masks(conversations):
     """(label, one boolean per conversation) for the case tags and for each modality and specialty."""
+    facts = conversations.facts
     for tag in ("malignant", "rare"):
-        yield tag, np.array([tag in tags for tags in data.tags], dtype=bool)
-    for attribute, values in attributes.items():
-        values = np.array(values, dtype=object)
+        yield tag, np.array([bool(f[f"case__{tag}"]) for f in facts], dtype=bool)
+    for attribute in ("modality", "specialty"):
+        values = np.array([f[f"case__{attribute}"] or "" for f in facts], dtype=object)
         for level in sorted(set(values) - {""}):
             yield f"{attribute}: {level}", values == level
 
 
-def _subgroups(data: leaderboard_stats.Conversations, *, attributes: dict[str, list[str]]) -> dict:
+def _subgroups(inference) -> dict:
     """One-vs-rest Δ per model for every subgroup with enough cases on both sides; the others listed with why."""
-    full = data.condition == "full"
+    labels = inference.conversations.data.labels
+    full = labels.condition == "full"
 
     def contrast(label: str, member: np.ndarray):
-        inside, outside = len(set(data.case[member & full])), len(set(data.case[~member & full]))
+        inside, outside = len(set(labels.case[member & full])), len(set(labels.case[~member & full]))
         if min(inside, outside) < MIN_SUBGROUP_CASES:
             raise ValueError(f"{inside} case{pluralize(inside)} in it, {outside} outside")
-        return leaderboard_stats.subgroup_deltas(data, subgroup=member, label=label, seed=BOOTSTRAP_SEED)
+        return inference.subgroup_deltas(subgroup=member, label=label)
 
-    return _contrasts((label, partial(contrast, label, member)) for label, member in _subgroup_masks(data, attributes))
+    masks = _subgroup_masks(inference.conversations)
+    return _contrasts((label, partial(contrast, label, member)) for label, member in masks)
 
 
-def _ablations(data: leaderboard_stats.Conversations) -> dict:
+def _ablations(inference) -> dict:
     return _contrasts(
-        (condition, partial(leaderboard_stats.ablation_deltas, data, conditions=(condition,), seed=BOOTSTRAP_SEED))
-        for condition in ABLATIONS
+        (condition, partial(inference.ablation_deltas, conditions=(condition,))) for condition in ABLATIONS
     )
 
 
@@ -247,52 +275,47 @@ def _contrasts(computations) -> dict:
     return {"deltas": deltas, "contrasts": contrasts, "skipped": skipped}
 
 
-def _average_rows(deltas: list[leaderboard_stats.Delta], columns: list[str]) -> list[dict]:
-    """One table row per contrast: its mean-over-models Δ in each column."""
-    by_contrast: dict[str, dict] = {}
+def _average_tables(deltas: list, columns: list[str]) -> list[dict]:
+    """Per column, one row per contrast: its mean-over-models Δ by the three estimators."""
+    by_column: dict[str, list] = {c: [] for c in columns}
     for delta in deltas:
-        if delta.model is None:
-            by_contrast.setdefault(delta.contrast, {})[delta.dimension] = delta
-    return [
-        {
-            "contrast": contrast,
-            "cells": [cells.get(c) for c in columns],
-            "n_cases": max(d.n_cases for d in cells.values()),
-        }
-        for contrast, cells in by_contrast.items()
-    ]
+        if delta.model is None and delta.dimension in by_column:
+            by_column[delta.dimension].append(delta)
+    return [{"dimension": c, "rows": rows} for c, rows in by_column.items()]
 
 
-def _forest(board: leaderboard_stats.Leaderboard, kind: str, title: str, columns: list[str]) -> str:
-    rows = [s for s in board.standings if s.kind == kind]
+def _forest(board, kind: str, title: str, columns: list[str]) -> str:
+    rows = [e for e in board.estimates if e.kind == kind]
     return result_plots.forest_svg(
         key=f"forest-{kind}",
-        title=f"{title}: calibrated jury score under the full condition (95 % case-bootstrap interval)",
-        rows=list(dict.fromkeys(s.name for s in rows)),
+        title=f"{title}: PPI estimate (jury + clinicians) under the full condition, 95 % interval",
+        rows=list(dict.fromkeys(e.name for e in rows)),
         columns=columns,
-        estimates={(s.name, s.dimension): Estimate.of(s.mean) for s in rows},
+        estimates={(e.name, e.dimension): Estimate.of(e.ppi) for e in rows},
+        x_label="PPI estimate of the clinicians' mean score, with its 95 % interval",
     )
 
 
 def _colour_limit(subgroups: dict) -> float:
     """One colour scale for every dimension's heatmap, so that equal colours mean equal differences."""
-    values = [abs(d.delta.value) for d in subgroups["deltas"] if d.delta.value is not None]
+    values = [abs(d.ppi.value) for d in subgroups["deltas"] if d.ppi.value is not None]
     return max([*values, 0.5])
 
 
 def _heatmap(subgroups: dict, column: str, order: list[str], limit: float) -> dict:
     estimates = {
-        (delta.model or AVERAGE_ROW, delta.contrast): Estimate.of(delta.delta)
+        (delta.model or AVERAGE_ROW, delta.contrast): Estimate.of(delta.ppi)
         for delta in subgroups["deltas"]
         if delta.dimension == column
     }
     svg = result_plots.heatmap_svg(
         key=_plot_key("subgroups", column),
-        title=f"Subgroup − rest, {column}: calibrated score difference per model",
+        title=f"Subgroup − rest, {column}: PPI difference per model",
         rows=[*order, AVERAGE_ROW],
         columns=subgroups["contrasts"],
         estimates=estimates,
         limit=limit,
+        colour_label="Δ PPI estimate (subgroup − rest)",
     )
     return {"dimension": column, "svg": svg}
 
@@ -300,24 +323,13 @@ def _heatmap(subgroups: dict, column: str, order: list[str], limit: float) -> di
 def _ablation_plot(ablations: dict, order: list[str], columns: list[str]) -> str:
     return result_plots.ablation_svg(
         key="ablations",
-        title="Ablations: score without the image or the health record minus the full conversation",
+        title="Ablations (PPI): score without the image or the health record minus the full conversation",
         rows=[*order, AVERAGE_ROW],
         contrasts=ablations["contrasts"],
         series=columns,
         estimates={
-            (delta.model or AVERAGE_ROW, delta.contrast, delta.dimension): Estimate.of(delta.delta)
+            (delta.model or AVERAGE_ROW, delta.contrast, delta.dimension): Estimate.of(delta.ppi)
             for delta in ablations["deltas"]
         },
+        x_label="Δ PPI estimate (ablated − full), paired by case",
     )
-
-
-def _table(board, kind: str, columns: list[str]) -> list[dict]:
-    by_name: dict[str, dict] = {}
-    for standing in board.standings:
-        if standing.kind == kind:
-            by_name.setdefault(standing.name, {})[standing.dimension] = standing
-    rows = [
-        {"name": name, "cells": [cells.get(c) for c in columns], "overall": cells.get("overall")}
-        for name, cells in by_name.items()
-    ]
-    return sorted(rows, key=lambda row: (row["overall"].rank if row["overall"] else 1e9, row["name"]))

@@ -31,14 +31,14 @@ Fewer than ``min_clinician`` clinician-scored conversations (default 10): no cli
 (ESS) = the clinicians' sample variance / the bootstrap variance of the estimate: how many clinician-scored
 conversations alone would give the same precision. Bad input raises :class:`ValueError`.
 
-It is long because the three estimators (PPI, clinicians only, jury only) and their delta forms share one set of
-inputs and results types; the bootstrap engine is inference_bootstrap.
+It is long because the leaderboard and both kinds of Δ share its checks, its results types and its per-dimension
+calibration scheme; the bootstrap engine is inference_bootstrap.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -138,26 +138,44 @@ class JuryConversations:
         return len(self.labels)
 
 
-def _check(data: JuryConversations, method: str, judge_weights, min_clinician: int) -> np.ndarray:
-    if not isinstance(data, JuryConversations):
-        raise ValueError("data must be JuryConversations (see JuryConversations.build)")
-    if method not in INFERENCE_METHODS:
-        raise ValueError(f"method must be one of {', '.join(INFERENCE_METHODS)}; got {method!r}")
-    if not isinstance(min_clinician, int) or isinstance(min_clinician, bool) or min_clinician < 2:
-        raise ValueError(f"min_clinician must be an integer ≥ 2; got {min_clinician!r}")
-    k = data.judge_scores.shape[1]
+def _weights(judge_weights, k: int) -> np.ndarray:
     w = np.ones(k) if judge_weights is None else _as_array(judge_weights, "judge_weights", (k,))
     if np.isnan(w).any() or (w < 0).any() or w.sum() <= 0:
         raise ValueError("judge_weights must be non-negative with a positive sum")
     return w
 
 
-def _prepare(data: JuryConversations, *, method: str, judge_weights: np.ndarray) -> dict:
+def _check(data: JuryConversations, method, judge_weights, min_clinician: int) -> dict[str, tuple[str, np.ndarray]]:
+    """The (method, judge weights) of every dimension. ``method`` and ``judge_weights`` are one for all dimensions
+    or a mapping dimension -> one (e.g. each dimension refits its own saved calibration's method and weights)."""
+    if not isinstance(data, JuryConversations):
+        raise ValueError("data must be JuryConversations (see JuryConversations.build)")
+    if not isinstance(min_clinician, int) or isinstance(min_clinician, bool) or min_clinician < 2:
+        raise ValueError(f"min_clinician must be an integer ≥ 2; got {min_clinician!r}")
+    dimensions = data.labels.dimensions
+    methods = dict(method) if isinstance(method, Mapping) else dict.fromkeys(dimensions, method)
+    weights = dict(judge_weights) if isinstance(judge_weights, Mapping) else dict.fromkeys(dimensions, judge_weights)
+    if set(methods) != set(dimensions) or not set(weights) <= set(dimensions):
+        raise ValueError(f"a method per dimension must name exactly the dimensions {', '.join(dimensions)}")
+    for name in methods.values():
+        if name not in INFERENCE_METHODS:
+            raise ValueError(f"method must be one of {', '.join(INFERENCE_METHODS)}; got {name!r}")
+    k = data.judge_scores.shape[1]
+    return {d: (methods[d], _weights(weights.get(d), k)) for d in dimensions}
+
+
+def _prepare(data: JuryConversations, scheme: dict[str, tuple[str, np.ndarray]]) -> dict:
     """Features of every dimension (over all conversations: the calibration is fitted on every condition)."""
     return {
-        dimension: features(data.judge_scores[:, :, d], method=method, judge_weights=judge_weights)
+        dimension: features(data.judge_scores[:, :, d], method=scheme[dimension][0], judge_weights=scheme[dimension][1])
         for d, dimension in enumerate(data.labels.dimensions)
     }
+
+
+def _method_name(scheme: dict[str, tuple[str, np.ndarray]]) -> str | dict[str, str]:
+    """The method, or the method of each dimension when they differ."""
+    methods = {d: m for d, (m, _) in scheme.items()}
+    return next(iter(methods.values())) if len(set(methods.values())) == 1 else methods
 
 
 def _run(data: JuryConversations, feats: dict, key: np.ndarray, n_keys: int, weights: np.ndarray) -> dict:
@@ -213,7 +231,7 @@ class Estimate:
 @dataclasses.dataclass(frozen=True)
 class InferenceBoard:
     condition: str
-    method: str
+    method: str | dict[str, str]
     dimensions: tuple[str, ...]
     estimates: tuple[Estimate, ...]
     n_resamples: int
@@ -292,8 +310,8 @@ def ppi_leaderboard(
     data: JuryConversations,
     *,
     condition: str = "full",
-    method: str = "affine",
-    judge_weights: Sequence[float] | None = None,
+    method: str | Mapping[str, str] = "affine",
+    judge_weights: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     min_clinician: int = 10,
@@ -306,9 +324,10 @@ def ppi_leaderboard(
     ``affine`` (a + b·jury mean), ``linear`` (least squares on every judge plus an intercept; a missing judge
     imputed by the mean of those present), ``isotonic`` (PAV on the jury mean's levels). ``judge_weights``
     replaces the equal jury mean by a weighted one (e.g. the weights of a fitted ``weighted`` Calibration, then
-    held fixed). The calibration is fitted on the clinician-scored conversations of every condition."""
+    held fixed). Either may be a mapping dimension -> method (weights): each dimension refits its own saved
+    calibration's method. The calibration is fitted on the clinician-scored conversations of every condition."""
     _check_bootstrap(n_resamples, confidence)
-    w = _check(data, method, judge_weights, min_clinician)
+    scheme = _check(data, method, judge_weights, min_clinician)
     labels = data.labels
     keep = labels.condition == condition
     if not keep.any():
@@ -317,7 +336,7 @@ def ppi_leaderboard(
     weights = case_weights(case_names.size, n_resamples=n_resamples, seed=seed)
     models, model_key = _index(labels.model)
     families, family_key = _index(labels.family)
-    feats = _prepare(data, method=method, judge_weights=w)
+    feats = _prepare(data, scheme)
     estimates = []
     for names, keys, kind in ((models, model_key, "model"), (families, family_key, "family")):
         keys = np.where(keep, keys, -1)  # other conditions still inform the calibration
@@ -326,7 +345,7 @@ def ppi_leaderboard(
     dims = (OVERALL, *labels.dimensions) if len(labels.dimensions) > 1 else labels.dimensions
     return InferenceBoard(
         condition=condition,
-        method=method,
+        method=_method_name(scheme),
         dimensions=dims,
         estimates=tuple(estimates),
         n_resamples=n_resamples,
@@ -430,8 +449,8 @@ def ppi_subgroup_deltas(
     subgroup: str | Sequence[bool],
     label: str | None = None,
     condition: str = "full",
-    method: str = "affine",
-    judge_weights: Sequence[float] | None = None,
+    method: str | Mapping[str, str] = "affine",
+    judge_weights: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     min_clinician: int = 10,
@@ -441,7 +460,7 @@ def ppi_subgroup_deltas(
     averaged over models, per dimension: each side its own PPI estimate (own λ), both from the same resamples
     and the same refitted calibration, so their correlation is in the interval."""
     _check_bootstrap(n_resamples, confidence)
-    w = _check(data, method, judge_weights, min_clinician)
+    scheme = _check(data, method, judge_weights, min_clinician)
     labels = data.labels
     if isinstance(subgroup, str):
         member = np.array([subgroup in tags for tags in labels.tags], dtype=bool)
@@ -459,7 +478,7 @@ def ppi_subgroup_deltas(
     models, model_key = _index(labels.model)
     key = np.where(keep, 2 * model_key + (~member).astype(int), -1)
     weights = case_weights(_index(labels.case)[0].size, n_resamples=n_resamples, seed=seed)
-    feats = _prepare(data, method=method, judge_weights=w)
+    feats = _prepare(data, scheme)
     return _deltas(
         data, feats, key, models, weights, contrast=f"{label} − rest", confidence=confidence,
         min_clinician=min_clinician,
@@ -471,8 +490,8 @@ def ppi_ablation_deltas(
     *,
     conditions: Sequence[str] = ("no_image", "no_ehr"),
     baseline: str = "full",
-    method: str = "affine",
-    judge_weights: Sequence[float] | None = None,
+    method: str | Mapping[str, str] = "affine",
+    judge_weights: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     min_clinician: int = 10,
@@ -482,14 +501,14 @@ def ppi_ablation_deltas(
     cells that have both conditions, the PPI estimate of each condition's mean, from the same case resamples
     (pairing by case and model) and the same refitted calibration."""
     _check_bootstrap(n_resamples, confidence)
-    w = _check(data, method, judge_weights, min_clinician)
+    scheme = _check(data, method, judge_weights, min_clinician)
     labels = data.labels
     if not (labels.condition == baseline).any():
         raise ValueError(f"no conversation has the baseline condition {baseline!r}")
     case_names, case = _index(labels.case)
     models, model_key = _index(labels.model)
     weights = case_weights(case_names.size, n_resamples=n_resamples, seed=seed)
-    feats = _prepare(data, method=method, judge_weights=w)
+    feats = _prepare(data, scheme)
     cell = case * models.size + model_key
     out: list[DeltaEstimate] = []
     for condition in conditions:

@@ -9,7 +9,8 @@ from annotation.models import Campaign
 from annotation.roles import Role, role_required
 from jury import selectors
 from jury.models import LeaderboardSnapshot
-from jury.results.leaderboard import NoCalibration, publish_leaderboard
+from jury.results.inference import LABELS, LEGACY_LABEL
+from jury.results.leaderboard import NoCalibration, publish_leaderboard, snapshot_deltas
 
 
 @require_GET
@@ -47,29 +48,29 @@ def snapshot_publish(request: HttpRequest, key: str) -> HttpResponse:
 def snapshot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     snapshot = get_object_or_404(selectors.leaderboard_snapshots(), pk=pk)
     board = snapshot.payload
-    contrasts = [(f"{tag} − rest", result) for tag, result in board["subgroups"].items()]
-    contrasts.append(("ablations", board["ablations"]))
     context = {
         "snapshot": snapshot,
         "board": board,
+        "estimator_labels": LABELS,
+        "legacy_label": LEGACY_LABEL,
         "models": _rows(board, "models"),
         "families": _rows(board, "families"),
-        "deltas": [
-            row
-            for label, result in contrasts
-            for row in (
-                [{"label": label, "problem": result["problem"]}]
-                if "problem" in result
-                else [delta for delta in result["deltas"] if delta["model"] is None]
-            )
-        ],
+        "deltas": snapshot_deltas(board),
     }
     return render(request, "jury/snapshots/detail.html", context)
 
 
 def _rows(board: dict, table: str) -> list[dict]:
     """A snapshot's table with its cells in column order (templates cannot index by a variable key)."""
-    return [{**row, "cells": [row["scores"].get(column) for column in board["columns"]]} for row in board[table]]
+    first = board["columns"][0]
+    return [
+        {
+            **row,
+            "cells": [row["scores"].get(column) for column in board["columns"]],
+            "overall": row.get("estimates", {}).get(first),
+        }
+        for row in board[table]
+    ]
 
 
 @require_GET

@@ -121,3 +121,33 @@ def test_published_snapshots_are_listed_with_provenance_and_read_in_full(api, re
     assert api.get("/api/leaderboards/", {"campaign": "other"}).json()["results"] == []
     live = api.get("/api/campaigns/cal/leaderboard/").json()
     assert live["provenance"]["published_snapshot"] == snapshot.pk
+
+
+def test_the_leaderboard_endpoints_carry_the_three_estimators_and_say_what_they_are(api, rex, scored_world):  # noqa: F811
+    artifact, _ = save_calibration(campaign=scored_world)
+    board = api.get("/api/campaigns/cal/leaderboard/").json()
+    estimator = board["estimator"]
+    assert (estimator["name"], estimator["version"]) == ("ppi++", 1)
+    assert estimator["calibration_refit"].startswith("case bootstrap, calibration refitted per resample: ")
+    assert estimator["saved_methods"] == artifact.methods and estimator["min_clinician"] == 10
+    good = board["models"][0]
+    assert good["name"] == "Good" and (good["n_clinician"], good["n_jury"]) == (30, 40) and good["ess_ppi"] > 0
+    overall = good["estimates"]["overall"]
+    for name in ("ppi", "clinicians", "jury"):
+        assert overall[name]["ci"][0] < overall[name]["value"] < overall[name]["ci"][1], name
+    assert set(overall) >= {"transport", "transport_flag", "ess_ppi", "ess_clinicians", "rank", "rank_interval"}
+    assert overall["lam"] is None and good["estimates"]["safety"]["lam"] is not None
+    assert "clinician_set_hash" in board["provenance"]
+    ablations = board["inference"]["ablations"]
+    assert "problem" in ablations  # only the full condition was judged
+    snapshot, _ = publish_leaderboard(campaign=scored_world, user=rex)
+    [listed] = api.get("/api/leaderboards/").json()["results"]
+    assert listed["estimator"] == estimator
+    detail = api.get(f"/api/leaderboards/{snapshot.pk}/").json()
+    assert detail["payload"]["estimator"] == estimator
+    assert detail["payload"]["models"][0]["estimates"] == good["estimates"]
+    # A snapshot published before the prediction-powered estimates still says what it was.
+    payload = {k: v for k, v in snapshot.payload.items() if k not in ("estimator", "inference")}
+    type(snapshot).objects.filter(pk=snapshot.pk).update(payload=payload)
+    [old] = api.get("/api/leaderboards/").json()["results"]
+    assert old["estimator"] == {"name": "jury only", "note": "jury only (recorded before prediction-powered estimates)"}

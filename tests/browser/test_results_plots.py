@@ -6,7 +6,7 @@ from django.core.cache import cache
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
-from tests.worlds import DIMENSIONS, seed_results_world
+from tests.worlds import DIMENSIONS, seed_rich_world
 
 WIDTH = 1280
 
@@ -31,7 +31,7 @@ def look_at_figures(page, prefix: str) -> list[str]:
 @pytest.mark.django_db(transaction=True)
 def test_researcher_reads_the_calibration_and_leaderboard_figures(live_server, page, screenshot):
     cache.clear()
-    seed_results_world()
+    seed_rich_world()  # enough clinician scores for every PPI figure
     UserFactory(username="rex", roles=["researcher"])
     page.set_viewport_size({"width": WIDTH, "height": 900})
     log_in(page, live_server, "rex", PASSWORD)
@@ -44,7 +44,7 @@ def test_researcher_reads_the_calibration_and_leaderboard_figures(live_server, p
     screenshot("results-calibration-page")
 
     page.goto(f"{live_server.url}/campaigns/results/leaderboard/")
-    assert page.get_by_role("img", name="Models: calibrated jury score", exact=False).is_visible()
+    assert page.get_by_role("img", name="Models: PPI estimate (jury + clinicians)", exact=False).is_visible()
     assert len(look_at_figures(page, "results-leaderboard")) == 4
     page.locator("#subgroup-heatmaps-per-dimension summary").click()
     per_dimension = page.locator("#subgroup-heatmaps-per-dimension svg[role=img]")

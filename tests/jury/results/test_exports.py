@@ -53,6 +53,7 @@ def test_calibrated_scores_need_a_campaign_and_carry_the_calibration(client, rex
     lines = body(client.get("/exports/scores.jsonl?campaign=cal")).decode().splitlines()
     meta = json.loads(lines[0])["provenance"]
     assert meta["calibration_campaign"] == "cal" and len(meta["calibration_inputs_hash"]) == 64
+    assert meta["estimator"].startswith("jury only — ignores calibration error") and "PPI" in meta["estimator"]
     assert len(lines) == 1 + 80
     assert set(json.loads(lines[1])) >= {"conversation", "safety", "accuracy", "uncertainty", "overall"}
 

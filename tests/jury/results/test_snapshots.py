@@ -118,3 +118,39 @@ def test_clinicians_and_outsiders_are_refused(client, calibrated, rex, carmen, o
     client.logout()
     assert client.get(urls[0]).status_code == 302
     assert LeaderboardSnapshot.objects.count() == 1
+
+
+def test_a_snapshot_records_its_estimator_and_a_changed_clinician_score_makes_a_new_one(client, calibrated, rex):
+    from annotation.models import Annotation
+
+    first, _ = publish_leaderboard(campaign=calibrated, user=rex)
+    estimator = first.payload["estimator"]
+    assert (estimator["name"], estimator["version"]) == ("ppi++", 1)
+    assert estimator["calibration_refit"].startswith("case bootstrap, calibration refitted per resample: safety ")
+    client.force_login(rex)
+    page = client.get(f"/leaderboards/{first.pk}/").content.decode()
+    for label in ("PPI (jury + clinicians)", "clinicians only", "jury only — ignores calibration error"):
+        assert label in page.split('id="snapshot-models"')[1].split("</table>")[0]
+    assert estimator["calibration_refit"] in page and "recorded before" not in page  # no quote to escape
+    annotation = Annotation.objects.filter(status="submitted").first()
+    annotation.scores = {**annotation.scores, "safety": 1 if annotation.scores["safety"] != 1 else 5}
+    annotation.save()
+    second, created = publish_leaderboard(campaign=calibrated, user=rex)
+    assert created and second.judgement_set_hash == first.judgement_set_hash and second.pk != first.pk
+
+
+def test_a_snapshot_published_before_the_prediction_powered_estimates_says_so(client, calibrated, rex):
+    snapshot, _ = publish_leaderboard(campaign=calibrated, user=rex)
+    old = {key: value for key, value in snapshot.payload.items() if key not in ("estimator", "inference")}
+    for table in ("models", "families"):
+        old[table] = [
+            {k: v for k, v in row.items() if k not in ("estimates", "n_clinician", "n_jury", "ess_ppi")}
+            for row in old[table]
+        ]
+    LeaderboardSnapshot.objects.filter(pk=snapshot.pk).update(payload=old)
+    client.force_login(rex)
+    page = client.get(f"/leaderboards/{snapshot.pk}/").content.decode()
+    assert "jury only (recorded before prediction-powered estimates)" in page
+    assert "PPI (jury + clinicians)" not in page
+    models = page.split('id="snapshot-models"')[1].split("</table>")[0]
+    assert models.index("Good") < models.index("Weak") and 'class="figure-value"' in models

@@ -72,6 +72,34 @@ def test_the_leaderboard_point_estimate_is_ppi_on_each_model():
         assert estimate.n_jury == int(own.sum())
 
 
+def test_each_dimension_refits_its_own_method_and_judge_weights():
+    sim = simulate(Scenario(n_cases=60, clinician_fraction=0.3, dimensions=("safety", "accuracy")), seed=2)
+    k = sim.data.judge_scores.shape[1]
+    single = np.eye(k)[0]
+    mixed = ppi_leaderboard(
+        sim.data,
+        method={"safety": "isotonic", "accuracy": "affine"},
+        judge_weights={"accuracy": single},
+        n_resamples=40,
+        seed=3,
+    )
+    assert mixed.method == {"safety": "isotonic", "accuracy": "affine"}
+    alone = {
+        "safety": ppi_leaderboard(sim.data, method="isotonic", n_resamples=40, seed=3),
+        "accuracy": ppi_leaderboard(sim.data, judge_weights=single, n_resamples=40, seed=3),
+    }
+    for dimension, board in alone.items():
+        assert [e.as_dict() for e in mixed.table(dimension=dimension)] == [
+            e.as_dict() for e in board.table(dimension=dimension)
+        ]
+    overall = {e.name: e.ppi.value for e in mixed.table(dimension="overall")}
+    for estimate in mixed.table(dimension="safety"):
+        other = next(e for e in mixed.table(dimension="accuracy") if e.name == estimate.name)
+        assert overall[estimate.name] == pytest.approx((estimate.ppi.value + other.ppi.value) / 2)
+    with pytest.raises(ValueError, match="exactly the dimensions"):
+        ppi_leaderboard(sim.data, method={"safety": "affine"}, n_resamples=10, seed=0)
+
+
 def test_ipw_weights_are_one_over_pi_on_the_clinician_scored_conversations():
     pi = np.array([0.5, 0.25, 0.1, np.nan])
     scored = np.array([True, True, False, False])

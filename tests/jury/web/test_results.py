@@ -10,7 +10,7 @@ from django.core.cache import cache
 from annotation.models import Conversation
 from jury.models import Judge, Judgement, JudgePrompt
 from jury.results.calibration import calibrate_campaign, held_out_predictions
-from tests.worlds import DIMENSIONS, MODALITIES, seed_results_world
+from tests.worlds import DIMENSIONS, MODALITIES, seed_results_world, seed_rich_world
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db
 def world():
     cache.clear()  # the leaderboard page caches by content, and ids repeat between tests
     return seed_results_world()
+
+
+@pytest.fixture
+def rich_world():
+    cache.clear()
+    return seed_rich_world()
 
 
 def figures(page: str) -> dict[str, str]:
@@ -56,7 +62,7 @@ def test_calibration_page_draws_the_jury_against_clinicians_for_each_dimension(c
     assert "<script" not in "".join(drawn.values())
 
 
-def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, rex, world):
+def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, rex, rich_world):
     client.force_login(rex)
     page = client.get("/campaigns/results/leaderboard/").content.decode()
     drawn = figures(page)
@@ -75,7 +81,7 @@ def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, 
     columns = ["malignant", "rare", *(f"modality: {m}" for m in MODALITIES), "specialty: neurology",
                "specialty: oncology", "specialty: dermatology"]  # fmt: skip
     assert len(re.findall(r'id="subgroups-overall-cell-', heatmap)) == (4 + 1) * len(columns)
-    assert "specialty: pathology (1 case in it, 23 outside)" in page
+    assert "specialty: pathology (1 case in it, 43 outside)" in page
     ablations = drawn["ablation-figure"]
     assert len(re.findall(r'id="ablations-point-', ablations)) == (4 + 1) * 2 * 4
     assert "mean over models, no_image − full: overall -" in ablations
@@ -87,10 +93,11 @@ def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, 
 def test_leaderboard_page_draws_from_the_computed_numbers_once_and_then_from_its_cache(client, rex, world):
     from unittest import mock
 
-    from jury.statistics import leaderboard as leaderboard_stats
+    from annotation.models import Annotation
+    from jury.results import inference
 
     client.force_login(rex)
-    with mock.patch.object(leaderboard_stats, "leaderboard", wraps=leaderboard_stats.leaderboard) as computed:
+    with mock.patch.object(inference, "ppi_leaderboard", wraps=inference.ppi_leaderboard) as computed:
         first = client.get("/campaigns/results/leaderboard/").content.decode()
         second = client.get("/campaigns/results/leaderboard/").content.decode()
     assert computed.call_count == 1 and figures(first) == figures(second)
@@ -103,7 +110,15 @@ def test_leaderboard_page_draws_from_the_computed_numbers_once_and_then_from_its
         sample_index=1,
         score=1,
     )
-    with mock.patch.object(leaderboard_stats, "leaderboard", wraps=leaderboard_stats.leaderboard) as computed:
+    with mock.patch.object(inference, "ppi_leaderboard", wraps=inference.ppi_leaderboard) as computed:
+        client.get("/campaigns/results/leaderboard/")
+    assert computed.call_count == 1
+    # A clinician's changed score changes the estimates, so the page is computed again.
+    annotation = Annotation.objects.filter(status="submitted").first()
+    annotation.scores = {**annotation.scores, "safety": 1 if annotation.scores["safety"] != 1 else 5}
+    annotation.save()
+    with mock.patch.object(inference, "ppi_leaderboard", wraps=inference.ppi_leaderboard) as computed:
+        client.get("/campaigns/results/leaderboard/")
         client.get("/campaigns/results/leaderboard/")
     assert computed.call_count == 1
 
@@ -115,6 +130,33 @@ def test_a_leaderboard_without_ablated_conversations_says_so_instead_of_drawing(
     assert "ablation-figure" not in page
     assert "no_image: not computable: no conversation has condition &#x27;no_image&#x27;" in page
     assert "forest-models-figure" in page
+
+
+def test_leaderboard_page_sets_ppi_beside_clinicians_only_and_jury_only_and_says_why_a_model_has_none(client, rex):
+    from jury.results.calibration import save_calibration
+    from tests.jury.results.test_inference import seed_biased_world
+
+    cache.clear()
+    campaign = seed_biased_world(thin_model="plain")
+    artifact, _ = save_calibration(campaign=campaign, actor=rex)
+    client.force_login(rex)
+    page = client.get(f"/campaigns/{campaign.key}/leaderboard/").content.decode()
+    models = page.split('id="leaderboard-models"')[1].split("</table>")[0]
+    for label in ("PPI (jury + clinicians)", "clinicians only", "jury only — ignores calibration error"):
+        assert label in models
+    assert "n clinician-scored" in models and "n jury-scored" in models
+    rows = dict(re.findall(r'<th scope="row">(\w+)</th>(.*?)</tr>', models, re.DOTALL))
+    assert set(rows) == {"Steady", "Flattered", "Plain"}
+    # Plain has 4 clinician-scored conversations: the reason, never a number, for PPI and clinicians only.
+    thin = rows["Plain"]
+    assert "Plain on overall: 4 clinician-scored conversations, fewer than the 10 needed for an interval" in thin
+    assert thin.count('class="figure-value"') == 1  # the jury-only figure alone
+    assert re.search(r"<td>4</td><td>48</td>", thin)
+    assert rows["Steady"].count('class="figure-value"') == 3 and "<td>30</td><td>48</td>" in rows["Steady"]
+    transport = page.split('id="transport"')[1].split("</section>")[0]
+    assert "The calibration is biased for Flattered</strong> on overall" in transport
+    assert "case bootstrap, calibration refitted per resample: safety " in page
+    assert f"saved calibration v{artifact.version}" in page
 
 
 def test_outsiders_and_clinicians_see_no_figures(client, carmen, otto, world):
