@@ -2,6 +2,7 @@
 at the top of modules, and long functions and modules say why they are long."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,14 @@ def test_long_functions_and_modules_say_why():
 def test_the_cycle_finder_finds_cycles():
     components = strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
     assert sorted(sorted(c) for c in components if len(c) > 1) == [["a", "b", "c"]]
+
+
+def test_every_path_the_architecture_page_names_exists():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text[text.index("## Where does X live") :].split("\n## ")[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    paths = [p for p in re.findall(r"`([\w./-]+)`", table) if "/" in p or p.endswith((".py", ".toml"))]
+    assert len(paths) > 40
+    assert [p for p in paths if not (ROOT / p).exists()] == []
+    diagram = text[text.index("## Layers") : text.index("## Where does X live")]
+    assert [p for p in re.findall(r"\b([a-z_]+/(?:[a-z_]+/)*)", diagram) if not (ROOT / p).exists()] == []
