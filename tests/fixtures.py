@@ -2,10 +2,15 @@
 
 import numpy as np
 import pytest
+import redis
+from django.conf import settings
+from django.db import connection
 
 from engine.providers.simulated import SimulatedProvider
 from jury.models import Judge, Judgement, JudgePrompt
+from tests.conftest import missing
 from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
+from tests.workers import broker_url
 from tests.worlds import DIMENSIONS
 
 
@@ -61,3 +66,14 @@ def scored_world():
         score_of=lambda c: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
     )
     return campaign
+
+
+@pytest.fixture
+def worker_services():
+    """PostgreSQL and a Redis broker for a real Celery worker (skipped locally, required in CI), with the worker's
+    Redis database emptied of what an earlier run left."""
+    if connection.vendor != "postgresql":
+        missing("PostgreSQL via DATABASE_URL")
+    if not settings.CELERY_BROKER_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
+        missing("Redis via CELERY_BROKER_URL")
+    redis.Redis.from_url(broker_url()).flushdb()

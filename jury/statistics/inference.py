@@ -53,7 +53,15 @@ from jury.statistics.inference_bootstrap import (
     pooled,
     ppi_mean,
 )
-from jury.statistics.leaderboard import OVERALL, Conversations, _check_bootstrap, _index, _ranks, case_weights
+from jury.statistics.leaderboard import (
+    OVERALL,
+    Conversations,
+    _check_bootstrap,
+    _index,
+    _ranks,
+    case_weights,
+    subgroup_members,
+)
 
 __all__ = [
     "INFERENCE_METHODS",
@@ -462,19 +470,9 @@ def ppi_subgroup_deltas(
     _check_bootstrap(n_resamples, confidence)
     scheme = _check(data, method, judge_weights, min_clinician)
     labels = data.labels
-    if isinstance(subgroup, str):
-        member = np.array([subgroup in tags for tags in labels.tags], dtype=bool)
-        label = label or subgroup
-    else:
-        member = np.asarray(subgroup)
-        if member.shape != (len(data),) or member.dtype != bool:
-            raise ValueError(f"subgroup must be a tag or one boolean per conversation ({len(data)})")
-        label = label or "subgroup"
-    keep = labels.condition == condition
-    if not keep.any():
-        raise ValueError(f"no conversation has condition {condition!r}")
-    if not member[keep].any() or member[keep].all():
-        raise ValueError(f"the subgroup {label!r} must contain some but not all conversations of {condition!r}")
+    member, label, keep = subgroup_members(
+        subgroup, label=label, tags=labels.tags, condition=labels.condition, at=condition
+    )
     models, model_key = _index(labels.model)
     key = np.where(keep, 2 * model_key + (~member).astype(int), -1)
     weights = case_weights(_index(labels.case)[0].size, n_resamples=n_resamples, seed=seed)

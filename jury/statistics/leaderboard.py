@@ -414,6 +414,26 @@ def _deltas_from(
     return out
 
 
+def subgroup_members(subgroup, *, label: str | None, tags, condition: np.ndarray, at: str):
+    """``(member, label, keep)``: one boolean per conversation for ``subgroup`` (a tag, or booleans already), its
+    label, and which conversations have condition ``at``; raises ``ValueError`` unless the subgroup holds some but
+    not all of those."""
+    if isinstance(subgroup, str):
+        member = np.array([subgroup in conversation_tags for conversation_tags in tags], dtype=bool)
+        label = label or subgroup
+    else:
+        member = np.asarray(subgroup)
+        if member.shape != (len(condition),) or member.dtype != bool:
+            raise ValueError(f"subgroup must be a tag or one boolean per conversation ({len(condition)})")
+        label = label or "subgroup"
+    keep = condition == at
+    if not keep.any():
+        raise ValueError(f"no conversation has condition {at!r}")
+    if not member[keep].any() or member[keep].all():
+        raise ValueError(f"the subgroup {label!r} must contain some but not all conversations of {at!r}")
+    return member, label, keep
+
+
 def subgroup_deltas(
     data: Conversations,
     *,
@@ -429,19 +449,9 @@ def subgroup_deltas(
     ``subgroup`` is a tag (conversations carrying it form the subgroup) or a boolean per conversation.
     """
     _check_bootstrap(n_resamples, confidence)
-    if isinstance(subgroup, str):
-        member = np.array([subgroup in tags for tags in data.tags], dtype=bool)
-        label = label or subgroup
-    else:
-        member = np.asarray(subgroup)
-        if member.shape != (len(data),) or member.dtype != bool:
-            raise ValueError(f"subgroup must be a tag or one boolean per conversation ({len(data)})")
-        label = label or "subgroup"
-    keep = data.condition == condition
-    if not keep.any():
-        raise ValueError(f"no conversation has condition {condition!r}")
-    if not member[keep].any() or member[keep].all():
-        raise ValueError(f"the subgroup {label!r} must contain some but not all conversations of {condition!r}")
+    member, label, keep = subgroup_members(
+        subgroup, label=label, tags=data.tags, condition=data.condition, at=condition
+    )
     scores, dimensions = data.with_overall()
     scores, member = scores[keep], member[keep]
     case_names, case = _index(data.case[keep])

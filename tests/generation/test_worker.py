@@ -13,13 +13,11 @@ import os
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from engine.models import CacheEntry
 from generation import services
 from generation.models import GenerationItem, GenerationRun
 from testkit.loopback import FakeProvider
-from tests.conftest import missing
 from tests.factories import make_case, make_model
 from tests.runs import scripted
 from tests.workers import (
@@ -36,15 +34,7 @@ pytestmark = pytest.mark.services
 
 
 @pytest.mark.django_db(transaction=True)
-def test_killing_the_generation_worker_mid_run_repeats_no_answered_call(tmp_path):
-    if connection.vendor != "postgresql":
-        missing("PostgreSQL via DATABASE_URL")
-    if not settings.CELERY_BROKER_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
-        missing("Redis via CELERY_BROKER_URL")
-    import redis
-
-    redis.Redis.from_url(broker_url()).flushdb()
-
+def test_killing_the_generation_worker_mid_run_repeats_no_answered_call(tmp_path, worker_services):
     for index in range(4):
         make_case(f"case-{index:04d}", color=(200, 80 + 20 * index, 60))
     model = make_model("claude-under-test", provider="anthropic", model_id="claude-test-model", max_tokens=300)

@@ -13,15 +13,12 @@ Locally, without DATABASE_URL and CELERY_BROKER_URL, this skips; in CI (IMCBENCH
 import os
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from annotation.services import ensure_roles_and_default_rubric
 from engine.models import CacheEntry
 from jury import services
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from testkit.loopback import FakeProvider
-from tests.conftest import missing
 from tests.factories import ConversationFactory
 from tests.workers import (
     broker_url,
@@ -37,15 +34,7 @@ pytestmark = pytest.mark.services
 
 
 @pytest.mark.django_db(transaction=True)
-def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path):
-    if connection.vendor != "postgresql":
-        missing("PostgreSQL via DATABASE_URL")
-    if not settings.CELERY_BROKER_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
-        missing("Redis via CELERY_BROKER_URL")
-    import redis
-
-    redis.Redis.from_url(broker_url()).flushdb()
-
+def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path, worker_services):
     ensure_roles_and_default_rubric()
     services.sync_prompts()
     judge = Judge.objects.create(key="kill-openai", provider="openai", model_id="fake-judge", accepts_images=False)

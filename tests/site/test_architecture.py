@@ -166,4 +166,8 @@ def test_every_path_the_architecture_page_names_exists():
     assert len(paths) > 40
     assert [p for p in paths if not (ROOT / p).exists()] == []
     diagram = text[text.index("## Layers") : text.index("## Where does X live")]
-    assert [p for p in re.findall(rf"\b((?:{'|'.join(PACKAGES)}|templates)/(?:[a-z_]+/)*)", diagram) if not (ROOT / p).exists()] == []
+    assert [
+        p
+        for p in re.findall(rf"\b((?:{'|'.join(PACKAGES)}|templates)/(?:[a-z_]+/)*)", diagram)
+        if not (ROOT / p).exists()
+    ] == []
