@@ -1,12 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.views.static import serve
 from kombu import Connection
 
 from annotation import selectors
@@ -39,20 +37,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
             broker.release()
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
-
-
-@require_GET
-@login_required
-def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Clinical images and other uploads, only for signed-in users holding a role; exports only for researchers."""
-    roles = roles_of(request.user)
-    if not roles:
-        raise PermissionDenied("Media files are only for accounts with a role.")
-    if path.startswith("exports/") and not roles & {Role.RESEARCHER, Role.ADMIN}:
-        raise PermissionDenied("Exports are only for researchers and admins.")
-    response = serve(request, path, document_root=settings.MEDIA_ROOT)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 @require_GET
