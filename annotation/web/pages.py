@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -40,7 +39,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-@login_required
+@role_required(Role.CLINICIAN, Role.ADJUDICATOR, Role.RESEARCHER, Role.ADMIN)
 def home(request: HttpRequest) -> HttpResponse:
     roles = roles_of(request.user)
     context = {
