@@ -10,12 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the settings a test chooses."""
+    return {
         k: v
         for k, v in os.environ.items()
         if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"}
     }
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess:
+    clean = clean_environment()
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.ALLOWED_HOSTS, s.DEBUG)"
