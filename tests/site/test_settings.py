@@ -19,14 +19,14 @@ def clean_environment() -> dict[str, str]:
     }
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess:
+def load_settings(code: str | None = None, **env: str) -> subprocess.CompletedProcess:
     clean = clean_environment()
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
+    code = code or (
+        "from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.ALLOWED_HOSTS, s.DEBUG)"
     )
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
