@@ -18,6 +18,7 @@ def clean_environment() -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"}
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # the browser tests' conftest sets it; no deployment does
     }
 
 
