@@ -4,7 +4,18 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from annotation.models import Adjudication, Annotation, Assignment, Campaign, Case, Conversation, RubricDimension, Turn
+from annotation.models import (
+    Adjudication,
+    Annotation,
+    Assignment,
+    Campaign,
+    Case,
+    Conversation,
+    Image,
+    RubricDimension,
+    Turn,
+)
+from annotation.roles import Role, roles_of
 
 
 def case_with_everything(*, key: str) -> Case:
@@ -158,3 +169,20 @@ def needs_adjudication(*, campaign: Campaign, conversation_ids: Iterable[int] | 
     return sorted(
         {cid for (cid, _), values in spread.items() if max(values) - min(values) >= campaign.adjudication_threshold}
     )
+
+
+def images_storing(*, name: str) -> list[Image]:
+    """The images whose web derivative or original is stored exactly under ``name`` (files are content-addressed:
+    one file may belong to several cases)."""
+    return list(Image.objects.filter(Q(derivative=name) | Q(original=name)))
+
+
+def may_see_a_case(*, user, case_ids: set[int]) -> bool:
+    """Whether the user may see one of these cases. Admins, researchers and adjudicators see every case; a
+    clinician only the cases of conversations they were handed in a campaign."""
+    roles = roles_of(user)
+    if roles & {Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR}:
+        return True
+    if Role.CLINICIAN in roles:
+        return Assignment.objects.filter(clinician=user, conversation__case_id__in=case_ids).exists()
+    return False

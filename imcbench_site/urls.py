@@ -1,13 +1,24 @@
 """The site's URLs: each area's URL module, mounted under its prefix (names are ``area:name``)."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from annotation.web.pages import media
+from imcbench_site.media import media
+
+
+class FaviconRedirect(RedirectView):
+    """To the favicon's static URL, looked up per request: at import time the manifest may not exist yet."""
+
+    permanent = False  # the hashed name changes with the file
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("favicon.svg")
+
 
 urlpatterns = [
-    path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
+    path("favicon.ico", FaviconRedirect.as_view(), name="favicon"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     re_path(r"^media/(?P<path>.+)$", media, name="media"),

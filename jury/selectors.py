@@ -97,6 +97,12 @@ def export_jobs(*, limit: int = 50):
     return ExportJob.objects.select_related("created_by")[:limit]
 
 
+def export_job_owning(*, name: str) -> ExportJob | None:
+    """The finished export job whose file is stored exactly under ``name``."""
+
+    return ExportJob.objects.filter(file=name, status=ExportJob.Status.DONE).first()
+
+
 def export_row_counts() -> dict[str, int]:
     """How many rows each export kind would write now (calibrated scores: conversations with a scored judgement)."""
 

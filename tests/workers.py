@@ -12,6 +12,8 @@ from django.db import connection
 
 from testkit.loopback import FakeProvider
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):
     deadline = time.monotonic() + timeout
@@ -98,9 +100,6 @@ def wait_for_the_run_to_end(run_model, run_id: int, log: Path, *, timeout: float
         interval=0.25,
         what=f"the run to finish (worker log: {log.read_text()[-3000:]})",
     )
-
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 BROKER_DB = 13  # a Redis database of its own, so no other worker picks up these tasks

@@ -1,12 +1,9 @@
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django.views.static import serve
 from kombu import Connection
 
 from annotation import selectors
@@ -15,10 +12,17 @@ from annotation.roles import Role, role_required, roles_of
 from imcbench_site.http import HtmxHttpRequest
 
 
+def _try_a_write() -> None:
+    """Rewrite one row as it is, then roll back: fails when the database is read-only."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE django_migrations SET app = app WHERE id = (SELECT MIN(id) FROM django_migrations)")
+        transaction.set_rollback(True)
+
+
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and broker state, for load balancers and operators. 503 when the database is down."""
+    """Database and broker state, for load balancers and operators. 503 when the database is down or read-only."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -26,6 +30,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["database"] = {"ok": True, "vendor": connection.vendor}
     except Exception as error:  # noqa: BLE001 — any failure is reported, not raised
         checks["database"] = {"ok": False, "error": str(error)[:200]}
+    else:
+        try:
+            _try_a_write()
+        except Exception as error:  # noqa: BLE001
+            checks["database"] = {
+                "ok": False,
+                "vendor": connection.vendor,
+                "writable": False,
+                "error": str(error)[:200],
+            }
     if not settings.CELERY_BROKER_URL:
         checks["broker"] = {"ok": True, "mode": "eager (tasks run in-process)"}
     else:
@@ -42,21 +56,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-@login_required
-def media(request: HttpRequest, path: str) -> HttpResponse:
-    """Clinical images and other uploads, only for signed-in users holding a role; exports only for researchers."""
-    roles = roles_of(request.user)
-    if not roles:
-        raise PermissionDenied("Media files are only for accounts with a role.")
-    if path.startswith("exports/") and not roles & {Role.RESEARCHER, Role.ADMIN}:
-        raise PermissionDenied("Exports are only for researchers and admins.")
-    response = serve(request, path, document_root=settings.MEDIA_ROOT)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-@require_GET
-@login_required
+@role_required(Role.CLINICIAN, Role.ADJUDICATOR, Role.RESEARCHER, Role.ADMIN)
 def home(request: HttpRequest) -> HttpResponse:
     roles = roles_of(request.user)
     context = {

@@ -27,8 +27,14 @@ def my_queue(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(Role.CLINICIAN)
 def claim(request: HttpRequest, key: str) -> HttpResponse:
-    """The clinician's next item. Safe to reload: a live lease of theirs is handed back before any new claim."""
+    """GET shows the button; POST claims the clinician's next item (a live lease of theirs is handed back first)."""
     campaign = _open_campaign_for(request, key)
+    if request.method == "GET":
+        return render(request, "annotation/claim.html", {"campaign": campaign})
+    return _claim_next(request, campaign)
+
+
+def _claim_next(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     try:
         assignment = services.claim_next(clinician=request.user, campaign=campaign)
     except AnnotationError as error:
@@ -112,12 +118,12 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
         if action == "skip":
             services.skip(assignment=assignment, clinician=request.user, reason=request.POST.get("skip_reason", ""))
             messages.info(request, "Skipped; the item goes back to the pool for others.")
-            return redirect("claim", key=assignment.campaign.key)
+            return _claim_next(request, assignment.campaign)
         data = _input_from(request, dimensions)
         if action == "submit":
             services.submit(assignment=assignment, clinician=request.user, data=data, version=_version(request))
             messages.success(request, "Submitted. Here is your next item.")
-            return redirect("claim", key=assignment.campaign.key)
+            return _claim_next(request, assignment.campaign)
         annotation = services.save_draft(
             assignment=assignment, clinician=request.user, data=data, version=_version(request)
         )

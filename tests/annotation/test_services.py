@@ -240,7 +240,7 @@ def test_blinded_workspace_never_shows_model_or_condition(client, carmen):
 def test_the_plain_form_saves_and_submits_without_javascript(client, carmen):
     make_campaign([carmen], conversations=2, overlap=1)
     client.force_login(carmen)
-    response = client.get("/work/pilot/next/")
+    response = client.post("/work/pilot/next/")
     item_url = response.url
     save_url = f"{item_url}save/"
     form = {
@@ -257,8 +257,7 @@ def test_the_plain_form_saves_and_submits_without_javascript(client, carmen):
     annotation = Annotation.objects.get()
     assert annotation.flags == [{"turn": 2, "kind": "overconfidence", "note": "too sure"}]
     response = client.post(save_url, form | {"action": "submit", "version": "1"})
-    assert response.url == "/work/pilot/next/"
-    assert client.get(response.url).url != item_url
+    assert response.url.startswith("/work/item/") and response.url != item_url  # the next item
 
 
 def test_htmx_autosave_answers_with_the_status_partial_and_conflicts_with_409(client, carmen):

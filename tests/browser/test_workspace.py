@@ -28,7 +28,8 @@ def campaign(tmp_path):
 
 
 def open_next(page, live_server):
-    page.goto(f"{live_server.url}/work/pilot/next/")
+    page.goto(f"{live_server.url}/work/")
+    page.get_by_role("button", name="Start next item").click()
     page.wait_for_url("**/work/item/*/")
 
 

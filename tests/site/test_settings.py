@@ -1,6 +1,8 @@
 """Settings come from the environment and fail loudly when they cannot be right."""
 
 import os
+import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,18 +12,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the settings a test chooses."""
+    return {
         k: v
         for k, v in os.environ.items()
         if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"}
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"  # the browser tests' conftest sets it; no deployment does
     }
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
+
+
+def load_settings(code: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    clean = clean_environment()
+    code = code or (
+        "from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.ALLOWED_HOSTS, s.DEBUG)"
     )
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -85,3 +93,51 @@ def test_the_embedded_default_creates_its_data_folder(tmp_path):
     result = load_settings(IMCBENCH_DATA_DIR=str(data))
     assert result.returncode == 0, result.stderr
     assert data.is_dir()
+
+
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "imcbench.example.org"}
+
+
+def test_check_deploy_before_collectstatic_warns_only_of_what_the_readme_explains(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **clean_environment(),
+            **PRODUCTION,
+            "IMCBENCH_DATA_DIR": str(tmp_path),
+            "STATIC_ROOT": str(tmp_path / "static-never-collected"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = re.findall(r"\((\w+\.[WE]\d+)\)", result.stdout + result.stderr)
+    assert warnings == ["security.W021"], result.stdout + result.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert all(warning in readme for warning in warnings)
+
+
+def test_https_settings_are_secure_by_default_when_debug_is_off():
+    code = (
+        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+        "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+        "getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
+    )
+    assert load_settings(code=code, **PRODUCTION).stdout.split()[-6:] == [
+        "True", "31536000", "True", "True", "True", "None"
+    ]  # fmt: skip
+    chosen = load_settings(
+        code=code, **PRODUCTION, SECURE_SSL_REDIRECT="0", SECURE_HSTS_SECONDS="60",
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )  # fmt: skip
+    assert chosen.stdout.strip().endswith("False 60 True True True ('HTTP_X_FORWARDED_PROTO', 'https')")
+    debug = load_settings(code=code)
+    assert debug.stdout.split()[-6:] == ["False", "0", "False", "False", "False", "None"]
+
+
+def test_the_favicon_redirects_to_its_static_url(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response.url == "/static/favicon.svg"

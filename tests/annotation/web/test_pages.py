@@ -131,3 +131,12 @@ def test_admin_adds_campaign_conversations_by_filter(client, imported, ada, carm
         "conv-0002-model-gpt-full",
     ]
     assert campaign.created_by == ada
+
+
+def test_an_account_with_no_role_gets_no_home_page_and_no_counts(client, imported, otto, carmen):
+    client.force_login(otto)
+    response = client.get("/")
+    assert response.status_code == 403
+    assert "annotation/home.html" not in [template.name for template in response.templates]
+    client.force_login(carmen)
+    assert client.get("/").status_code == 200

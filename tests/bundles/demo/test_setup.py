@@ -3,12 +3,18 @@
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from annotation.models import Case, Conversation, Image, ModelUnderTest
 from annotation.roles import Role, roles_of
 from bundles.demo.accounts import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+def log_in(username: str):
+    """The login throttle needs the request (its address) to authenticate."""
+    return authenticate(RequestFactory().post("/login/"), username=username, password=DEMO_PASSWORD)
 
 
 def test_setup_demo_imports_the_demo_and_creates_the_demo_accounts(tmp_path, capsys):
@@ -21,9 +27,9 @@ def test_setup_demo_imports_the_demo_and_creates_the_demo_accounts(tmp_path, cap
     assert not Conversation.objects.filter(synthetic=False).exists()
     assert Case.objects.filter(malignant=True).count() >= 6 and Case.objects.filter(rare=True).count() >= 4
     assert Image.objects.filter(original_format="DICOM").count() >= 8
-    assert roles_of(authenticate(username="admin", password=DEMO_PASSWORD)) == set(Role)
-    assert roles_of(authenticate(username="clinician1", password=DEMO_PASSWORD)) == {Role.CLINICIAN}
-    assert roles_of(authenticate(username="researcher", password=DEMO_PASSWORD)) == {Role.RESEARCHER}
+    assert roles_of(log_in("admin")) == set(Role)
+    assert roles_of(log_in("clinician1")) == {Role.CLINICIAN}
+    assert roles_of(log_in("researcher")) == {Role.RESEARCHER}
 
     call_command("setup_demo", "--force", "--bundle-dir", str(tmp_path / "demo"))
     assert "nothing changed" in capsys.readouterr().out

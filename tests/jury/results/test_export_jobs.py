@@ -184,6 +184,7 @@ def test_export_files_under_media_are_for_researchers_only(client, carmen, rex, 
     exports = Path(settings.MEDIA_ROOT) / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     (exports / "scores-1-abc.csv").write_text("conversation\n")
+    ExportJob.objects.create(kind="scores", format="csv", status="done", file="exports/scores-1-abc.csv")
     url = reverse("media", args=["exports/scores-1-abc.csv"])
     client.force_login(carmen)
     assert client.get(url).status_code == 403
