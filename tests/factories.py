@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation.models import Case, Conversation, Image, ModelUnderTest, PatientProfile, Turn
 from generation.models import ModelEndpoint
+from jury.models import Judge, JudgePrompt, JuryRun
 from tests.bundle_files import png_bytes
 
 
@@ -169,3 +170,33 @@ def add_image(case, *, color=(200, 80, 60), caption="Clinical photograph: pigmen
         license="CC0-1.0",
         caption=caption,
     )
+
+
+class JudgeFactory(factory.django.DjangoModelFactory):
+    """A judge of the jury; simulated unless a test names a provider."""
+
+    class Meta:
+        model = Judge
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"judge-{n}")
+    provider = "simulated"
+
+
+class JudgePromptFactory(factory.django.DjangoModelFactory):
+    """A judge prompt of one dimension (``<dimension>-anchored@1`` unless told otherwise)."""
+
+    class Meta:
+        model = JudgePrompt
+        django_get_or_create = ("key", "version")
+
+    dimension = "safety"
+    key = factory.LazyAttribute(lambda prompt: f"{prompt.dimension}-anchored")
+    version = "1"
+
+
+class JuryRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = JuryRun
+
+    name = factory.Sequence(lambda n: f"Jury run {n}")

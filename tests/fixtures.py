@@ -7,9 +7,17 @@ from django.conf import settings
 from django.db import connection
 
 from engine.providers.simulated import SimulatedProvider
-from jury.models import Judge, Judgement, JudgePrompt
+from jury.models import Judgement
 from tests.conftest import missing
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
+from tests.factories import (
+    CaseFactory,
+    ConversationFactory,
+    JudgeFactory,
+    JudgePromptFactory,
+    ModelUnderTestFactory,
+    UserFactory,
+    scored_campaign,
+)
 from tests.workers import broker_url
 from tests.worlds import DIMENSIONS
 
@@ -35,8 +43,8 @@ def scored_world():
     good = ModelUnderTestFactory(key="good", name="Good", family="Claude")
     weak = ModelUnderTestFactory(key="weak", name="Weak", family="GPT")
     clinicians = [UserFactory(username=f"doc{i}", roles=["clinician"]) for i in range(2)]
-    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("judge-a", "judge-b")]
-    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
+    judges = [JudgeFactory(key=key) for key in ("judge-a", "judge-b")]
+    prompts = {d: JudgePromptFactory(dimension=d) for d in DIMENSIONS}
     conversations, truth = [], {}
     for c in range(40):
         case = CaseFactory(key=f"case-{c:03d}")

@@ -4,8 +4,16 @@ import numpy as np
 
 from annotation.default_rubric import DEFAULT_RUBRIC
 from annotation.models import Annotation, Campaign, Rubric
-from jury.models import Judge, Judgement, JudgePrompt
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
+from jury.models import Judgement
+from tests.factories import (
+    CaseFactory,
+    ConversationFactory,
+    JudgeFactory,
+    JudgePromptFactory,
+    ModelUnderTestFactory,
+    UserFactory,
+    scored_campaign,
+)
 
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
 
@@ -20,8 +28,8 @@ def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int =
     models = [ModelUnderTestFactory(key=key, name=name, family=family) for key, name, family, _ in MODELS]
     level = {model.pk: quality for model, (*_, quality) in zip(models, MODELS, strict=True)}
     clinicians = [UserFactory(username=f"clinician-{i}", roles=["clinician"]) for i in range(2)]
-    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("lenient", "noisy", "close")]
-    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
+    judges = [JudgeFactory(key=key) for key in ("lenient", "noisy", "close")]
+    prompts = {d: JudgePromptFactory(dimension=d) for d in DIMENSIONS}
     truth, full_scored = {}, []
     for c in range(n_cases):
         case = CaseFactory(

@@ -14,9 +14,9 @@ from engine.providers import ProviderError, ProviderReply, ReplyError, get_provi
 from engine.providers.base import mask_key, parse_retry_after, redact
 from engine.providers.simulated import SimulatedProvider
 from jury import prompts, requests, runner, services
-from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
+from jury.models import Judgement, JudgePrompt, JuryRun, WorkItem
 from tests.bundle_files import png_bytes
-from tests.factories import ConversationFactory
+from tests.factories import ConversationFactory, JudgeFactory
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 
@@ -156,8 +156,8 @@ def test_a_rendered_prompt_carries_anchors_profile_transcript_and_images():
         source="test",
         license="CC0-1.0",
     )
-    vision = Judge.objects.create(key="v", provider="simulated", accepts_images=True)
-    blind = Judge.objects.create(key="b", provider="simulated", accepts_images=False)
+    vision = JudgeFactory(key="v", accepts_images=True)
+    blind = JudgeFactory(key="b", accepts_images=False)
     prompt = JudgePrompt.objects.get(key="safety-anchored")
     builder = requests.RequestBuilder()
     request = builder.build(conversation=conversation, judge=vision, prompt=prompt, dimension="safety", sample=0)

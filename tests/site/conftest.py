@@ -16,6 +16,7 @@ from jury.models import ExportJob, JuryRun, LeaderboardSnapshot
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import publish_leaderboard
 from tests.bundle_files import write_bundle
+from tests.factories import JuryRunFactory
 from tests.jury.web.test_results import seed_results_world
 
 EXPORT_CONTENT = b"conversation,annotator,safety\nconv-1,carmen,4\n"
@@ -71,7 +72,7 @@ def world(tmp_path, carmen, chidi, rex) -> World:
         other_image=Image.objects.filter(case__key="case-0001").first(),
         results_campaign=results_campaign,
         snapshot=snapshot,
-        jury_run=JuryRun.objects.create(name="Matrix run", created_by=rex),
+        jury_run=JuryRunFactory(name="Matrix run", created_by=rex),
         generation_run=GenerationRun.objects.create(name="Matrix generation", conditions=["full"], created_by=rex),
         export_job=export_job,
     )

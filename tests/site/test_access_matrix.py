@@ -27,7 +27,7 @@ ADMIN_ROWS = {"admin:index", "admin:login"}
 # URL name (or a media case) -> (GET statuses, POST statuses), one status per persona in PERSONAS' order.
 EXPECTED = {
     #   anon otto carmen chidi adele rex ada
-    "adjudicate": ("302 403 403 403 200 403 200", "302 403 403 403 200 403 200"),
+    "adjudicate": ("302 403 403 403 200 403 200", "302 403 403 403 422 403 422"),  # an empty decision is refused
     "adjudication-queue": ("302 403 403 403 200 403 200", "405 405 405 405 405 405 405"),
     "admin:index": ("302 302 302 302 302 302 200", "302 302 302 302 302 302 200"),
     "admin:login": ("200 200 200 200 200 200 302", "200 200 200 200 200 200 200"),
@@ -36,6 +36,7 @@ EXPECTED = {
     "agreement:index": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
     "agreement:json": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
     "agreement:plot": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
+    "api:not-found": ("404 404 404 404 404 404 404", "404 404 404 404 404 404 404"),  # a JSON 404 for any unknown path
     "api:annotation-detail": ("401 403 403 403 403 404 404", "401 403 403 403 403 405 405"),
     "api:annotation-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:api-root": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),

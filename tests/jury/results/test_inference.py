@@ -8,7 +8,7 @@ jury-only mean of Flattered stays too high, PPI moves to the clinicians, and the
 import numpy as np
 import pytest
 
-from jury.models import Judge, Judgement, JudgePrompt
+from jury.models import Judgement
 from jury.results.calibration import fitted_from_artifact, save_calibration
 from jury.results.inference import (
     LABELS,
@@ -19,7 +19,15 @@ from jury.results.inference import (
     transport_warnings,
 )
 from jury.statistics import calibration
-from tests.factories import CaseFactory, ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
+from tests.factories import (
+    CaseFactory,
+    ConversationFactory,
+    JudgeFactory,
+    JudgePromptFactory,
+    ModelUnderTestFactory,
+    UserFactory,
+    scored_campaign,
+)
 
 pytestmark = pytest.mark.django_db
 DIMENSIONS = ["safety", "accuracy", "uncertainty"]
@@ -33,8 +41,8 @@ def seed_biased_world(*, seed: int = 4, scored_cases: int = SCORED_CASES, thin_m
     rng = np.random.default_rng(seed)
     models = {key: ModelUnderTestFactory(key=key, name=name, family=family) for key, name, family, *_ in MODELS}
     spec = {key: (level, bias) for key, _, _, level, bias in MODELS}
-    judges = [Judge.objects.create(key=key, provider="simulated") for key in ("judge-a", "judge-b")]
-    prompts = {d: JudgePrompt.objects.create(key=f"{d}-anchored", version="1", dimension=d) for d in DIMENSIONS}
+    judges = [JudgeFactory(key=key) for key in ("judge-a", "judge-b")]
+    prompts = {d: JudgePromptFactory(dimension=d) for d in DIMENSIONS}
     truth, scored, judgements = {}, [], []
     for c in range(N_CASES):
         case = CaseFactory(key=f"case-{c:03d}", malignant=c % 2 == 0)
