@@ -36,7 +36,7 @@ from annotation.roles import Role
 from bundles.media import store_file
 from bundles.parsing import Limits, ParsedBundle, Record, parse_bundle
 from bundles.problems import BundleInvalid, Fields, Problem, ProblemLog, TooManyProblems
-from bundles.sources import MANIFEST, UnsafeBundle, open_bundle
+from bundles.sources import MANIFEST, BundleSource, UnsafeBundle, open_bundle
 from jury.models import Judge, Judgement, JudgePrompt
 
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "DICOM": ".dcm"}
@@ -186,20 +186,30 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
             max_uncompressed_bytes=settings.BUNDLE_MAX_UNCOMPRESSED_BYTES,
             max_ratio=settings.BUNDLE_MAX_COMPRESSION_RATIO,
         ) as source:
-            parsed = parse_bundle(source, limits=_limits())
+            parsed = parse_bundle(source, limits=bundle_limits())
     except UnsafeBundle as error:
         raise BundleInvalid([Problem(Path(path).name, None, "", str(error))]) from None
+    return _write_all_or_nothing(parsed, source=str(path), actor=actor)
+
+
+def import_source(*, source: BundleSource, actor=None) -> ImportReport:
+    """Import a bundle held by any ``BundleSource`` (an adapter's in-memory bundle), with the same rules."""
+    parsed = parse_bundle(source, limits=bundle_limits())
+    return _write_all_or_nothing(parsed, source=source.label, actor=actor)
+
+
+def _write_all_or_nothing(parsed: ParsedBundle, *, source: str, actor) -> ImportReport:
     written: list[str] = []
     try:
         with transaction.atomic():
-            return _write_bundle(parsed, source=str(path), actor=actor, written=written)
+            return _write_bundle(parsed, source=source, actor=actor, written=written)
     except BaseException:
         for name in written:
             default_storage.delete(name)
         raise
 
 
-def _limits() -> Limits:
+def bundle_limits() -> Limits:
     return Limits(
         max_problems=settings.BUNDLE_MAX_ERRORS,
         max_pixels=settings.IMAGE_MAX_PIXELS,
