@@ -92,11 +92,9 @@ class ChatConverter:
         turns, system_prompts = self._messages(raw, fields, origin, values["case"])
         if None in (values["case"], values["model"], turns):
             return
-        consumed = {path.split(".")[0] for name, path in origin.fields.items() if not path.startswith("metadata.")}
-        metadata = {k: v for k, v in raw.items() if k not in consumed | {"messages", "metadata"}}
-        if isinstance(raw.get("metadata"), dict):
-            inner = {p.split(".")[1] for p in origin.fields.values() if p.startswith("metadata.")}
-            metadata = {k: v for k, v in raw["metadata"].items() if k not in inner} | metadata
+        metadata = _without(raw, [p for n, p in origin.fields.items() if n in self.mapping.fields])
+        metadata.pop("messages", None)
+        metadata = (metadata.pop("metadata", None) if isinstance(raw.get("metadata"), dict) else {}) | metadata
         record = {
             "id": values["id"] if values["id"] is not None else f"chat-{_digest(raw)[:24]}",
             "case": values["case"],
@@ -305,6 +303,22 @@ class ChatConverter:
             "dimensions": dimensions or DEFAULT_DIMENSIONS,
             "models": models,
         }
+
+
+def _without(raw: dict, paths: list[str]) -> dict:
+    """A copy of ``raw`` without the (dotted) ``paths`` the mapping consumed; objects they empty go too."""
+    copy = json.loads(json.dumps(raw, default=str))
+    for path in paths:
+        *parents, leaf = path.split(".")
+        chain = [copy]
+        for part in parents:
+            chain.append(chain[-1].get(part) if isinstance(chain[-1], dict) else None)
+        if isinstance(chain[-1], dict) and leaf in chain[-1]:
+            del chain[-1][leaf]
+            for parent, part in zip(reversed(chain[:-1]), reversed(parents), strict=True):
+                if parent[part] == {}:
+                    del parent[part]
+    return copy
 
 
 def _digest(value: object) -> str:
