@@ -5,6 +5,9 @@ problems is written, inside one transaction, after ``_Resolver`` has checked its
 the database. Files written to media storage are removed again if that transaction fails. Records whose id
 already exists with the same content are left as they are, so re-importing a bundle changes nothing; an id that
 exists with different content is a conflict and fails the import.
+
+It is long because it holds the resolver and one writer per record kind, beside the two entry points (a path, and
+any ``BundleSource`` such as an adapter's in-memory bundle), so the whole write reads in one place.
 """
 
 from collections import defaultdict
