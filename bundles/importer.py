@@ -5,6 +5,9 @@ problems is written, inside one transaction, after ``_Resolver`` has checked its
 the database. Files written to media storage are removed again if that transaction fails. Records whose id
 already exists with the same content are left as they are, so re-importing a bundle changes nothing; an id that
 exists with different content is a conflict and fails the import.
+
+It is long because it holds the resolver and one writer per record kind, beside the two entry points (a path, and
+any ``BundleSource`` such as an adapter's in-memory bundle), so the whole write reads in one place.
 """
 
 from collections import defaultdict
@@ -36,7 +39,7 @@ from annotation.roles import Role
 from bundles.media import store_file
 from bundles.parsing import Limits, ParsedBundle, Record, parse_bundle
 from bundles.problems import BundleInvalid, Fields, Problem, ProblemLog, TooManyProblems
-from bundles.sources import MANIFEST, UnsafeBundle, open_bundle
+from bundles.sources import MANIFEST, BundleSource, UnsafeBundle, open_bundle
 from jury.models import Judge, Judgement, JudgePrompt
 
 IMAGE_SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "DICOM": ".dcm"}
@@ -186,20 +189,30 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
             max_uncompressed_bytes=settings.BUNDLE_MAX_UNCOMPRESSED_BYTES,
             max_ratio=settings.BUNDLE_MAX_COMPRESSION_RATIO,
         ) as source:
-            parsed = parse_bundle(source, limits=_limits())
+            parsed = parse_bundle(source, limits=bundle_limits())
     except UnsafeBundle as error:
         raise BundleInvalid([Problem(Path(path).name, None, "", str(error))]) from None
+    return _write_all_or_nothing(parsed, source=str(path), actor=actor)
+
+
+def import_source(*, source: BundleSource, actor=None) -> ImportReport:
+    """Import a bundle held by any ``BundleSource`` (an adapter's in-memory bundle), with the same rules."""
+    parsed = parse_bundle(source, limits=bundle_limits())
+    return _write_all_or_nothing(parsed, source=source.label, actor=actor)
+
+
+def _write_all_or_nothing(parsed: ParsedBundle, *, source: str, actor) -> ImportReport:
     written: list[str] = []
     try:
         with transaction.atomic():
-            return _write_bundle(parsed, source=str(path), actor=actor, written=written)
+            return _write_bundle(parsed, source=source, actor=actor, written=written)
     except BaseException:
         for name in written:
             default_storage.delete(name)
         raise
 
 
-def _limits() -> Limits:
+def bundle_limits() -> Limits:
     return Limits(
         max_problems=settings.BUNDLE_MAX_ERRORS,
         max_pixels=settings.IMAGE_MAX_PIXELS,

@@ -102,7 +102,7 @@ class ParsedBundle:
     content_hash: str = ""
 
 
-def _read_json_lines(source: BundleSource, name: str, log: ProblemLog, *, required: bool):
+def read_json_lines(source: BundleSource, name: str, log: ProblemLog, *, required: bool):
     """Yield ``(line_number, object)`` for each non-blank line; bad lines are logged and skipped."""
     if not source.exists(name):
         if required:
@@ -477,7 +477,7 @@ def _parse_all(source: BundleSource, log: ProblemLog, limits: Limits) -> ParsedB
     parsed = ParsedBundle(manifest=manifest, dimensions=dimensions, models=models)
     synthetic_bundle = manifest.get("synthetic") is True
     images_seen: dict[str, tuple[int, str]] = {}
-    for line, raw in _read_json_lines(source, CASES, log, required=True):
+    for line, raw in read_json_lines(source, CASES, log, required=True):
         fields = Fields(raw, log=log, file=CASES, line=line)
         data = _parse_case(fields, source, images_seen)
         if data:
@@ -494,18 +494,18 @@ def _parse_all(source: BundleSource, log: ProblemLog, limits: Limits) -> ParsedB
             parsed.images[image["file"]].checksum for image in case.data["images"] if image["file"] in parsed.images
         ]
         case.hash = content_hash({k: v for k, v in case.data.items() if k != "summary"})
-    for line, raw in _read_json_lines(source, CONVERSATIONS, log, required=True):
+    for line, raw in read_json_lines(source, CONVERSATIONS, log, required=True):
         fields = Fields(raw, log=log, file=CONVERSATIONS, line=line)
         data = _parse_conversation(fields, synthetic_bundle, limits)
         if data:
             _add_unique(parsed.conversations, Record((data["id"],), data, CONVERSATIONS, line), fields, "id")
-    for line, raw in _read_json_lines(source, ANNOTATIONS, log, required=False):
+    for line, raw in read_json_lines(source, ANNOTATIONS, log, required=False):
         fields = Fields(raw, log=log, file=ANNOTATIONS, line=line)
         data = _parse_annotation(fields, dimensions, limits)
         if data:
             key = (data["conversation"], data["annotator"])
             _add_unique(parsed.annotations, Record(key, data, ANNOTATIONS, line), fields, "annotator")
-    for line, raw in _read_json_lines(source, JUDGEMENTS, log, required=False):
+    for line, raw in read_json_lines(source, JUDGEMENTS, log, required=False):
         fields = Fields(raw, log=log, file=JUDGEMENTS, line=line)
         data = _parse_judgement(fields, dimensions, limits)
         if data:

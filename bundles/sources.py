@@ -78,6 +78,25 @@ class DirectorySource(BundleSource):
         return (self.root / name).read_bytes()
 
 
+class MemorySource(BundleSource):
+    """A bundle built in memory (by an adapter): ``files`` maps each normalised path to its bytes."""
+
+    def __init__(self, label: str, files: dict[str, bytes]):
+        super().__init__(label)
+        self.files = files
+
+    def names(self) -> set[str]:
+        return set(self.files)
+
+    def exists(self, name: str) -> bool:
+        return name in self.files
+
+    def read(self, name: str) -> bytes:
+        if name not in self.files:
+            raise FileNotFoundError(name)
+        return self.files[name]
+
+
 class ZipSource(BundleSource):
     def __init__(self, path: Path, *, max_uncompressed_bytes: int, max_ratio: int):
         super().__init__(str(path))

@@ -1,5 +1,6 @@
 """A small, valid benchmark bundle written on demand, which tests then break one field at a time."""
 
+import base64
 import io
 import json
 import shutil
@@ -222,3 +223,57 @@ def zip_with_members(target: Path, members: dict[str, bytes]) -> Path:
         for name, data in members.items():
             archive.writestr(name, data)
     return target
+
+
+def data_url(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def chat_lines(image: bytes | None = None) -> list[dict]:
+    """Three OpenAI-format chat lines: a system prompt, an embedded image shared by two cases, metadata."""
+    url = data_url(image or png_bytes())
+    return [
+        {
+            "messages": [
+                {"role": "system", "content": "You are a careful dermatology assistant."},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "This mole has grown. Should I worry?"},
+                        {"type": "image_url", "image_url": {"url": url}},
+                    ],
+                },
+                {"role": "assistant", "content": "Its irregular border deserves a dermatologist's look soon."},
+            ],
+            "case": "chat-case-1",
+            "model": "chat-model",
+            "metadata": {"condition": "full", "family": "GPT", "diagnosis": "melanoma", "source_run": 7},
+        },
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]},
+                {"role": "assistant", "content": "What would you like to know about it?"},
+            ],
+            "case": "chat-case-2",
+            "model": "chat-model",
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Is it the same lesion as before?"},
+                {"role": "assistant", "content": "It looks similar."},
+            ],
+            "case": "chat-case-1",
+            "model": "chat-model",
+            "condition": "no_image",
+        },
+    ]
+
+
+def write_chat(path: Path, lines: list, *, raw_lines: dict[int, str] | None = None) -> Path:
+    """``lines`` as JSON Lines; ``raw_lines`` replaces (1-based) lines with text as it stands."""
+    text = [json.dumps(line) for line in lines]
+    for number, raw in (raw_lines or {}).items():
+        text.insert(number - 1, raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text) + "\n")
+    return path

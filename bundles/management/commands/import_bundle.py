@@ -3,20 +3,37 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from bundles.adapters import ADAPTERS
+from bundles.adapters.mapping import FIELDS, load_mapping
 from bundles.importer import import_bundle
 from bundles.problems import BundleInvalid
 
 
 class Command(BaseCommand):
-    help = "Import a benchmark bundle (a directory or a .zip). All or nothing: any problem changes nothing."
+    help = (
+        "Import a benchmark bundle (a directory or a .zip), or with --from a chat log or dataset "
+        "(docs/adapters.md). All or nothing: any problem changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
+        parser.add_argument("--from", dest="adapter", choices=sorted(ADAPTERS), help="Read another format")
+        parser.add_argument("--mapping", type=Path, help="JSON or TOML file: fields, roles and defaults")
+        for name in FIELDS:
+            parser.add_argument(
+                f"--{name.replace('_', '-')}-key", dest=f"key_{name}", metavar="KEY", help=f"metadata key of {name}"
+            )
 
-    def handle(self, *args, path: Path, **options):
+    def handle(self, *args, path: Path, adapter: str | None, mapping: Path | None, **options):
         started = time.perf_counter()
+        overrides = {name: options[f"key_{name}"] for name in FIELDS if options.get(f"key_{name}")}
         try:
-            report = import_bundle(path=path)
+            if adapter:
+                report = ADAPTERS[adapter](path=path, mapping=load_mapping(path=mapping, overrides=overrides))
+            elif mapping or overrides:
+                raise CommandError("--mapping and --*-key options need --from")
+            else:
+                report = import_bundle(path=path)
         except BundleInvalid as error:
             count = len(error.problems)
             raise CommandError(
