@@ -42,7 +42,7 @@ def test_the_upload_request_queues_the_import_instead_of_running_it(client, ada,
 
 
 def test_a_bundle_that_crashed_the_upload_is_rejected_with_its_problem(
-    client, ada, tmp_path, django_capture_on_commit_callbacks
+    client, ada, tmp_path, django_capture_on_commit_callbacks, eager_celery
 ):
     records = copy.deepcopy(base_records())
     records["cases"][0]["profile"]["entry"][2]["resource"]["dosage"] = 5

@@ -69,7 +69,7 @@ def test_admin_case_page_shows_image_profile_and_conversations(client, imported,
 
 
 def test_admin_bundle_upload_imports_a_zip_and_lists_problems(
-    client, ada, tmp_path, django_capture_on_commit_callbacks
+    client, ada, tmp_path, django_capture_on_commit_callbacks, eager_celery
 ):
     from tests.bundle_files import base_records, zip_directory
 
