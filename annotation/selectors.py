@@ -4,7 +4,17 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from annotation.models import Adjudication, Annotation, Assignment, Campaign, Case, Conversation, RubricDimension, Turn
+from annotation.models import (
+    Adjudication,
+    Annotation,
+    Assignment,
+    Campaign,
+    Case,
+    Conversation,
+    RubricDimension,
+    Selection,
+    Turn,
+)
 
 
 def case_with_everything(*, key: str) -> Case:
@@ -158,3 +168,8 @@ def needs_adjudication(*, campaign: Campaign, conversation_ids: Iterable[int] | 
     return sorted(
         {cid for (cid, _), values in spread.items() if max(values) - min(values) >= campaign.adjudication_threshold}
     )
+
+
+def selection_probabilities(*, campaign: Campaign) -> dict[int, float]:
+    """Conversation id -> the probability recorded when it was selected for the campaign's clinicians."""
+    return dict(Selection.objects.filter(campaign=campaign).values_list("conversation_id", "probability"))

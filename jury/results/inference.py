@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.models import Campaign
+from annotation.selectors import selection_probabilities
 from jury.results.inputs import clinician_targets, conversation_facts, judgement_matrix
 from jury.statistics import calibration
 from jury.statistics.inference import JuryConversations, ppi_ablation_deltas, ppi_leaderboard, ppi_subgroup_deltas
@@ -100,6 +101,7 @@ def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> Camp
     by_id = conversation_facts(conversation_ids=ids)
     facts = [by_id[cid] for cid in ids]
     data = JuryConversations.build(
+        selection_probability=recorded_probabilities(campaign=campaign, conversation_ids=ids),
         case=[f["case__key"] for f in facts],
         model=[f["model__name"] for f in facts],
         family=[f["model__family"] for f in facts],
@@ -111,6 +113,16 @@ def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> Camp
         tags=[{t for t in ("malignant", "rare") if f[f"case__{t}"]} for f in facts],
     )
     return CampaignConversations(data, ids, facts, judges)
+
+
+def recorded_probabilities(*, campaign: Campaign, conversation_ids: list[int]) -> np.ndarray | None:
+    """The selection probability recorded for each conversation (NaN where none), or None when the campaign has
+    recorded none (uniform selection: plain means). A clinician-scored conversation without a record while
+    others have one is refused by ``JuryConversations.build``: its weight would be unknown."""
+    recorded = selection_probabilities(campaign=campaign)
+    if not recorded:
+        return None
+    return np.array([recorded.get(cid, np.nan) for cid in conversation_ids], dtype=float)
 
 
 def clinician_set_hash(*, campaign: Campaign, dimensions: list[str]) -> str:
