@@ -196,9 +196,12 @@ def _candidates(*, campaign: Campaign, clinician, now: datetime) -> list[int]:
     )
     reviewed = Selection.objects.filter(campaign=campaign, conversation_id=OuterRef("conversation_id"), review=True)
     review_first = campaign.sampling_design == Campaign.SamplingDesign.ACTIVE
+    members = Campaign.conversations.through.objects.filter(campaign=campaign)
+    chosen = Selection.objects.filter(campaign=campaign)
+    if chosen.exists():  # a design selected the conversations: only those go to clinicians
+        members = members.filter(conversation_id__in=chosen.values("conversation_id"))
     untouched = list(
-        Campaign.conversations.through.objects.filter(campaign=campaign)
-        .exclude(conversation_id__in=submitted.values("conversation_id"))
+        members.exclude(conversation_id__in=submitted.values("conversation_id"))
         .exclude(conversation_id__in=leased.values("conversation_id"))
         .exclude(conversation_id__in=done)
         .exclude(conversation_id__in=skipped)
@@ -216,6 +219,10 @@ def _candidates(*, campaign: Campaign, clinician, now: datetime) -> list[int]:
     excluded = set(done.values_list("conversation_id", flat=True)) | set(
         skipped.values_list("conversation_id", flat=True)
     )
+    if chosen.exists():
+        excluded |= set(
+            Campaign.conversations.through.objects.filter(campaign=campaign).values_list("conversation_id", flat=True)
+        ) - set(chosen.values_list("conversation_id", flat=True))
     open_ids = (pk for pk, n in taken.items() if n < campaign.overlap and pk not in excluded)
 
     def preference(pk: int) -> tuple:

@@ -80,9 +80,12 @@ class CampaignConversations:
     judges: list[str]
 
 
-def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> CampaignConversations:
+def campaign_conversations(
+    *, campaign: Campaign, dimensions: list[str], probabilities: bool = True
+) -> CampaignConversations:
     """Every judged conversation: judges × dimensions (samples averaged), the campaign's clinician figure where
-    scored (adjudicated first), case, model, family, condition and the malignant / rare tags."""
+    scored (adjudicated first), case, model, family, condition, the malignant / rare tags and, with
+    ``probabilities``, the selection probabilities recorded (:func:`recorded_probabilities`)."""
     matrices = {d: judgement_matrix(dimension=d) for d in dimensions}
     ids = sorted({cid for m in matrices.values() for cid in m.conversation_ids})
     if not ids:
@@ -101,7 +104,9 @@ def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> Camp
     by_id = conversation_facts(conversation_ids=ids)
     facts = [by_id[cid] for cid in ids]
     data = JuryConversations.build(
-        selection_probability=recorded_probabilities(campaign=campaign, conversation_ids=ids),
+        selection_probability=recorded_probabilities(campaign=campaign, conversation_ids=ids)
+        if probabilities
+        else None,
         case=[f["case__key"] for f in facts],
         model=[f["model__name"] for f in facts],
         family=[f["model__family"] for f in facts],

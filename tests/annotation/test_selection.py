@@ -80,3 +80,14 @@ def test_active_serves_the_review_queue_first(carmen):
         served.append(assignment.conversation_id)
         services.skip(assignment=assignment, clinician=carmen, reason="test")
     assert sorted(served) == sorted(flagged)
+
+
+def test_once_a_design_has_selected_only_the_selected_conversations_are_served(carmen):
+    campaign = make_campaign([carmen])
+    ids = list(campaign.conversations.order_by("pk").values_list("pk", flat=True))
+    services.record_selection(campaign=campaign, probabilities={ids[1]: 0.4, ids[4]: 0.4})
+    served = []
+    while assignment := services.claim_next(clinician=carmen, campaign=campaign):
+        served.append(assignment.conversation_id)
+        services.skip(assignment=assignment, clinician=carmen, reason="test")
+    assert sorted(served) == [ids[1], ids[4]]
