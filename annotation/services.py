@@ -1,5 +1,7 @@
-"""Writes of the annotation app: campaigns, claiming work under a lease, drafts, submission, skipping, revision
-and adjudication. Each records an audit event; none overwrites data silently."""
+"""Writes of the annotation app: campaigns, their sampling design and recorded selection probabilities, claiming
+work under a lease, drafts, submission, skipping, revision and adjudication. Each records an audit event; none
+overwrites data silently. It is long because every write a campaign's clinicians cause shares its locking and
+audit helpers here."""
 
 import heapq
 from collections import Counter
