@@ -1,5 +1,4 @@
-"""Writes of the jury: prompts from files, demo judges, runs and their work items, launching, cancelling, retrying,
-and drawing which conversations go to clinicians."""
+"""Writes of the jury: prompts from files, demo judges, runs and their work items, launching, cancelling, retrying."""
 
 from __future__ import annotations
 
@@ -7,18 +6,14 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import services as annotation_services
-from annotation.models import Campaign, Conversation
+from annotation.models import Conversation
 from jury import prompts as prompt_files
 from jury import tasks
 from jury.estimates import estimate_run
 from jury.models import Judge, JudgePrompt, JuryRun, WorkItem
-from jury.results.inference import campaign_conversations
-from jury.statistics import selection
 
 
 class JuryError(ValueError):
@@ -248,38 +243,3 @@ def run_demo_jury(*, created_by=None, dimensions: tuple[str, ...] = ("safety", "
     run = create_run(name="Demo jury (simulated judges)", judges=judges, prompts=prompts, created_by=created_by)
     estimate_run(run=run)
     return launch_run(run=run)
-
-
-# ------------------------------------------------------------------------------------------------ selection
-
-
-def select_for_clinicians(
-    *, campaign: Campaign, budget: float, dimensions: list[str], seed: int, actor=None
-) -> list[int]:
-    """Draw which of the campaign's judged conversations go to its clinicians under its sampling design
-    (:mod:`jury.statistics.selection`; ``budget`` the expected number, or a share of them when < 1) and record
-    the probability each selected one had, once. Under ``active``, targeted review on ``safety`` (π = 1)."""
-    found = campaign_conversations(campaign=campaign, dimensions=dimensions, probabilities=False)
-    members = set(campaign.conversations.values_list("pk", flat=True))
-    rows = np.array([i for i, cid in enumerate(found.conversation_ids) if cid in members], dtype=int)
-    if rows.size == 0:
-        raise JuryError(f"No conversation of campaign {campaign.name!r} has a jury score to select by.")
-    x = found.data.judge_scores[rows]
-    design = campaign.sampling_design
-    review = None
-    if design == Campaign.SamplingDesign.ACTIVE and "safety" in dimensions:
-        review = selection.review_mask(x, dimension=dimensions.index("safety"))
-    labels = found.data.labels
-    stratum = selection.strata(labels.model[rows], labels.condition[rows])
-    expected = budget * rows.size if budget < 1 else budget
-    try:
-        pi = selection.selection_probabilities(design, judge_scores=x, budget=expected, stratum=stratum, review=review)
-    except ValueError as error:
-        raise JuryError(str(error)) from None
-    chosen, pi = selection.draw(pi, seed=seed)
-    ids = [found.conversation_ids[i] for i in rows]
-    flagged = [] if review is None else [ids[i] for i in chosen if review[i]]
-    annotation_services.record_selection(
-        campaign=campaign, probabilities={ids[i]: float(pi[i]) for i in chosen}, review=flagged, actor=actor
-    )
-    return [ids[i] for i in chosen]
