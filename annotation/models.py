@@ -218,6 +218,11 @@ class Campaign(models.Model):
         OPEN = "open"
         LOCKED = "locked"
 
+    class SamplingDesign(models.TextChoices):
+        UNIFORM = "uniform"
+        STRATIFIED = "stratified"
+        ACTIVE = "active"
+
     key = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT)
@@ -235,6 +240,13 @@ class Campaign(models.Model):
         help_text="Scores on a dimension differing by at least this much send a conversation to adjudication.",
     )
     seed = models.PositiveIntegerField(default=0, help_text="Orders ties when handing out work, reproducibly.")
+    sampling_design = models.CharField(
+        max_length=12,
+        choices=SamplingDesign.choices,
+        default=SamplingDesign.UNIFORM,
+        help_text="How conversations are chosen for clinicians (docs/inference.md); active serves the review queue "
+        "first. Probabilities already recorded never change when this does.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
@@ -274,6 +286,35 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clinician} on {self.conversation.key} ({self.state})"
+
+
+class Selection(models.Model):
+    """The probability a conversation had of being sent to the campaign's clinicians, recorded when it was selected
+    and never changed (the estimates weight its clinician scores by 1 / probability)."""
+
+    campaign = models.ForeignKey(Campaign, related_name="selections", on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, related_name="selections", on_delete=models.PROTECT)
+    probability = models.FloatField(validators=[MinValueValidator(0.0)])
+    review = models.BooleanField(default=False, help_text="Targeted review: sent with probability 1, served first.")
+    design = models.CharField(max_length=12, choices=Campaign.SamplingDesign.choices)
+    selected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "conversation"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "conversation"], name="one_selection_per_conversation"),
+            models.CheckConstraint(
+                condition=models.Q(probability__gt=0, probability__lte=1), name="selection_probability_in_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation.key} in {self.campaign} (π = {self.probability:.3g})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("a recorded selection probability is never changed")
+        super().save(*args, **kwargs)
 
 
 class Annotation(models.Model):

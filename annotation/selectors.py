@@ -13,6 +13,7 @@ from annotation.models import (
     Conversation,
     Image,
     RubricDimension,
+    Selection,
     Turn,
 )
 from annotation.roles import Role, roles_of
@@ -186,3 +187,8 @@ def may_see_a_case(*, user, case_ids: set[int]) -> bool:
     if Role.CLINICIAN in roles:
         return Assignment.objects.filter(clinician=user, conversation__case_id__in=case_ids).exists()
     return False
+
+
+def selection_probabilities(*, campaign: Campaign) -> dict[int, float]:
+    """Conversation id -> the probability recorded when it was selected for the campaign's clinicians."""
+    return dict(Selection.objects.filter(campaign=campaign).values_list("conversation_id", "probability"))

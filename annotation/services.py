@@ -1,15 +1,17 @@
-"""Writes of the annotation app: campaigns, claiming work under a lease, drafts, submission, skipping, revision
-and adjudication. Each records an audit event; none overwrites data silently."""
+"""Writes of the annotation app: campaigns, their sampling design and recorded selection probabilities, claiming
+work under a lease, drafts, submission, skipping, revision and adjudication. Each records an audit event; none
+overwrites data silently. It is long because every write a campaign's clinicians cause shares its locking and
+audit helpers here."""
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation.default_rubric import install_roles_and_default_rubric
@@ -25,6 +27,7 @@ from annotation.models import (
     Conversation,
     Rubric,
     RubricDimension,
+    Selection,
 )
 from annotation.roles import Role, roles_of
 from annotation.selectors import needs_adjudication
@@ -110,6 +113,48 @@ def create_campaign(
     return campaign
 
 
+def set_sampling_design(*, campaign: Campaign, design: str, actor=None) -> Campaign:
+    """Switch how conversations are chosen from now on; probabilities already recorded stay as they were."""
+    if design not in Campaign.SamplingDesign.values:
+        designs = ", ".join(Campaign.SamplingDesign.values)
+        raise AnnotationError(f"Unknown sampling design {design!r}: one of {designs}.")
+    before, campaign.sampling_design = campaign.sampling_design, design
+    campaign.save(update_fields=["sampling_design"])
+    record(actor=actor, action="set_sampling_design", target=campaign.key, before=before, after=design)
+    return campaign
+
+
+def record_selection(
+    *, campaign: Campaign, probabilities: Mapping[int, float], review: Iterable[int] = (), actor=None
+) -> int:
+    """Record, for each conversation id selected for clinicians, the probability it had of being selected under
+    the campaign's current design (review items: 1). A conversation already recorded keeps its first record: a
+    probability is never changed. Returns how many were recorded now."""
+    flagged = set(review)
+    members = set(campaign.conversations.filter(pk__in=list(probabilities)).values_list("pk", flat=True))
+    problems = [cid for cid, p in probabilities.items() if cid not in members or not 0 < float(p) <= 1]
+    if problems or not flagged <= set(probabilities) or any(float(probabilities[c]) != 1 for c in flagged):
+        raise AnnotationError(
+            "Every selected conversation must belong to the campaign with a probability in (0, 1], review items 1; "
+            f"not so for {sorted(problems or flagged - set(probabilities))[:5]}."
+        )
+    known = set(Selection.objects.filter(campaign=campaign).values_list("conversation_id", flat=True))
+    rows = [
+        Selection(
+            campaign=campaign,
+            conversation_id=cid,
+            probability=float(p),
+            review=cid in flagged,
+            design=campaign.sampling_design,
+        )
+        for cid, p in probabilities.items()
+        if cid not in known
+    ]
+    Selection.objects.bulk_create(rows, ignore_conflicts=True)
+    record(actor=actor, action="record_selection", target=campaign.key, design=campaign.sampling_design, n=len(rows))
+    return len(rows)
+
+
 def _slots_taken_now(campaign: Campaign, conversation_id: int, now: datetime, clinician) -> int:
     submitted = Annotation.objects.filter(
         campaign=campaign, conversation_id=conversation_id, status=Annotation.Status.SUBMITTED
@@ -151,14 +196,20 @@ def _candidates(*, campaign: Campaign, clinician, now: datetime) -> list[int]:
         .exclude(conversation_id__in=skipped)
         .values_list("conversation_id", flat=True)
     )
+    reviewed = Selection.objects.filter(campaign=campaign, conversation_id=OuterRef("conversation_id"), review=True)
+    review_first = campaign.sampling_design == Campaign.SamplingDesign.ACTIVE
+    members = Campaign.conversations.through.objects.filter(campaign=campaign)
+    chosen = Selection.objects.filter(campaign=campaign)
+    if chosen.exists():  # a design selected the conversations: only those go to clinicians
+        members = members.filter(conversation_id__in=chosen.values("conversation_id"))
     untouched = list(
-        Campaign.conversations.through.objects.filter(campaign=campaign)
-        .exclude(conversation_id__in=submitted.values("conversation_id"))
+        members.exclude(conversation_id__in=submitted.values("conversation_id"))
         .exclude(conversation_id__in=leased.values("conversation_id"))
         .exclude(conversation_id__in=done)
         .exclude(conversation_id__in=skipped)
         .annotate(shuffle=((F("conversation_id") + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS)
-        .order_by("shuffle")
+        .annotate(review=Exists(reviewed))
+        .order_by(*(["-review"] if review_first else []), "shuffle")
         .values_list("conversation_id", flat=True)[:CLAIM_ATTEMPTS]
     )
     if untouched:
@@ -170,6 +221,10 @@ def _candidates(*, campaign: Campaign, clinician, now: datetime) -> list[int]:
     excluded = set(done.values_list("conversation_id", flat=True)) | set(
         skipped.values_list("conversation_id", flat=True)
     )
+    if chosen.exists():
+        excluded |= set(
+            Campaign.conversations.through.objects.filter(campaign=campaign).values_list("conversation_id", flat=True)
+        ) - set(chosen.values_list("conversation_id", flat=True))
     open_ids = (pk for pk, n in taken.items() if n < campaign.overlap and pk not in excluded)
 
     def preference(pk: int) -> tuple:
@@ -182,7 +237,8 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
     """The clinician's next conversation under a fresh lease, or ``None`` when nothing is left for them.
 
     Order: a conversation this clinician holds a live lease on; else one with their unsubmitted draft; else the
-    conversation with the fewest taken slots, ties in a shuffled order fixed by the campaign's seed. Candidate rows
+    conversation with the fewest taken slots, ties in a shuffled order fixed by the campaign's seed (under the
+    ``active`` sampling design, untouched conversations recorded for targeted review come first). Candidate rows
     are locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent clinicians never collide,
     and the slot count is re-read after the lock so no conversation is ever leased beyond its overlap.
     """

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotation.models import Campaign
+from annotation.selectors import selection_probabilities
 from jury.results.inputs import clinician_targets, conversation_facts, judgement_matrix
 from jury.statistics import calibration
 from jury.statistics.inference import JuryConversations, ppi_ablation_deltas, ppi_leaderboard, ppi_subgroup_deltas
@@ -79,9 +80,12 @@ class CampaignConversations:
     judges: list[str]
 
 
-def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> CampaignConversations:
+def campaign_conversations(
+    *, campaign: Campaign, dimensions: list[str], probabilities: bool = True
+) -> CampaignConversations:
     """Every judged conversation: judges × dimensions (samples averaged), the campaign's clinician figure where
-    scored (adjudicated first), case, model, family, condition and the malignant / rare tags."""
+    scored (adjudicated first), case, model, family, condition, the malignant / rare tags and, with
+    ``probabilities``, the selection probabilities recorded (:func:`recorded_probabilities`)."""
     matrices = {d: judgement_matrix(dimension=d) for d in dimensions}
     ids = sorted({cid for m in matrices.values() for cid in m.conversation_ids})
     if not ids:
@@ -100,6 +104,9 @@ def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> Camp
     by_id = conversation_facts(conversation_ids=ids)
     facts = [by_id[cid] for cid in ids]
     data = JuryConversations.build(
+        selection_probability=recorded_probabilities(campaign=campaign, conversation_ids=ids)
+        if probabilities
+        else None,
         case=[f["case__key"] for f in facts],
         model=[f["model__name"] for f in facts],
         family=[f["model__family"] for f in facts],
@@ -111,6 +118,16 @@ def campaign_conversations(*, campaign: Campaign, dimensions: list[str]) -> Camp
         tags=[{t for t in ("malignant", "rare") if f[f"case__{t}"]} for f in facts],
     )
     return CampaignConversations(data, ids, facts, judges)
+
+
+def recorded_probabilities(*, campaign: Campaign, conversation_ids: list[int]) -> np.ndarray | None:
+    """The selection probability recorded for each conversation (NaN where none), or None when the campaign has
+    recorded none (uniform selection: plain means). A clinician-scored conversation without a record while
+    others have one is refused by ``JuryConversations.build``: its weight would be unknown."""
+    recorded = selection_probabilities(campaign=campaign)
+    if not recorded:
+        return None
+    return np.array([recorded.get(cid, np.nan) for cid in conversation_ids], dtype=float)
 
 
 def clinician_set_hash(*, campaign: Campaign, dimensions: list[str]) -> str:

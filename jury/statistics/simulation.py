@@ -13,6 +13,11 @@ a global leniency (+0.5), the judge's own offset, and, by scenario:
 - ``own_family``: judges 0 and 1 belong to families 0 and 1 and add +``family_preference`` to their family's
   models (families are models two by two).
 
+With ``subgroup_fraction`` > 0 the jury's errors concentrate on a subgroup: that share of the cases (tagged
+``hard``) gets an extra judge noise N(0, ``subgroup_error``) per judge (judges disagree there) and a shift
+N(0, ``subgroup_shift``) per conversation shared by its judges (they are wrong together),
+while ``judge_sd_scale`` scales the judges' noise everywhere else (< 1: a jury that is good on the rest).
+
 Clinicians score a uniform random ``clinician_fraction`` of the conversations (exactly that many, without
 replacement), or with ``ipw`` each conversation independently with a recorded probability π_i that is higher
 for conversations the jury scored low (a triage rule), and π is passed on.
@@ -50,6 +55,10 @@ class Scenario:
     clinician_sd: float = 0.5
     model_bias_sd: float = 0.3
     family_preference: float = 0.6
+    subgroup_fraction: float = 0.0
+    subgroup_error: float = 2.5
+    subgroup_shift: float = 0.0
+    judge_sd_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.bias not in BIASES:
@@ -61,22 +70,30 @@ class Scenario:
         unknown = set(self.conditions) - set(CONDITION_EFFECT)
         if unknown or not 1 <= len(self.dimensions) <= len(DIMENSION_OFFSET):
             raise ValueError(f"conditions from {sorted(CONDITION_EFFECT)}, one to three dimensions")
+        if not 0 <= self.subgroup_fraction < 1 or self.subgroup_error < 0 or self.judge_sd_scale <= 0:
+            raise ValueError("subgroup_fraction in [0, 1), subgroup_error ≥ 0, judge_sd_scale > 0")
 
     @property
     def label(self) -> str:
         design = "IPW" if self.ipw else "uniform"
-        return f"{self.bias} {self.n_cases} cases {self.clinician_fraction:.0%} {design}"
+        uneven = f" hard {self.subgroup_fraction:.0%}" if self.subgroup_fraction else ""
+        return f"{self.bias}{uneven} {self.n_cases} cases {self.clinician_fraction:.0%} {design}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Simulated:
     """``data`` as the product sees it; ``oracle`` the same with every conversation clinician-scored;
-    ``truth[(condition, dimension)][model]`` the true mean, ``family_truth`` the same per family."""
+    ``truth[(condition, dimension)][model]`` the true mean, ``family_truth`` the same per family; ``latent`` the
+    hidden quality t (conversations × dimensions), ``clinicians`` every conversation's clinician score, ``hard``
+    the conversations of the subgroup where the jury errs."""
 
     data: JuryConversations
     oracle: JuryConversations
     truth: dict[tuple[str, str], dict[str, float]]
     family_truth: dict[tuple[str, str], dict[str, float]]
+    latent: np.ndarray | None = None
+    clinicians: np.ndarray | None = None
+    hard: np.ndarray | None = None
 
 
 def expected_clinician_score(mean: np.ndarray, sd: float) -> np.ndarray:
@@ -91,7 +108,7 @@ def _means(scenario: Scenario) -> np.ndarray:
     return np.linspace(2.6, 3.6, scenario.n_models)
 
 
-def _judges(scenario: Scenario, t: np.ndarray, model: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _judges(scenario: Scenario, t: np.ndarray, model: np.ndarray, hard: np.ndarray, rng: np.random.Generator):
     bias = 0.5 + JUDGE_OFFSET[None, :] + np.zeros((t.size, 1))
     if scenario.bias == "per_model":
         bias = bias + rng.normal(0, scenario.model_bias_sd, scenario.n_models)[model][:, None]
@@ -99,7 +116,11 @@ def _judges(scenario: Scenario, t: np.ndarray, model: np.ndarray, rng: np.random
         family = model // 2
         for judge in (0, 1):
             bias[:, judge] += scenario.family_preference * (family == judge)
-    raw = 3 + 0.8 * (t[:, None] - 3) + bias + rng.normal(0, 1, (t.size, JUDGE_SD.size)) * JUDGE_SD
+    sd = JUDGE_SD * scenario.judge_sd_scale + np.zeros((t.size, 1))
+    if hard.any():  # draws only here, so the even scenarios keep their random streams
+        sd = np.where(hard[:, None], np.hypot(sd, scenario.subgroup_error), sd)
+        bias = bias + np.where(hard, rng.normal(0, scenario.subgroup_shift, t.size), 0.0)[:, None]
+    raw = 3 + 0.8 * (t[:, None] - 3) + bias + rng.normal(0, 1, (t.size, JUDGE_SD.size)) * sd
     return np.clip(np.round(raw), 1, 5)
 
 
@@ -127,7 +148,11 @@ def simulate(scenario: Scenario, *, seed: int) -> Simulated:
     t = mu[model][:, None] + shift[condition][:, None] + np.array(DIMENSION_OFFSET[:d]) + u[case]
     t = t + rng.normal(0, scenario.noise_sd, (n, d))
     clinicians = np.clip(np.round(t[:, :, None] + rng.normal(0, scenario.clinician_sd, (n, d, 2))), 1, 5).mean(2)
-    jury = np.stack([_judges(scenario, t[:, k], model, rng) for k in range(d)], axis=2)
+    hard_cases = np.zeros(scenario.n_cases, dtype=bool)
+    if scenario.subgroup_fraction:
+        hard_cases = rng.permutation(scenario.n_cases) < round(scenario.subgroup_fraction * scenario.n_cases)
+    hard = hard_cases[case]
+    jury = np.stack([_judges(scenario, t[:, k], model, hard, rng) for k in range(d)], axis=2)
     chosen, pi = _selection(scenario, jury, rng)
     labels = {
         "case": [f"case-{c:04d}" for c in case],
@@ -136,6 +161,7 @@ def simulate(scenario: Scenario, *, seed: int) -> Simulated:
         "condition": [scenario.conditions[c] for c in condition],
         "judge_scores": jury,
         "dimensions": scenario.dimensions,
+        "tags": [("hard",) if h else () for h in hard],
     }
     data = JuryConversations.build(
         **labels, clinician=np.where(chosen[:, None], clinicians, np.nan), selection_probability=pi
@@ -150,4 +176,6 @@ def simulate(scenario: Scenario, *, seed: int) -> Simulated:
             family = np.arange(scenario.n_models) // 2
             pairs = np.bincount(family, weights=means) / np.bincount(family)
             family_truth[(name, dimension)] = {f"family-{f}": float(v) for f, v in enumerate(pairs)}
-    return Simulated(data=data, oracle=oracle, truth=truth, family_truth=family_truth)
+    return Simulated(
+        data=data, oracle=oracle, truth=truth, family_truth=family_truth, latent=t, clinicians=clinicians, hard=hard
+    )

@@ -8,6 +8,7 @@ jury-only mean of Flattered stays too high, PPI moves to the clinicians, and the
 import numpy as np
 import pytest
 
+from annotation import services
 from jury.models import Judgement
 from jury.results.calibration import fitted_from_artifact, save_calibration
 from jury.results.inference import (
@@ -160,3 +161,15 @@ def test_a_model_with_too_few_clinician_scores_gets_the_reason_not_a_number(rex)
     assert plain.ppi.value is None and plain.clinicians.value is None and plain.transport.value is None
     assert "fewer than the 10 needed" in plain.ppi.undefined_reason
     assert plain.jury.value is not None and plain.rank is None
+
+
+def test_the_estimates_read_the_selection_probabilities_recorded_when_conversations_were_chosen(biased):
+    campaign, _ = biased
+    assert campaign_conversations(campaign=campaign, dimensions=DIMENSIONS).data.selection_probability is None
+    members = sorted(campaign.conversations.values_list("pk", flat=True))
+    recorded = {cid: (0.25 if i % 2 else 0.5) for i, cid in enumerate(members)}
+    services.record_selection(campaign=campaign, probabilities=recorded)
+    conversations = campaign_conversations(campaign=campaign, dimensions=DIMENSIONS)
+    pi = conversations.data.selection_probability
+    for cid, p in zip(conversations.conversation_ids, pi, strict=True):
+        assert p == recorded[cid] if cid in recorded else np.isnan(p)
