@@ -514,3 +514,12 @@ def adjudicate(
 def ensure_roles_and_default_rubric() -> None:
     """The role groups and the default IMCBench rubric, as migration 0002 installs them (idempotent)."""
     install_roles_and_default_rubric(group_model=Group, rubric_model=Rubric, dimension_model=RubricDimension)
+
+
+def expire_stale_leases(*, now: datetime | None = None) -> int:
+    """Expire every open campaign's lapsed leases (``expire_leases`` for each), so progress pages count them as free
+    even when no clinician claims anything. Returns how many assignments expired."""
+    now = now or timezone.now()
+    return sum(
+        expire_leases(campaign=campaign, now=now) for campaign in Campaign.objects.filter(state=Campaign.State.OPEN)
+    )

@@ -11,11 +11,13 @@ commits.
 import logging
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.models import AuditEvent
 from bundles.importer import import_bundle
@@ -84,3 +86,38 @@ def _import(path: Path, *, actor) -> dict:
         "notes": report.notes,
         "bundle": report.bundle.pk if report.bundle else None,
     }
+
+
+def delete_abandoned_uploads(*, older_than: timedelta, now=None) -> int:
+    """Delete saved upload files (and partial writes) older than ``older_than``: a finished import removes its file,
+    so one left that long was never imported (its task was lost, or the worker died mid-import). Its upload is
+    recorded as failed, so the admin page says what happened to it. Returns how many files were deleted."""
+    now = now or timezone.now()
+    folder = Path(settings.MEDIA_ROOT) / UPLOAD_FOLDER
+    if not folder.is_dir():
+        return 0
+    deleted = 0
+    for path in folder.iterdir():
+        if not path.is_file() or path.stat().st_mtime >= (now - older_than).timestamp():
+            continue
+        path.unlink(missing_ok=True)
+        deleted += 1
+        token = path.name.split(".", 1)[0]
+        queued = AuditEvent.objects.filter(action=QUEUED, details__upload=token).first()
+        if queued and not AuditEvent.objects.filter(action=FINISHED, details__upload=token).exists():
+            error = f"abandoned: the file was deleted after {older_than.days} days without being imported"
+            AuditEvent.objects.create(
+                actor=queued.actor,
+                action=FINISHED,
+                target=queued.target,
+                details={"upload": token, "state": "failed", "error": error},
+            )
+    if deleted:
+        log.info("bundle uploads: deleted %s abandoned files", deleted)
+    return deleted
+
+
+@shared_task(name="bundles.delete_abandoned_uploads")
+def delete_abandoned_uploads_task() -> int:
+    """Beat's daily sweep: an upload file is kept ``UPLOAD_RETENTION_DAYS`` days at most."""
+    return delete_abandoned_uploads(older_than=timedelta(days=settings.UPLOAD_RETENTION_DAYS))

@@ -193,6 +193,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task modules not named tasks.py, which autodiscovery finds alone.
 CELERY_IMPORTS = ["jury.results.export_jobs", "bundles.uploads"]
+# One queue per kind of work, so a long jury run never holds up an export or an import: run a worker per queue
+# (Procfile, compose.yaml). Everything else (the periodic sweeps, the ping) stays on the default "celery" queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "jury.export_tasks.run_export_job": {"queue": "exports"},
+    "jury.tasks.*": {"queue": "jury"},
+    "generation.tasks.*": {"queue": "generation"},
+    "bundles.run_bundle_upload": {"queue": "imports"},
+}
+# Periodic work, for `celery beat` (one beat process per deployment).
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 30)  # finished exports (and their files) are deleted after
+UPLOAD_RETENTION_DAYS = env_int("UPLOAD_RETENTION_DAYS", 7)  # bundle upload files never imported are deleted after
+CELERY_BEAT_SCHEDULE = {
+    "expire-annotation-leases": {
+        "task": "annotation.tasks.expire_stale_leases",
+        "schedule": timedelta(minutes=env_int("LEASE_SWEEP_MINUTES", 5)),
+    },
+    "delete-old-exports": {"task": "jury.export_tasks.delete_old_exports", "schedule": timedelta(days=1)},
+    "delete-abandoned-uploads": {"task": "bundles.delete_abandoned_uploads", "schedule": timedelta(days=1)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(DATA_DIR / "celerybeat-schedule"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

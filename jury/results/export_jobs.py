@@ -109,3 +109,36 @@ def run_export_job(job_id: int, progress_every: int = PROGRESS_EVERY) -> dict:
         updated_at=timezone.now(),
     )
     return {"job": job.pk, "status": ExportJob.Status.DONE, "rows": rows, "size": size}
+
+
+def delete_old_exports(*, older_than: timedelta, now=None) -> dict:
+    """Delete finished export jobs older than ``older_than`` with their files, and any file under ``exports/``
+    that no job names (a crashed worker's ``.part``, a job deleted by hand) once it is as old. Returns counts."""
+    now = now or timezone.now()
+    cutoff = now - older_than
+    old = ExportJob.objects.filter(
+        status__in=(ExportJob.Status.DONE, ExportJob.Status.FAILED), finished_at__lt=cutoff
+    ).order_by()
+    jobs = 0
+    for job in old.iterator():
+        if job.file:
+            job.file.storage.delete(job.file.name)
+        job.delete()
+        jobs += 1
+    folder = Path(settings.MEDIA_ROOT) / "exports"
+    named = {Path(name).name for name in ExportJob.objects.exclude(file="").values_list("file", flat=True)}
+    files = 0
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in named and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+                files += 1
+    if jobs or files:
+        log.info("exports: deleted %s old jobs and %s unreferenced files", jobs, files)
+    return {"jobs": jobs, "files": files}
+
+
+@shared_task(name="jury.export_tasks.delete_old_exports")
+def delete_old_exports_task() -> dict:
+    """Beat's daily sweep: exports are kept ``EXPORT_RETENTION_DAYS`` days."""
+    return delete_old_exports(older_than=timedelta(days=settings.EXPORT_RETENTION_DAYS))
