@@ -190,6 +190,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0) or None  # None: one process per core
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task modules not named tasks.py, which autodiscovery finds alone.
 CELERY_IMPORTS = ["jury.results.export_jobs", "bundles.uploads"]
