@@ -1,0 +1,39 @@
+# IMCBench Studio: one image for every process (web, workers, beat, release); compose.yaml and the Procfile say
+# which command each runs. Build: docker build -t imcbench-studio .
+
+# The front-end library comes from the npm registry, as `make assets` does it.
+FROM node:22-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error \
+    && mkdir -p static/vendor/panzoom \
+    && cp node_modules/@panzoom/panzoom/dist/panzoom.min.js node_modules/@panzoom/panzoom/MIT-License.txt \
+       static/vendor/panzoom/
+
+FROM python:3.12-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    IMCBENCH_DATA_DIR=/srv/imcbench/data \
+    MEDIA_ROOT=/srv/imcbench/media \
+    STATIC_ROOT=/app/staticfiles \
+    PORT=8000
+
+RUN groupadd --system imcbench && useradd --system --gid imcbench --home-dir /app imcbench
+WORKDIR /app
+
+COPY . .
+COPY --from=assets /build/static/vendor static/vendor
+# Pinned by constraints.txt. Editable, so the code stays in /app, where settings.BASE_DIR finds templates/ and
+# static/. Static files are collected (and compressed, with hashed names) into the image.
+RUN pip install --quiet -c constraints.txt -e ".[providers,adapters,deploy]" \
+    && DEBUG=0 SECRET_KEY=collectstatic-at-build-only ALLOWED_HOSTS=build \
+       python manage.py collectstatic --noinput --verbosity 0 \
+    && mkdir -p /srv/imcbench/data /srv/imcbench/media \
+    && chown -R imcbench:imcbench /srv/imcbench /app/staticfiles
+
+USER imcbench
+VOLUME ["/srv/imcbench/data", "/srv/imcbench/media"]
+EXPOSE 8000
+CMD ["gunicorn", "imcbench_site.wsgi", "-c", "gunicorn.conf.py"]
