@@ -258,15 +258,7 @@ def _parse_dimensions(fields: Fields) -> list[str]:
 def _parse_case_images(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> list[dict]:
     """A case's ``images`` entries, each file checked to lie inside the bundle and exist there."""
     images = []
-    raw_images = fields.record.get("images")
-    if not isinstance(raw_images, list) or not raw_images:
-        fields.problem("images", "must be a non-empty list")
-        raw_images = []
-    for index, raw in enumerate(raw_images):
-        if not isinstance(raw, dict):
-            fields.problem(f"images[{index}]", "must be an object")
-            continue
-        image = fields.nested(raw, f"images[{index}].")
+    for index, image in fields.objects("images"):
         raw_path = image.text("file", max_length=column(Image, "bundle_path"))
         source_text = image.text("source", max_length=column(Image, "source"))
         license_text = image.text("license", max_length=column(Image, "license"))
@@ -335,15 +327,7 @@ def _parse_conversation(fields: Fields, synthetic_bundle: bool, limits: Limits) 
     condition = fields.choice("condition", CONDITIONS)
     synthetic = fields.flag("synthetic")
     turns = []
-    raw_turns = fields.record.get("turns")
-    if not isinstance(raw_turns, list) or not raw_turns:
-        fields.problem("turns", "must be a non-empty list")
-        raw_turns = []
-    for index, raw in enumerate(raw_turns):
-        if not isinstance(raw, dict):
-            fields.problem(f"turns[{index}]", "must be an object with role and content")
-            continue
-        turn = fields.nested(raw, f"turns[{index}].")
+    for _, turn in fields.objects("turns", each="an object with role and content"):
         role, content = turn.choice("role", ROLES), turn.text("content", max_length=limits.max_turn_chars)
         turns.append({"role": role, "content": content, "extra": turn.extra(TURN_KEYS)})
     if None in (key, case, model, condition, synthetic) or any(None in (t["role"], t["content"]) for t in turns):

@@ -67,6 +67,18 @@ class Fields:
     def nested(self, record: dict, prefix: str) -> "Fields":
         return Fields(record, log=self.log, file=self.file, line=self.line, prefix=f"{self.prefix}{prefix}")
 
+    def objects(self, key: str, *, each: str = "an object"):
+        """``(index, Fields)`` for every object of the non-empty list ``key``; anything else is a problem."""
+        items = self.record.get(key)
+        if not isinstance(items, list) or not items:
+            self.problem(key, "must be a non-empty list")
+            return
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield index, self.nested(item, f"{key}[{index}].")
+            else:
+                self.problem(f"{key}[{index}]", f"must be {each}")
+
     def text(
         self, key: str, *, required: bool = True, blank: bool = False, max_length: int | None = None
     ) -> str | None:
