@@ -17,6 +17,7 @@ from django.template.defaultfilters import pluralize
 from annotation.models import Campaign, Conversation
 from jury.models import CalibrationArtifact, Judgement
 from jury.results.calibration import (
+    NotReady,
     calibrate_campaign,
     dimensions_of,
     fitted_from_artifact,
@@ -70,8 +71,13 @@ def _self_preference(dimension: str) -> dict:
 def _calibration(campaign: Campaign):
     try:
         return calibrate_campaign(campaign=campaign), None
-    except ValueError as error:
+    except NotReady as error:
         return None, str(error)
+    except ValueError as error:
+        return None, (
+            f"The jury's and the clinicians' scores of campaign “{campaign.name}” cannot be cross-validated yet "
+            f"({error}). Ask clinicians to score more conversations, in more cases, that the jury has scored."
+        )
 
 
 def calibration_report(*, campaign: Campaign) -> dict:
