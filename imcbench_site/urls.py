@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from api import account
 from imcbench_site.media import media
 
 
@@ -21,6 +22,9 @@ urlpatterns = [
     path("favicon.ico", FaviconRedirect.as_view(), name="favicon"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("account/", account.account, name="account"),
+    path("account/token/", account.token_create, name="account-token-create"),
+    path("account/token/revoke/", account.token_revoke, name="account-token-revoke"),
     re_path(r"^media/(?P<path>.+)$", media, name="media"),
     path("jury/runs/", include("jury.web.urls.runs")),
     path("generation/runs/", include("generation.web.urls")),

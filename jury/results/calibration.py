@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotation.models import AuditEvent, Campaign
-from jury.models import CalibrationArtifact, Judge
+from annotation.models import Annotation, AuditEvent, Campaign
+from jury.models import CalibrationArtifact, Judge, Judgement
 from jury.results.inputs import clinician_targets, conversation_facts, judgement_matrix
 from jury.results.provenance import app_version
 from jury.statistics import calibration
@@ -38,6 +38,43 @@ class CampaignCalibration:
         }
 
 
+MIN_CONVERSATIONS = 10  # clinician-scored conversations a calibration needs …
+MIN_CASES = 5  # … spread over this many cases, one per cross-validation fold at least
+
+
+class NotReady(ValueError):
+    """A campaign too thin to calibrate; the message says, in words, what is missing and what to do."""
+
+
+def calibration_readiness(*, campaign: Campaign) -> str | None:
+    """Why the campaign cannot calibrate yet, and what to do about it; None when it has enough to try."""
+    scored = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
+    conversation_ids = set(scored.values_list("conversation_id", flat=True))
+    n_cases = scored.values("conversation__case").distinct().count()
+    need = f"calibration needs at least {MIN_CONVERSATIONS} across {MIN_CASES} cases"
+    if not conversation_ids:
+        return (
+            f"Campaign “{campaign.name}” has no submitted clinician annotations to calibrate against yet; {need}. "
+            f"Ask its clinicians to score conversations in campaign “{campaign.name}”."
+        )
+    if len(conversation_ids) < MIN_CONVERSATIONS or n_cases < MIN_CASES:
+        return (
+            f"Only {len(conversation_ids)} conversation{'s' if len(conversation_ids) != 1 else ''} in {n_cases} "
+            f"case{'s' if n_cases != 1 else ''} {'have' if len(conversation_ids) != 1 else 'has'} clinician scores; "
+            f"{need}. Ask clinicians to score more in campaign “{campaign.name}”."
+        )
+    judged = Judgement.objects.filter(conversation_id__in=conversation_ids, status=Judgement.Status.SCORED)
+    n_judged = judged.values("conversation_id").distinct().count()
+    judged_cases = judged.values("conversation__case").distinct().count()
+    if n_judged < MIN_CONVERSATIONS or judged_cases < MIN_CASES:
+        return (
+            f"The jury has scored {n_judged} of the {len(conversation_ids)} clinician-scored conversations of campaign "
+            f"“{campaign.name}” ({judged_cases} case{'s' if judged_cases != 1 else ''}); {need}. Start a jury run "
+            f"over the campaign’s conversations on the Jury page."
+        )
+    return None
+
+
 def dimensions_of(campaign: Campaign) -> list[str]:
     return list(campaign.rubric.dimensions.order_by("position").values_list("key", flat=True))
 
@@ -45,20 +82,24 @@ def dimensions_of(campaign: Campaign) -> list[str]:
 def calibrate_campaign(*, campaign: Campaign, seed: int = 0, n_folds: int = 5) -> CampaignCalibration:
     """Cross-validate every method per dimension on the campaign's clinician-scored conversations.
 
-    Raises ValueError (from the pure module) when there is too little data, e.g. no judgements or fewer cases
-    than folds.
+    Raises NotReady, its message in words, when the campaign is too thin (see ``calibration_readiness``), and
+    ValueError from the pure module when the data still cannot be cross-validated.
     """
+    problem = calibration_readiness(campaign=campaign)
+    if problem is not None:
+        raise NotReady(problem)
     dimensions = dimensions_of(campaign)
     targets = clinician_targets(campaign=campaign, dimensions=dimensions)
-    if not targets.conversation_ids:
-        raise ValueError(f"Campaign {campaign.key!r} has no submitted clinician annotations to calibrate against.")
     facts = conversation_facts(conversation_ids=targets.conversation_ids)
     groups = np.array([facts[cid]["case__key"] for cid in targets.conversation_ids])
     reports, judgement_ids = {}, []
     for dimension in dimensions:
         data = judgement_matrix(dimension=dimension, conversation_ids=targets.conversation_ids)
         if not data.judges:
-            raise ValueError(f"No scored judgements on {dimension!r} for the conversations of {campaign.key!r}.")
+            raise NotReady(
+                f"The jury has not scored {dimension} on the clinician-scored conversations of campaign "
+                f"“{campaign.name}”. Start a jury run with a {dimension} prompt on the Jury page."
+            )
         reports[dimension] = calibration.cross_validate(
             data.scores,
             targets.target[dimension],

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from annotation.models import Annotation, Campaign
 from jury.models import CalibrationArtifact, Judgement
-from jury.results.calibration import calibrate_campaign, calibrated_scores, dimensions_of, fitted_from_artifact
+from jury.results.calibration import (
+    calibrate_campaign,
+    calibrated_scores,
+    calibration_readiness,
+    dimensions_of,
+    fitted_from_artifact,
+)
 from jury.results.inputs import conversation_facts
 from jury.results.provenance import provenance
 
@@ -279,6 +285,20 @@ class ExportSource:
     rows: Iterator[tuple]
     meta: dict
     total: int
+
+
+def score_campaigns() -> tuple[list[tuple[str, str]], list[dict]]:
+    """Which campaigns' calibrated scores can be exported now (a saved calibration, or enough to fit one), as
+    (key, name); and the others, each with why not and what to do."""
+    ready, not_ready = [], []
+    saved = set(CalibrationArtifact.objects.values_list("campaign_id", flat=True))
+    for campaign in Campaign.objects.order_by("key"):
+        problem = None if campaign.pk in saved else calibration_readiness(campaign=campaign)
+        if problem is None:
+            ready.append((campaign.key, campaign.name))
+        else:
+            not_ready.append({"key": campaign.key, "name": campaign.name, "problem": problem})
+    return ready, not_ready
 
 
 def export_source(*, kind: str, campaign_key: str | None = None) -> ExportSource:

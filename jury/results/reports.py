@@ -17,6 +17,7 @@ from django.template.defaultfilters import pluralize
 from annotation.models import Campaign, Conversation
 from jury.models import CalibrationArtifact, Judgement
 from jury.results.calibration import (
+    NotReady,
     calibrate_campaign,
     dimensions_of,
     fitted_from_artifact,
@@ -32,6 +33,7 @@ from jury.results.inference import (
     transport_warnings,
 )
 from jury.statistics import plots as result_plots
+from jury.statistics.calibration import METHOD_LABELS
 from jury.statistics.plots import Estimate
 
 BOOTSTRAP_SEED = 0
@@ -69,8 +71,13 @@ def _self_preference(dimension: str) -> dict:
 def _calibration(campaign: Campaign):
     try:
         return calibrate_campaign(campaign=campaign), None
-    except ValueError as error:
+    except NotReady as error:
         return None, str(error)
+    except ValueError as error:
+        return None, (
+            f"The jury's and the clinicians' scores of campaign “{campaign.name}” cannot be cross-validated yet "
+            f"({error}). Ask clinicians to score more conversations, in more cases, that the jury has scored."
+        )
 
 
 def calibration_report(*, campaign: Campaign) -> dict:
@@ -146,13 +153,14 @@ def _plot_key(*parts: str) -> str:
 
 def _compared_methods(report) -> dict[str, str]:
     """The chosen method and what it is judged against: equal, or when equal was chosen, the best alternative."""
+    name = METHOD_LABELS.get
     if report.chosen != "equal":
-        return {report.chosen: f"{report.chosen} (chosen)", "equal": "equal (baseline)"}
+        return {report.chosen: f"{name(report.chosen)} (chosen)", "equal": f"{name('equal')} (baseline)"}
     others = [m for m in report.methods if m != "equal" and report.methods[m].mae.value is not None]
     if not others:
-        return {"equal": "equal (chosen)"}
+        return {"equal": f"{name('equal')} (chosen)"}
     best = min(others, key=lambda m: report.methods[m].mae.value)
-    return {"equal": "equal (chosen)", best: f"{best} (best alternative, not chosen)"}
+    return {"equal": f"{name('equal')} (chosen)", best: f"{name(best)} (best alternative, not chosen)"}
 
 
 def _reliability_plot(dimension: str, name: str, compared: dict[str, str], held_out: dict) -> str:

@@ -76,6 +76,14 @@ __all__ = [
 
 Method = Literal["equal", "best_single", "weighted", "isotonic"]
 METHODS: tuple[str, ...] = ("equal", "best_single", "weighted", "isotonic")
+METHOD_LABELS = {
+    "equal": "equal-weight jury",
+    "best_single": "best single judge",
+    "weighted": "weighted jury",
+    "isotonic": "isotonic",
+    "affine": "affine calibration",
+    "linear": "linear calibration",
+}
 DEFAULT_SCALE = (1.0, 5.0)
 _EPS = 1e-12
 _Z95 = 1.959963984540054
@@ -770,14 +778,16 @@ def _summary(
     n_cases: int,
 ) -> str:
     where = f" for {dimension}" if dimension else ""
+    label = METHOD_LABELS.get
     equal = results["equal"].mae.value
     design = f"held-out MAE, grouped {n_folds}-fold cross-validation by case, {n} conversations in {n_cases} cases"
     if chosen != "equal":
         result = results[chosen]
         low, high = result.delta_mae.ci
         return (
-            f"Calibration beats the equal-weight jury{where}: {chosen} has {design} of {result.mae.value:.3f} against "
-            f"{equal:.3f} (Δ {result.delta_mae.value:+.3f}, 95 % CI {low:+.3f} to {high:+.3f}); {chosen} is used."
+            f"Calibration beats the equal-weight jury{where}: the {label(chosen)} has {design} of "
+            f"{result.mae.value:.3f} against {equal:.3f} (Δ {result.delta_mae.value:+.3f}, 95 % CI {low:+.3f} to "
+            f"{high:+.3f}); the {label(chosen)} is used."
         )
     others = [m for m in results if m != "equal"]
     if not others:
@@ -786,8 +796,8 @@ def _summary(
     result = results[best]
     low, high = result.delta_mae.ci
     return (
-        f"Calibration does not beat the equal-weight jury{where}: the best alternative, {best}, has {design} of "
-        f"{result.mae.value:.3f} against {equal:.3f} for the equal-weight jury (Δ {result.delta_mae.value:+.3f}, "
-        f"95 % CI {low:+.3f} to {high:+.3f}), not better by at least {margin:g} and beyond its uncertainty; the "
-        f"equal-weight jury is used."
+        f"Calibration does not beat the equal-weight jury{where}: the best alternative, the {label(best)}, has "
+        f"{design} of {result.mae.value:.3f} against {equal:.3f} for the equal-weight jury "
+        f"(Δ {result.delta_mae.value:+.3f}, 95 % CI {low:+.3f} to {high:+.3f}), not better by at least {margin:g} "
+        f"and beyond its uncertainty; the equal-weight jury is used."
     )

@@ -67,7 +67,10 @@ def export_page(request: HtmxHttpRequest) -> HttpResponse:
         for kind, label in ExportJob.Kind.choices
     ]
     jobs = list(selectors.export_jobs())
+    score_campaigns, unready_campaigns = exports.score_campaigns()
     context = {
+        "score_campaigns": score_campaigns,
+        "unready_campaigns": unready_campaigns,
         "kinds": kinds,
         "formats": ExportJob.Format.choices,
         "campaigns": Campaign.objects.order_by("key").values_list("key", "name"),

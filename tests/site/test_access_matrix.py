@@ -27,6 +27,9 @@ ADMIN_ROWS = {"admin:index", "admin:login"}
 # URL name (or a media case) -> (GET statuses, POST statuses), one status per persona in PERSONAS' order.
 EXPECTED = {
     #   anon otto carmen chidi adele rex ada
+    "account": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
+    "account-token-create": ("405 405 405 405 405 405 405", "302 403 403 403 403 200 200"),  # the key shown once
+    "account-token-revoke": ("405 405 405 405 405 405 405", "302 403 403 403 403 302 302"),
     "adjudicate": ("302 403 403 403 200 403 200", "302 403 403 403 422 403 422"),  # an empty decision is refused
     "adjudication-queue": ("302 403 403 403 200 403 200", "405 405 405 405 405 405 405"),
     "admin:index": ("302 302 302 302 302 302 200", "302 302 302 302 302 302 200"),

@@ -43,6 +43,18 @@ def test_progress_shows_coverage_clinicians_and_adjudication_backlog(client, rex
     assert partial.lstrip().startswith('<div id="progress"') and 'hx-trigger="every 5s"' in partial
 
 
+def test_progress_and_campaign_list_link_every_result_page_of_the_campaign(client, rex, adele, disputed):
+    pages = ("/campaigns/pilot/agreement/", "/campaigns/pilot/calibration/", "/campaigns/pilot/leaderboard/",
+             "/campaigns/pilot/leaderboard/snapshots/")  # fmt: skip
+    client.force_login(rex)
+    for url in ("/campaigns/pilot/", "/campaigns/"):
+        html = client.get(url).content.decode()
+        for page in pages:
+            assert f'href="{page}"' in html, (url, page)
+    client.force_login(adele)  # an adjudicator sees the campaigns but may not open their results
+    assert "/campaigns/pilot/calibration/" not in client.get("/campaigns/").content.decode()
+
+
 def test_progress_is_refused_to_clinicians_and_outsiders(client, carmen, otto, disputed):
     for user in (carmen, otto):
         client.force_login(user)

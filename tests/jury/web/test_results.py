@@ -10,6 +10,7 @@ from django.core.cache import cache
 from annotation.models import Conversation
 from jury.models import Judge, Judgement, JudgePrompt
 from jury.results.calibration import calibrate_campaign, held_out_predictions
+from jury.statistics.calibration import METHOD_LABELS
 from tests.worlds import DIMENSIONS, MODALITIES, seed_results_world, seed_rich_world
 
 pytestmark = pytest.mark.django_db
@@ -56,8 +57,9 @@ def test_calibration_page_draws_the_jury_against_clinicians_for_each_dimension(c
         report = result.reports[dimension]
         markup = drawn[f"reliability-figure-{dimension}"]
         assert set(re.findall(rf'id="reliability-{dimension}-bin-(\d+)-\d+"', markup)) == {"0", "1"}
-        assert f"{report.chosen} (chosen): MAE {report.methods[report.chosen].mae.value:.3f}" in markup
-        other = "equal (baseline)" if report.chosen != "equal" else "(best alternative, not chosen)"
+        chosen = METHOD_LABELS[report.chosen]
+        assert f"{chosen} (chosen): MAE {report.methods[report.chosen].mae.value:.3f}" in markup
+        other = "equal-weight jury (baseline)" if report.chosen != "equal" else "(best alternative, not chosen)"
         assert other in markup
     assert "<script" not in "".join(drawn.values())
 
@@ -176,4 +178,7 @@ def test_when_the_equal_jury_is_chosen_the_figure_sets_it_beside_the_best_altern
     report = calibration.cross_validate(np.column_stack([judge, judge]), target, np.arange(60) // 2, n_folds=5)
     assert report.chosen == "equal"
     best = min((m for m in report.methods if m != "equal"), key=lambda m: report.methods[m].mae.value)
-    assert _compared_methods(report) == {"equal": "equal (chosen)", best: f"{best} (best alternative, not chosen)"}
+    assert _compared_methods(report) == {
+        "equal": "equal-weight jury (chosen)",
+        best: f"{METHOD_LABELS[best]} (best alternative, not chosen)",
+    }

@@ -1,0 +1,68 @@
+"""A campaign too thin to calibrate says what is missing and what to do, in words, and offers no dead link."""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from tests.worlds import campaign_with_clinician_scores, seed_results_world
+
+pytestmark = pytest.mark.django_db
+
+INTERNAL = ("fold 0", "n_folds", "leaves fewer than two", "methods: )", "methods:  .", "Traceback")
+
+
+@pytest.fixture
+def thin():
+    """The jury has scored every conversation, but clinicians scored only the four of one case."""
+    cache.clear()
+    return seed_results_world(n_cases=6, scored_cases=1)
+
+
+def text_of(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_calibration_and_leaderboard_say_how_few_clinician_scores_there_are(client, rex, thin):
+    client.force_login(rex)
+    expected = (
+        f"Only 4 conversations in 1 case have clinician scores; calibration needs at least 10 across 5 cases. "
+        f"Ask clinicians to score more in campaign “{thin.name}”."
+    )
+    for name in ("results:calibration", "results:leaderboard"):
+        response = client.get(reverse(name, args=[thin.key]))
+        assert response.status_code == 200
+        text = text_of(response)
+        assert expected in text, name
+        assert "Run the jury" not in text
+        for internal in INTERNAL:
+            assert internal not in text, (name, internal)
+    assert "methods:" not in text_of(client.get(reverse("results:leaderboard", args=[thin.key])))
+
+
+def test_enough_clinician_scores_but_no_jury_scores_points_to_the_jury(client, rex):
+    campaign = campaign_with_clinician_scores(key="unjudged", cases=5, conversations_per_case=2)
+    client.force_login(rex)
+    text = text_of(client.get(reverse("results:calibration", args=[campaign.key])))
+    assert (
+        "The jury has scored 0 of the 10 clinician-scored conversations of campaign “Campaign unjudged” (0 cases)"
+        in text
+    )
+    assert "Start a jury run over the campaign’s conversations on the Jury page." in text
+
+
+def test_the_exports_page_offers_no_score_link_for_a_thin_campaign_and_says_why(client, rex, thin):
+    ready = campaign_with_clinician_scores(key="empty", cases=0)
+    client.force_login(rex)
+    page = client.get(reverse("exports:page"))
+    html = page.content.decode()
+    assert f"?campaign={thin.key}" not in html and "?campaign=empty" not in html
+    scores_row = html.split('<th scope="row">Calibrated scores', 1)[1].split("</tr>", 1)[0]
+    assert "<option" not in scores_row and "no campaign can calibrate the jury yet" in scores_row
+    unready = text_of(page).split("Calibrated scores are not yet available for:")[1]
+    assert f"{thin.name}: Only 4 conversations in 1 case have clinician scores" in unready
+    assert f"{ready.name}: Campaign “{ready.name}” has no submitted clinician annotations" in unready
+    refused = client.get(reverse("exports:download", args=["scores", "csv"]), {"campaign": thin.key})
+    assert refused.status_code == 400 and b"n_folds" not in refused.content
+    assert b"calibration needs at least 10 across 5 cases" in refused.content
