@@ -36,6 +36,11 @@ def broker_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{BROKER_DB}", "", ""))
 
 
+def worker_queues() -> list[str]:
+    """Every queue the task routes name, and the default one: the test worker takes all the work."""
+    return ["celery", *sorted({route["queue"] for route in settings.CELERY_TASK_ROUTES.values()})]
+
+
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -54,6 +59,8 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
             "--without-heartbeat",
             "--loglevel",
             "INFO",
+            "--queues",
+            ",".join(worker_queues()),
             "-n",
             "jury-kill@%h",
         ],
