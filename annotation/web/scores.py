@@ -12,6 +12,7 @@ from annotation.services import AnnotationError
 
 assert 0 <= SCORE_MIN <= SCORE_MAX <= 9, "the score pattern below matches one digit"
 SCORE_PATTERN = re.compile(f"[{SCORE_MIN}-{SCORE_MAX}]")
+TURN_PATTERN = re.compile("[1-9][0-9]{0,3}")  # a transcript's turn number, as the flag selects post it
 
 
 class InvalidScore(AnnotationError):
@@ -26,6 +27,13 @@ class InvalidScore(AnnotationError):
 def parse_score(raw: str, *, field: str, label: str = "") -> int:
     if not SCORE_PATTERN.fullmatch(raw):
         raise InvalidScore(field=field, label=label, raw=raw)
+    return int(raw)
+
+
+def parse_turn(raw: str) -> int:
+    """A flag's turn number: ASCII digits only, like a score, never ``int()``'s padded or other-script digits."""
+    if not TURN_PATTERN.fullmatch(raw):
+        raise AnnotationError(f"a flag's turn {raw!r} is not a turn number")
     return int(raw)
 
 

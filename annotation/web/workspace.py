@@ -10,7 +10,7 @@ from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
 from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
-from annotation.web.scores import scores_from
+from annotation.web.scores import parse_turn, scores_from
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -53,10 +53,7 @@ def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> Anno
     for turn, kind, note in zip(turns, kinds, notes, strict=False):
         if not turn and not note:
             continue
-        try:
-            flags.append({"turn": int(turn), "kind": kind, "note": note.strip()})
-        except ValueError:
-            raise AnnotationError(f"a flag's turn {turn!r} is not a turn number") from None
+        flags.append({"turn": parse_turn(turn), "kind": kind, "note": note.strip()})
     try:
         active = int(request.POST.get("active_seconds") or 0)
     except ValueError:

@@ -5,7 +5,7 @@ import pytest
 from annotation import selectors, services
 from annotation.models import Adjudication, Annotation, Rubric
 from annotation.services import AnnotationError, AnnotationInput
-from annotation.web.scores import InvalidScore, parse_score, scores_from
+from annotation.web.scores import InvalidScore, parse_score, parse_turn, scores_from
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +83,14 @@ def test_the_adjudication_form_answers_422_naming_the_field_and_records_nothing(
     assert response.status_code == 422
     assert "score-safety" in response.content.decode()
     assert not Adjudication.objects.exists()
+
+
+@pytest.mark.parametrize("raw", ["1", "12", "9999"])
+def test_the_ascii_digits_are_turn_numbers(raw):
+    assert parse_turn(raw) == int(raw)
+
+
+@pytest.mark.parametrize("raw", ["", "0", " 3", "3 ", "٣", "３", "3.0", "-1", "10000", "abc"])
+def test_anything_else_is_not_a_turn_number(raw):
+    with pytest.raises(AnnotationError, match="is not a turn number"):
+        parse_turn(raw)
