@@ -20,6 +20,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STATIC_ROOT=/app/staticfiles \
     PORT=8000
 
+# pg_dump and pg_restore for `manage.py backup` / `restore` (docs/deployment.md), matching compose's PostgreSQL.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system imcbench && useradd --system --gid imcbench --home-dir /app imcbench
 WORKDIR /app
 
