@@ -1,6 +1,7 @@
 """Running real Celery workers in tests: start, stop, kill mid-run, and wait for what they do."""
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,12 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def database_url() -> str:
