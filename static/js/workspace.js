@@ -9,6 +9,7 @@
     if (!form) { return; }
     var autosave = document.querySelector(".workspace").dataset.autosave === "on";
     var writable = Boolean(document.querySelector("[data-submit]"));
+    if (autosave) { document.querySelector(".workspace").classList.add("autosaving"); }
     var dimensions = Array.prototype.slice.call(form.querySelectorAll("fieldset.dimension"));
     var turns = Array.prototype.slice.call(document.querySelectorAll(".transcript .turn"));
     var help = document.getElementById("help-overlay");
