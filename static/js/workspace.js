@@ -118,8 +118,28 @@
       if (navigator.sendBeacon(form.getAttribute("action"), data)) {
         savedEdits = edits;
         setVersion(version + 1);
+        try { sessionStorage.setItem(beaconKey, JSON.stringify({ version: version + 1, tries: 0 })); } catch (e) { /* private mode */ }
       }
     }
+    // A reload can be answered before the beacon's save lands: the page then shows the older draft. It knows from
+    // the version the beacon was to make, and asks again (a few times) until the server has it.
+    var beaconKey = "imcbench-beacon:" + form.getAttribute("action");
+    function awaitBeacon() {
+      var pending = null;
+      try { pending = JSON.parse(sessionStorage.getItem(beaconKey) || "null"); } catch (e) { return; }
+      if (!pending) { return; }
+      if (Number(versionInput.value) >= pending.version || pending.tries >= 4) {
+        sessionStorage.removeItem(beaconKey);
+        return;
+      }
+      pending.tries += 1;
+      sessionStorage.setItem(beaconKey, JSON.stringify(pending));
+      var node = status();
+      node.className = "save-status saving";
+      node.textContent = "Loading your last change…";
+      setTimeout(function () { window.location.reload(); }, 200 * pending.tries);
+    }
+    if (autosave) { awaitBeacon(); }
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden") { saveOnLeave(); }
     });
