@@ -203,6 +203,14 @@ def test_the_viewer_zooms_and_fits_the_small_screen(live_server, page, campaign)
     page.keyboard.press("0")
     page.wait_for_timeout(400)
     assert abs(image.bounding_box()["width"] - before["width"]) < 2
+    page.get_by_role("button", name="Full screen").click()
+    page.wait_for_function("document.fullscreenElement !== null")
+    label_colour = page.evaluate(
+        "getComputedStyle(document.querySelector('.viewer-toolbar label')).color"
+    )  # light on the black full-screen background
+    assert [int(part) for part in label_colour[4:-1].split(",")] >= [200, 200, 200], label_colour
+    page.keyboard.press("f")
+    page.wait_for_function("document.fullscreenElement === null")
     assert Assignment.objects.filter(state="active").count() == 1
 
 

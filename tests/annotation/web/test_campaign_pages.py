@@ -146,6 +146,17 @@ def test_the_queue_sorts_by_spread_then_id_and_names_no_model(client, adele, car
         assert conversation.model.name not in html and conversation.get_condition_display() not in html
 
 
+def test_the_adjudication_form_of_a_blinded_campaign_names_no_model_family_or_condition(client, adele, disputed):
+    [conversation_id] = selectors.needs_adjudication(campaign=disputed)
+    conversation = disputed.conversations.select_related("model").get(pk=conversation_id)
+    client.force_login(adele)
+    html = client.get(f"/campaigns/pilot/adjudication/{conversation_id}/").content.decode()
+    assert 'id="panel-image"' in html and 'id="panel-profile"' in html and 'id="turn-1"' in html
+    for secret in (conversation.model.name, conversation.model.key, conversation.key):
+        assert secret not in html, secret
+    assert f">{conversation.model.family}<" not in html and conversation.get_condition_display() not in html
+
+
 def test_clinicians_cannot_adjudicate(client, carmen, disputed):
     client.force_login(carmen)
     assert client.get("/campaigns/pilot/adjudication/").status_code == 403
