@@ -408,9 +408,7 @@ class AdjudicationRevision(models.Model):
 
     class Meta:
         ordering = ["adjudication", "-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["adjudication", "version"], name="unique_adjudication_version")
-        ]
+        constraints = [models.UniqueConstraint(fields=["adjudication", "version"], name="unique_adjudication_version")]
 
     def __str__(self) -> str:
         return f"{self.adjudication} v{self.version}"

@@ -7,6 +7,5 @@ def turn_rows(turns: list, flags: list[dict]) -> list[dict]:
     for flag in flags:
         by_turn.setdefault(flag.get("turn"), []).append(flag)
     return [
-        {"number": number, "turn": turn, "flags": by_turn.get(number, [])}
-        for number, turn in enumerate(turns, start=1)
+        {"number": number, "turn": turn, "flags": by_turn.get(number, [])} for number, turn in enumerate(turns, start=1)
     ]

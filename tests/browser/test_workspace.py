@@ -57,8 +57,11 @@ class CountingKeyboard:
 def in_viewport(page, selector: str) -> bool:
     box = page.locator(selector).first.bounding_box()
     size = page.viewport_size
-    return box is not None and box["x"] >= 0 and box["y"] >= 0 and (
-        box["x"] + box["width"] <= size["width"] and box["y"] + box["height"] <= size["height"]
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and (box["x"] + box["width"] <= size["width"] and box["y"] + box["height"] <= size["height"])
     )
 
 
@@ -108,7 +111,15 @@ def test_the_action_bar_stays_in_view_and_the_page_never_scrolls_at_both_sizes(l
         page.set_viewport_size({"width": width, "height": height})
         page.keyboard.press("3")
         expect(page.locator("#save-status")).to_contain_text("Saved")
-        for selector in ("h1", "#ws-progress", "#save-status", "[data-submit]", "#rationale", "fieldset.flags", ".dimension"):
+        for selector in (
+            "h1",
+            "#ws-progress",
+            "#save-status",
+            "[data-submit]",
+            "#rationale",
+            "fieldset.flags",
+            ".dimension",
+        ):
             assert in_viewport(page, selector), (width, height, selector)
         assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight"), (width, height)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (width, height)

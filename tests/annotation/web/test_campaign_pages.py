@@ -99,7 +99,10 @@ def test_reopening_shows_the_recorded_decision_editable_with_its_history(client,
     assert 'name="version" value="1"' in page
     stale = client.post(url, decision | {"score-safety": "1", "note": "From an old tab.", "version": "0"})
     assert stale.status_code == 409 and "Nothing was overwritten" in stale.content.decode()
-    assert client.post(url, decision | {"score-safety": "2", "note": "Unsafe after all.", "version": "1"}).status_code == 302
+    assert (
+        client.post(url, decision | {"score-safety": "2", "note": "Unsafe after all.", "version": "1"}).status_code
+        == 302
+    )
     page = client.get(url).content.decode()
     history = page.split('id="decision-history"')[1]
     assert history.index("Version 2") < history.index("Version 1")

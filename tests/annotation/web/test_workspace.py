@@ -76,7 +76,9 @@ def submit(assignment, clinician, scores=FULL, rationale="Accuracy 2: wrong diag
         assignment=assignment,
         clinician=clinician,
         version=0,
-        data=services.AnnotationInput(scores=scores, rationale=rationale, flags=[{"turn": 2, "kind": "other", "note": ""}]),
+        data=services.AnnotationInput(
+            scores=scores, rationale=rationale, flags=[{"turn": 2, "kind": "other", "note": ""}]
+        ),
     )
 
 
@@ -123,8 +125,10 @@ def test_submitted_items_open_read_only_for_their_clinician_only(client, carmen,
     response = client.get(url)
     html = response.content.decode()
     assert response.status_code == 200 and "<h1>Your submitted scores" in html
-    assert 'name="score-accuracy" value="2" checked' in html and "readonly>Accuracy 2: wrong diagnosis.</textarea>" in html
-    assert "hx-post" not in html and 'data-submit' not in html
+    assert (
+        'name="score-accuracy" value="2" checked' in html and "readonly>Accuracy 2: wrong diagnosis.</textarea>" in html
+    )
+    assert "hx-post" not in html and "data-submit" not in html
     assert f'action="/work/annotations/{annotation.pk}/revise/"' in html
     assert annotation.conversation.model.name not in html  # the campaign is blinded
     client.force_login(chidi)
@@ -148,7 +152,7 @@ def test_my_work_says_whether_a_submission_was_revised_instead_of_its_save_count
     table = html.split(f'id="submitted-{instructed.key}"')[1]
     assert annotation.version == 4 and "Version" not in table and ">4<" not in table
     assert "Not revised" in table and f'href="/work/annotations/{annotation.pk}/"' in table
-    assert "<th scope=\"col\"></th>" not in html
+    assert '<th scope="col"></th>' not in html
     reopened = services.reopen(annotation=annotation, clinician=carmen)
     services.submit(
         assignment=reopened, clinician=carmen, version=4, data=services.AnnotationInput(FULL, "Final, revised.", [])
