@@ -9,7 +9,7 @@ from annotation import selectors, services
 from annotation.models import Annotation, Campaign, Conversation
 from annotation.roles import Role, role_required, roles_of
 from annotation.services import AnnotationError, StaleDecision
-from annotation.web.scores import scores_from
+from annotation.web.scores import posted_version, scores_from
 from annotation.web.transcript import turn_rows
 from imcbench_site.http import HtmxHttpRequest
 
@@ -39,13 +39,6 @@ def adjudication_queue(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "annotation/adjudication_queue.html", {"campaign": campaign, "queue": queue})
 
 
-def _decision_version(request: HttpRequest) -> int:
-    try:
-        return int(request.POST.get("version") or 0)
-    except ValueError:
-        return -1
-
-
 @require_http_methods(["GET", "POST"])
 @role_required(Role.ADJUDICATOR)
 def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResponse:
@@ -69,7 +62,7 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
                 adjudicator=request.user,
                 scores=scores,
                 note=request.POST.get("note", ""),
-                version=_decision_version(request),
+                version=posted_version(request.POST),
                 override=request.POST.get("override") == "on",
             )
         except StaleDecision as failure:

@@ -11,7 +11,7 @@ from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
 from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
-from annotation.web.scores import parse_turn, scores_from
+from annotation.web.scores import parse_turn, posted_version, scores_from
 from annotation.web.transcript import turn_rows
 from imcbench_site.http import HtmxHttpRequest
 
@@ -63,13 +63,6 @@ def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> Anno
     return AnnotationInput(
         scores=scores, rationale=request.POST.get("rationale", ""), flags=flags, active_seconds=active
     )
-
-
-def _version(request: HttpRequest) -> int:
-    try:
-        return int(request.POST.get("version") or 0)
-    except ValueError:
-        return -1
 
 
 def _workspace_context(*, campaign: Campaign, conversation, annotation: Annotation | None, clinician) -> dict:
@@ -153,14 +146,12 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
             services.skip(assignment=assignment, clinician=request.user, reason=request.POST.get("skip_reason", ""))
             messages.info(request, "Skipped; the item goes back to the pool for others.")
             return _claim_next(request, assignment.campaign)
-        data = _input_from(request, dimensions)
+        data, version = _input_from(request, dimensions), posted_version(request.POST)
         if action == "submit":
-            services.submit(assignment=assignment, clinician=request.user, data=data, version=_version(request))
+            services.submit(assignment=assignment, clinician=request.user, data=data, version=version)
             messages.success(request, "Submitted. Here is your next item.")
             return _claim_next(request, assignment.campaign)
-        annotation = services.save_draft(
-            assignment=assignment, clinician=request.user, data=data, version=_version(request)
-        )
+        annotation = services.save_draft(assignment=assignment, clinician=request.user, data=data, version=version)
         context = {"state": "saved", "version": annotation.version, "message": "Saved"}
         saved_at = timezone.localtime(annotation.updated_at)
     except (StaleVersion, AlreadySubmitted) as error:
@@ -168,7 +159,7 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
         context = {"state": "conflict", "version": error.current.version, "message": str(error)}
     except AnnotationError as error:
         status = 422
-        context = {"state": "error", "version": _version(request), "message": str(error)}
+        context = {"state": "error", "version": posted_version(request.POST), "message": str(error)}
     if request.POST.get("transport") == "beacon":
         # The page is being left (navigator.sendBeacon): nobody reads an answer, so none carries a message.
         return HttpResponse(status=204 if status == 200 else status)
