@@ -72,18 +72,32 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         else:
             messages.success(request, "Adjudication recorded; the clinicians' annotations are unchanged.")
             return redirect("adjudication-queue", key=campaign.key)
-    annotations = list(
-        Annotation.objects.filter(campaign=campaign, conversation=conversation, status=Annotation.Status.SUBMITTED)
-        .select_related("annotator")
-        .order_by("annotator__username")
-    )
-    flags = [flag | {"by": a.annotator.get_username()} for a in annotations for flag in a.flags]
     if request.method == "POST":
         chosen = {d.key: request.POST.get(f"score-{d.key}", "") for d in dimensions}
         note = request.POST.get("note", "")
     else:
         chosen = {d.key: str(decision.scores.get(d.key, "")) if decision else "" for d in dimensions}
         note = decision.note if decision else ""
+    context = _form_context(
+        campaign=campaign, conversation=conversation, dimensions=dimensions, decision=decision, chosen=chosen
+    )
+    context |= {
+        "note": note,
+        "may_override": Role.ADMIN in roles_of(request.user),
+        "error": error,
+    }
+    return render(request, "annotation/adjudicate.html", context, status=status)
+
+
+def _form_context(*, campaign: Campaign, conversation: Conversation, dimensions: list, decision, chosen: dict) -> dict:
+    """The panes, each clinician's scores, and each anchor with the clinicians who chose it and whether the form
+    has it chosen (``chosen``: dimension key -> posted or recorded score)."""
+    annotations = list(
+        Annotation.objects.filter(campaign=campaign, conversation=conversation, status=Annotation.Status.SUBMITTED)
+        .select_related("annotator")
+        .order_by("annotator__username")
+    )
+    flags = [flag | {"by": a.annotator.get_username()} for a in annotations for flag in a.flags]
     rows = [
         {
             "dimension": d,
@@ -100,7 +114,7 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         }
         for d in dimensions
     ]
-    context = {
+    return {
         "campaign": campaign,
         "conversation": conversation,
         "case": conversation.case,
@@ -114,9 +128,5 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
             for r in (decision.revisions.all() if decision else [])
         ],
         "version": decision.version if decision else 0,
-        "note": note,
         "disputed": bool(selectors.needs_adjudication(campaign=campaign, conversation_ids=[conversation.pk])),
-        "may_override": Role.ADMIN in roles_of(request.user),
-        "error": error,
     }
-    return render(request, "annotation/adjudicate.html", context, status=status)
