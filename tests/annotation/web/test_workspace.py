@@ -96,7 +96,7 @@ def test_the_workspace_has_a_heading_progress_full_instructions_and_the_first_un
     assert "<strong>1 of 3</strong> done" in html
     assert '<details class="instructions"' in html and "The last sentence is shown too." in html
     assert 'data-first-unscored="accuracy"' in html
-    assert 'data-error="Rationale required: a score is 2 or lower"' in html
+    assert 'data-error="Rationale required: a score is ≤ 2"' in html
 
 
 def test_a_beacon_save_passes_csrf_with_the_token_in_its_body_and_leaves_no_message(carmen, instructed):
