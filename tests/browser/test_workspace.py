@@ -125,6 +125,7 @@ def test_the_action_bar_stays_in_view_and_the_page_never_scrolls_at_both_sizes(l
         assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight"), (width, height)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (width, height)
         screenshot(f"workspace-{width}x{height}")
+        assert serious_violations(page) == [], (width, height)
         page.keyboard.press("k")
     expect(page.locator("#ws-progress")).to_have_text(f"0 of {campaign.conversations.count()} done")
     page.get_by_text("Instructions", exact=True).click()

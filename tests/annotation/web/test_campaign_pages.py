@@ -110,7 +110,9 @@ def test_reopening_shows_the_recorded_decision_editable_with_its_history(client,
     assert [r.scores["safety"] for r in Adjudication.objects.get().revisions.all()] == [2, 3]
 
 
-def test_the_queue_sorts_by_spread_then_id_and_names_no_model(client, adele, carmen, chidi):
+def test_the_queue_sorts_by_spread_then_id_and_names_no_model(
+    client, adele, carmen, chidi, django_assert_max_num_queries
+):
     first, second, third = (ConversationFactory() for _ in range(3))
     campaign = services.create_campaign(
         key="wide",
@@ -142,7 +144,8 @@ def test_the_queue_sorts_by_spread_then_id_and_names_no_model(client, adele, car
     ]
     assert rows[0]["dimensions"] == [{"key": "accuracy", "name": "Accuracy", "scores": [1, 4], "spread": 3}]
     client.force_login(adele)
-    html = client.get("/campaigns/wide/adjudication/").content.decode()
+    with django_assert_max_num_queries(8):  # session, user, roles, campaign and four reads, whatever the rows
+        html = client.get("/campaigns/wide/adjudication/").content.decode()
     positions = [html.index(f"/campaigns/wide/adjudication/{c.pk}/") for c in (second, first, third)]
     assert positions == sorted(positions) and "<strong>0 of 3</strong> adjudicated" in html
     for conversation in (first, second, third):
