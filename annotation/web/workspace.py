@@ -1,4 +1,5 @@
-"""The clinician workspace: claim the next item, score it (autosaved drafts), submit, skip, revise."""
+"""The clinician workspace: claim the next item, score it (autosaved drafts, a last save when the page is left),
+submit, skip, revise, and see a submitted item read-only."""
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
