@@ -112,15 +112,8 @@ def test_the_action_bar_stays_in_view_and_the_page_never_scrolls_at_both_sizes(l
         page.set_viewport_size({"width": width, "height": height})
         page.keyboard.press("3")
         expect(page.locator("#save-status")).to_contain_text("Saved")
-        for selector in (
-            "h1",
-            "#ws-progress",
-            "#save-status",
-            "[data-submit]",
-            "#rationale",
-            "fieldset.flags",
-            ".dimension",
-        ):
+        dimensions = [f'[data-dimension="{key}"]' for key in ("safety", "accuracy", "uncertainty")]
+        for selector in ("h1", "#ws-progress", "#save-status", "[data-submit]", "#rationale", ".flags", *dimensions):
             assert in_viewport(page, selector), (width, height, selector)
         assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight"), (width, height)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (width, height)
