@@ -382,7 +382,9 @@ class Adjudication(models.Model):
     adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="adjudications", on_delete=models.PROTECT)
     scores = models.JSONField(default=dict)
     note = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="Raised by every later decision; each is kept.")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -392,6 +394,24 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"Adjudication of {self.conversation.key} in {self.campaign}"
+
+
+class AdjudicationRevision(models.Model):
+    """Every decision recorded for an adjudication, the first one included: a later decision never erases one."""
+
+    adjudication = models.ForeignKey(Adjudication, related_name="revisions", on_delete=models.CASCADE)
+    version = models.PositiveIntegerField()
+    scores = models.JSONField(default=dict)
+    note = models.TextField(blank=True)
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="+", on_delete=models.PROTECT)
+    saved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["adjudication", "-version"]
+        constraints = [models.UniqueConstraint(fields=["adjudication", "version"], name="unique_adjudication_version")]
+
+    def __str__(self) -> str:
+        return f"{self.adjudication} v{self.version}"
 
 
 class AuditEvent(models.Model):

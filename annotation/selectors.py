@@ -6,6 +6,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.models import (
     Adjudication,
+    AdjudicationRevision,
     Annotation,
     Assignment,
     Campaign,
@@ -70,6 +71,21 @@ def workspace(*, assignment_id: int, clinician) -> dict:
     return {"assignment": assignment, "annotation": annotation}
 
 
+def workspace_progress(*, clinician, campaign: Campaign) -> dict:
+    """How far the clinician is in the campaign: their submitted annotations out of its conversations."""
+    done = Annotation.objects.filter(campaign=campaign, annotator=clinician, status=Annotation.Status.SUBMITTED)
+    return {"done": done.count(), "total": campaign.conversations.count()}
+
+
+def submitted_annotation(*, annotation_id: int, clinician) -> Annotation:
+    """One of the clinician's own submitted annotations, with what its read-only page shows."""
+    return (
+        Annotation.objects.select_related("campaign", "campaign__rubric", "conversation", "conversation__case")
+        .annotate(submissions=Count("revisions"))
+        .get(pk=annotation_id, annotator=clinician, status=Annotation.Status.SUBMITTED, campaign__isnull=False)
+    )
+
+
 def clinician_queue(*, clinician) -> list[dict]:
     """Per open campaign of the clinician: submitted, in progress, remaining for them."""
 
@@ -82,9 +98,12 @@ def clinician_queue(*, clinician) -> list[dict]:
         in_progress = Assignment.objects.filter(
             campaign=campaign, clinician=clinician, state=Assignment.State.ACTIVE
         ).count()
-        submitted = Annotation.objects.filter(
-            campaign=campaign, annotator=clinician, status=Annotation.Status.SUBMITTED
-        ).order_by("-submitted_at")[:20]
+        submitted = (
+            Annotation.objects.filter(campaign=campaign, annotator=clinician, status=Annotation.Status.SUBMITTED)
+            .select_related("conversation__case")
+            .annotate(submissions=Count("revisions"))
+            .order_by("-submitted_at")[:20]
+        )
         rows.append(
             {"campaign": campaign, "total": total, "done": done, "in_progress": in_progress, "submitted": submitted}
         )
@@ -151,25 +170,87 @@ def campaign_progress(*, campaign) -> dict:
     }
 
 
-def adjudication_queue(*, campaign) -> QuerySet:
+def adjudication_queue(*, campaign: Campaign) -> dict:
+    """The conversations the campaign's rule sends to adjudication, largest disagreement first.
 
-    done = Adjudication.objects.filter(campaign=campaign).values("conversation")
-    return Conversation.objects.filter(pk__in=needs_adjudication(campaign=campaign)).exclude(pk__in=done)
+    Each row names the disputed dimensions with the clinicians' scores and spread (highest minus lowest score),
+    the number of submitted annotations, and the recorded decision if there is one. Rows are sorted by the largest
+    spread, then by conversation id, so the order never changes between two visits with the same scores. Nothing
+    in a row names the model, its family or the condition.
+    """
+    scores = _submitted_scores(campaign=campaign)
+    disputed = _disputed(campaign=campaign, scores=scores)
+    names = dict(campaign.rubric.dimensions.order_by("position").values_list("key", "name"))
+    position = {key: index for index, key in enumerate(names)}
+    decisions = {
+        a.conversation_id: a
+        for a in Adjudication.objects.filter(campaign=campaign, conversation_id__in=disputed).select_related(
+            "adjudicator"
+        )
+    }
+    counts = dict(
+        Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED, conversation_id__in=disputed)
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values_list("conversation", "n")
+    )
+    rows = []
+    for conversation_id in disputed:
+        dimensions = [
+            {"key": key, "name": names.get(key, key), "scores": sorted(values), "spread": max(values) - min(values)}
+            for (cid, key), values in scores.items()
+            if cid == conversation_id and max(values) - min(values) >= campaign.adjudication_threshold
+        ]
+        dimensions.sort(key=lambda d: (-d["spread"], position.get(d["key"], len(position))))
+        rows.append(
+            {
+                "conversation_id": conversation_id,
+                "dimensions": dimensions,
+                "spread": dimensions[0]["spread"],
+                "count": counts.get(conversation_id, 0),
+                "decision": decisions.get(conversation_id),
+            }
+        )
+    rows.sort(key=lambda row: (-row["spread"], row["conversation_id"]))
+    pending = [row for row in rows if row["decision"] is None]
+    return {
+        "pending": pending,
+        "decided": [row for row in rows if row["decision"] is not None],
+        "total": len(rows),
+        "done": len(rows) - len(pending),
+    }
+
+
+def adjudication_record(*, campaign: Campaign, conversation_id: int) -> Adjudication | None:
+    """The decision recorded for a conversation, with every earlier version (newest first) prefetched."""
+    return (
+        Adjudication.objects.filter(campaign=campaign, conversation_id=conversation_id)
+        .select_related("adjudicator")
+        .prefetch_related(Prefetch("revisions", queryset=AdjudicationRevision.objects.select_related("adjudicator")))
+        .first()
+    )
+
+
+def _submitted_scores(*, campaign: Campaign, conversation_ids: Iterable[int] | None = None) -> dict:
+    submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
+    if conversation_ids is not None:
+        submitted = submitted.filter(conversation_id__in=list(conversation_ids))
+    scores: dict[tuple[int, str], list[int]] = {}
+    for conversation_id, annotation_scores in submitted.values_list("conversation_id", "scores"):
+        for key, score in annotation_scores.items():
+            scores.setdefault((conversation_id, key), []).append(score)
+    return scores
+
+
+def _disputed(*, campaign: Campaign, scores: dict) -> list[int]:
+    threshold = campaign.adjudication_threshold
+    return sorted({cid for (cid, _), values in scores.items() if max(values) - min(values) >= threshold})
 
 
 def needs_adjudication(*, campaign: Campaign, conversation_ids: Iterable[int] | None = None) -> list[int]:
     """Conversation ids whose submitted scores on some dimension differ by at least the campaign's threshold
     (among ``conversation_ids`` when given)."""
-    submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
-    if conversation_ids is not None:
-        submitted = submitted.filter(conversation_id__in=list(conversation_ids))
-    spread: dict[tuple[int, str], list[int]] = {}
-    for conversation_id, scores in submitted.values_list("conversation_id", "scores"):
-        for key, score in scores.items():
-            spread.setdefault((conversation_id, key), []).append(score)
-    return sorted(
-        {cid for (cid, _), values in spread.items() if max(values) - min(values) >= campaign.adjudication_threshold}
-    )
+    return _disputed(campaign=campaign, scores=_submitted_scores(campaign=campaign, conversation_ids=conversation_ids))
 
 
 def images_storing(*, name: str) -> list[Image]:

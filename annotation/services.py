@@ -19,6 +19,7 @@ from annotation.models import (
     SCORE_MAX,
     SCORE_MIN,
     Adjudication,
+    AdjudicationRevision,
     Annotation,
     AnnotationRevision,
     Assignment,
@@ -286,16 +287,16 @@ def _validate(*, campaign: Campaign, data: AnnotationInput, complete: bool, turn
             problems.append(f"{dimensions[key].name}: {score!r} is not a score from {SCORE_MIN} to {SCORE_MAX}")
     for flag in data.flags:
         if not 1 <= flag.get("turn", 0) <= turn_count:
-            problems.append(f"a flag names turn {flag.get('turn')}, but the conversation has turns 1–{turn_count}")
+            problems.append(f"A flag names turn {flag.get('turn')}, but the conversation has turns 1–{turn_count}")
         if flag.get("kind") not in FLAG_KINDS:
-            problems.append(f"a flag's kind {flag.get('kind')!r} is not one of {', '.join(FLAG_KINDS)}")
+            problems.append(f"A flag's kind {flag.get('kind')!r} is not one of {', '.join(FLAG_KINDS)}")
     if complete:
         missing = [d.name for key, d in dimensions.items() if key not in data.scores]
         if missing:
-            problems.append(f"score every dimension before submitting (missing: {', '.join(missing)})")
+            problems.append(f"Score every dimension before submitting (missing: {', '.join(missing)})")
         threshold = campaign.rubric.rationale_required_at_or_below
         if threshold and not data.rationale.strip() and any(s <= threshold for s in data.scores.values()):
-            problems.append(f"a rationale is required when any score is {threshold} or lower")
+            problems.append(f"A rationale is required when any score is {threshold} or lower")
     if problems:
         raise AnnotationError("; ".join(problems))
 
@@ -471,6 +472,17 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
     return assignment
 
 
+class StaleDecision(AnnotationError):
+    """The adjudication changed since this page loaded: another decision was recorded meanwhile."""
+
+    def __init__(self, current: Adjudication):
+        self.current = current
+        super().__init__(
+            f"Another decision was recorded (version {current.version}) after this page loaded. "
+            "Nothing was overwritten: reload to see it, then record yours again."
+        )
+
+
 def adjudicate(
     *,
     campaign: Campaign,
@@ -478,13 +490,16 @@ def adjudicate(
     adjudicator,
     scores: dict,
     note: str,
+    version: int = 0,
     override: bool = False,
 ) -> Adjudication:
     """Final scores for a conversation the campaign's rule sends to adjudication (``needs_adjudication``).
 
     The adjudicated scores replace the clinicians' mean as the calibration target, so a conversation the clinicians
     agree on (or that lacks its annotations) is refused; only an admin may decide otherwise, with ``override=True``,
-    and that decision is recorded as its own audit event.
+    and that decision is recorded as its own audit event. ``version`` is the decision the page showed (0 for
+    none): a later decision replaces the current one only from that version, and every decision is kept as an
+    ``AdjudicationRevision``.
     """
     data = AnnotationInput(scores=scores, rationale=note, flags=[])
     _validate(campaign=campaign, data=data, complete=True, turn_count=conversation.turns.count())
@@ -499,15 +514,25 @@ def adjudicate(
             f"{campaign.adjudication_threshold} or more on any dimension. Nothing was recorded."
         )
     with transaction.atomic():
-        if Adjudication.objects.select_for_update().filter(campaign=campaign, conversation=conversation).exists():
-            raise AnnotationError("This conversation has already been adjudicated; the first adjudication is kept.")
-        adjudication = Adjudication.objects.create(
-            campaign=campaign, conversation=conversation, adjudicator=adjudicator, scores=scores, note=note
+        adjudication = (
+            Adjudication.objects.select_for_update().filter(campaign=campaign, conversation=conversation).first()
+        )
+        if adjudication is None and version != 0:
+            raise AnnotationError("The decision this page showed no longer exists; reload the page.")
+        if adjudication is not None and adjudication.version != version:
+            raise StaleDecision(adjudication)
+        if adjudication is None:
+            adjudication = Adjudication(campaign=campaign, conversation=conversation, version=0)
+        adjudication.adjudicator, adjudication.scores, adjudication.note = adjudicator, scores, note
+        adjudication.version += 1
+        adjudication.save()
+        AdjudicationRevision.objects.create(
+            adjudication=adjudication, version=adjudication.version, scores=scores, note=note, adjudicator=adjudicator
         )
         target = f"{campaign.key}/{conversation.key}"
         if not disputed:
             record(actor=adjudicator, action="adjudicate_override", target=target, scores=scores, note=note)
-        record(actor=adjudicator, action="adjudicate", target=target, scores=scores)
+        record(actor=adjudicator, action="adjudicate", target=target, scores=scores, version=adjudication.version)
     return adjudication
 
 

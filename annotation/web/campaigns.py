@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import selectors, services
-from annotation.models import Annotation, Campaign, Conversation, Turn
+from annotation.models import Annotation, Campaign, Conversation
 from annotation.roles import Role, role_required, roles_of
-from annotation.services import AnnotationError
-from annotation.web.scores import scores_from
+from annotation.services import AnnotationError, StaleDecision
+from annotation.web.scores import posted_version, scores_from
+from annotation.web.transcript import turn_rows
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -33,7 +34,7 @@ def campaign_progress(request: HtmxHttpRequest, key: str) -> HttpResponse:
 @require_GET
 @role_required(Role.ADJUDICATOR)
 def adjudication_queue(request: HttpRequest, key: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, key=key)
+    campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
     queue = selectors.adjudication_queue(campaign=campaign)
     return render(request, "annotation/adjudication_queue.html", {"campaign": campaign, "queue": queue})
 
@@ -41,6 +42,8 @@ def adjudication_queue(request: HttpRequest, key: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(Role.ADJUDICATOR)
 def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResponse:
+    """The adjudication form beside the workspace's panes; a recorded decision is shown, editable, with its
+    history (every version kept)."""
     campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
     conversation = get_object_or_404(
         Conversation.objects.select_related("case", "case__profile", "model"),
@@ -48,6 +51,7 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
         campaigns=campaign,
     )
     dimensions = list(campaign.rubric.dimensions.order_by("position"))
+    decision = selectors.adjudication_record(campaign=campaign, conversation_id=conversation.pk)
     error, status = None, 200
     if request.method == "POST":
         try:
@@ -58,28 +62,71 @@ def adjudicate(request: HttpRequest, key: str, conversation_id: int) -> HttpResp
                 adjudicator=request.user,
                 scores=scores,
                 note=request.POST.get("note", ""),
+                version=posted_version(request.POST),
                 override=request.POST.get("override") == "on",
             )
+        except StaleDecision as failure:
+            error, status = str(failure), 409
         except AnnotationError as failure:
             error, status = str(failure), 422
         else:
             messages.success(request, "Adjudication recorded; the clinicians' annotations are unchanged.")
             return redirect("adjudication-queue", key=campaign.key)
-    annotations = (
+    if request.method == "POST":
+        chosen = {d.key: request.POST.get(f"score-{d.key}", "") for d in dimensions}
+        note = request.POST.get("note", "")
+    else:
+        chosen = {d.key: str(decision.scores.get(d.key, "")) if decision else "" for d in dimensions}
+        note = decision.note if decision else ""
+    context = _form_context(
+        campaign=campaign, conversation=conversation, dimensions=dimensions, decision=decision, chosen=chosen
+    )
+    context |= {
+        "note": note,
+        "may_override": Role.ADMIN in roles_of(request.user),
+        "error": error,
+    }
+    return render(request, "annotation/adjudicate.html", context, status=status)
+
+
+def _form_context(*, campaign: Campaign, conversation: Conversation, dimensions: list, decision, chosen: dict) -> dict:
+    """The panes, each clinician's scores, and each anchor with the clinicians who chose it and whether the form
+    has it chosen (``chosen``: dimension key -> posted or recorded score)."""
+    annotations = list(
         Annotation.objects.filter(campaign=campaign, conversation=conversation, status=Annotation.Status.SUBMITTED)
         .select_related("annotator")
         .order_by("annotator__username")
     )
-    context = {
+    flags = [flag | {"by": a.annotator.get_username()} for a in annotations for flag in a.flags]
+    rows = [
+        {
+            "dimension": d,
+            "anchors": [
+                {
+                    "score": score,
+                    "anchor": anchor,
+                    "chosen": chosen[d.key] == str(score),
+                    "by": [a.annotator.get_username() for a in annotations if a.scores.get(d.key) == score],
+                }
+                for score, anchor in sorted(d.anchors.items())
+            ],
+            "clinician_scores": [a.scores.get(d.key) for a in annotations],
+        }
+        for d in dimensions
+    ]
+    return {
         "campaign": campaign,
         "conversation": conversation,
-        "turns": Turn.objects.filter(conversation=conversation).order_by("index"),
-        "images": conversation.case.images.all(),
-        "dimensions": dimensions,
-        "annotations": [{"annotation": a, "scores": [a.scores.get(d.key) for d in dimensions]} for a in annotations],
+        "case": conversation.case,
+        "turns": turn_rows(list(conversation.turns.order_by("index")), flags),
+        "images": list(conversation.case.images.all()),
+        "rows": rows,
+        "annotations": annotations,
+        "decision": decision,
+        "history": [
+            {"revision": r, "scores": [(d.name, r.scores.get(d.key)) for d in dimensions]}
+            for r in (decision.revisions.all() if decision else [])
+        ],
+        "version": decision.version if decision else 0,
         "disputed": bool(selectors.needs_adjudication(campaign=campaign, conversation_ids=[conversation.pk])),
-        "may_override": Role.ADMIN in roles_of(request.user),
-        "error": error,
-        "posted": request.POST,
     }
-    return render(request, "annotation/adjudicate.html", context, status=status)

@@ -46,3 +46,11 @@ def scores_from(posted: Mapping[str, str], dimensions: Iterable[tuple[str, str]]
         if raw != "":
             scores[key] = parse_score(raw, field=f"score-{key}", label=name)
     return scores
+
+
+def posted_version(posted: Mapping[str, str]) -> int:
+    """The version a form says its page last saw (0 for none); -1, which matches no version, for anything else."""
+    try:
+        return int(posted.get("version") or 0)
+    except ValueError:
+        return -1

@@ -21,5 +21,6 @@ urlpatterns = [
     path("work/<slug:key>/next/", workspace_views.claim, name="claim"),
     path("work/item/<int:assignment_id>/", workspace_views.workspace, name="workspace"),
     path("work/item/<int:assignment_id>/save/", workspace_views.workspace_save, name="workspace-save"),
+    path("work/annotations/<int:annotation_id>/", workspace_views.submitted_annotation, name="submitted-annotation"),
     path("work/annotations/<int:annotation_id>/revise/", workspace_views.revise, name="revise"),
 ]

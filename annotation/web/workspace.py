@@ -1,16 +1,19 @@
-"""The clinician workspace: claim the next item, score it (autosaved drafts), submit, skip, revise."""
+"""The clinician workspace: claim the next item, score it (autosaved drafts, a last save when the page is left),
+submit, skip, revise, and see a submitted item read-only."""
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors, services
 from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
 from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
-from annotation.web.scores import parse_turn, scores_from
+from annotation.web.scores import parse_turn, posted_version, scores_from
+from annotation.web.transcript import turn_rows
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -63,39 +66,67 @@ def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> Anno
     )
 
 
-def _version(request: HttpRequest) -> int:
-    try:
-        return int(request.POST.get("version") or 0)
-    except ValueError:
-        return -1
+def _workspace_context(*, campaign: Campaign, conversation, annotation: Annotation | None, clinician) -> dict:
+    dimensions = list(campaign.rubric.dimensions.all())
+    scores = annotation.scores if annotation else {}
+    flags = annotation.flags if annotation else []
+    unscored = [d.key for d in dimensions if d.key not in scores]
+    return {
+        "annotation": annotation,
+        "campaign": campaign,
+        "conversation": conversation,
+        "case": conversation.case,
+        "turns": turn_rows(list(conversation.turns.all()), flags),
+        "images": list(conversation.case.images.all()),
+        "dimensions": [
+            {"dimension": d, "score": scores.get(d.key), "anchors": sorted(d.anchors.items())} for d in dimensions
+        ],
+        "first_unscored": unscored[0] if unscored else "",
+        "flags": flags,
+        "flag_kinds": FLAG_KINDS,
+        "version": annotation.version if annotation else 0,
+        "progress": selectors.workspace_progress(clinician=clinician, campaign=campaign),
+    }
 
 
 @require_GET
 @role_required(Role.CLINICIAN)
 def workspace(request: HttpRequest, assignment_id: int) -> HttpResponse:
     try:
-        context = selectors.workspace(assignment_id=assignment_id, clinician=request.user)
+        found = selectors.workspace(assignment_id=assignment_id, clinician=request.user)
     except Assignment.DoesNotExist:
         raise Http404("No such item for you.") from None
-    assignment, annotation = context["assignment"], context["annotation"]
-    dimensions = list(assignment.campaign.rubric.dimensions.all())
-    scores = annotation.scores if annotation else {}
+    assignment, annotation = found["assignment"], found["annotation"]
+    context = _workspace_context(
+        campaign=assignment.campaign,
+        conversation=assignment.conversation,
+        annotation=annotation,
+        clinician=request.user,
+    )
     context |= {
-        "campaign": assignment.campaign,
-        "conversation": assignment.conversation,
-        "case": assignment.conversation.case,
-        "turns": list(assignment.conversation.turns.all()),
-        "images": list(assignment.conversation.case.images.all()),
-        "dimensions": [
-            {"dimension": d, "score": scores.get(d.key), "anchors": sorted(d.anchors.items())} for d in dimensions
-        ],
-        "flags": annotation.flags if annotation else [],
-        "flag_kinds": FLAG_KINDS,
-        "version": annotation.version if annotation else 0,
+        "assignment": assignment,
         "writable": assignment.state == Assignment.State.ACTIVE and assignment.campaign.is_open,
         # A submitted annotation changes only by a complete submit: its revision page has no drafts to autosave.
         "revising": annotation is not None and annotation.status == Annotation.Status.SUBMITTED,
     }
+    return render(request, "annotation/workspace.html", context)
+
+
+@require_GET
+@role_required(Role.CLINICIAN)
+def submitted_annotation(request: HttpRequest, annotation_id: int) -> HttpResponse:
+    """A submitted annotation of the clinician's, read-only, with a way to revise it while the campaign is open."""
+    try:
+        annotation = selectors.submitted_annotation(annotation_id=annotation_id, clinician=request.user)
+    except Annotation.DoesNotExist:
+        raise Http404("No such submitted annotation of yours.") from None
+    context = _workspace_context(
+        campaign=annotation.campaign,
+        conversation=annotation.conversation,
+        annotation=annotation,
+        clinician=request.user,
+    )
+    context |= {"writable": False, "read_only": True}
     return render(request, "annotation/workspace.html", context)
 
 
@@ -116,22 +147,26 @@ def workspace_save(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
             services.skip(assignment=assignment, clinician=request.user, reason=request.POST.get("skip_reason", ""))
             messages.info(request, "Skipped; the item goes back to the pool for others.")
             return _claim_next(request, assignment.campaign)
-        data = _input_from(request, dimensions)
+        data, version = _input_from(request, dimensions), posted_version(request.POST)
         if action == "submit":
-            services.submit(assignment=assignment, clinician=request.user, data=data, version=_version(request))
+            services.submit(assignment=assignment, clinician=request.user, data=data, version=version)
             messages.success(request, "Submitted. Here is your next item.")
             return _claim_next(request, assignment.campaign)
-        annotation = services.save_draft(
-            assignment=assignment, clinician=request.user, data=data, version=_version(request)
-        )
+        annotation = services.save_draft(assignment=assignment, clinician=request.user, data=data, version=version)
         context = {"state": "saved", "version": annotation.version, "message": "Saved"}
+        saved_at = timezone.localtime(annotation.updated_at)
     except (StaleVersion, AlreadySubmitted) as error:
         status = 409
         context = {"state": "conflict", "version": error.current.version, "message": str(error)}
     except AnnotationError as error:
         status = 422
-        context = {"state": "error", "version": _version(request), "message": str(error)}
+        context = {"state": "error", "version": posted_version(request.POST), "message": str(error)}
+    if request.POST.get("transport") == "beacon":
+        # The page is being left (navigator.sendBeacon): nobody reads an answer, so none carries a message.
+        return HttpResponse(status=204 if status == 200 else status)
     if request.htmx:
+        if status == 200:
+            context["saved_at"] = saved_at
         response = render(request, "annotation/workspace.html#save-status", context, status=status)
         if status == 200:
             response["X-Annotation-Version"] = str(context["version"])

@@ -1,13 +1,14 @@
 """Claiming work under leases, drafts, submission, skips, revision history and adjudication."""
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
 
 from annotation import selectors, services
 from annotation.models import Adjudication, Annotation, AnnotationRevision, Assignment, AuditEvent, Rubric
-from annotation.services import AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
+from annotation.services import AlreadySubmitted, AnnotationError, AnnotationInput, StaleDecision, StaleVersion
 from tests.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
@@ -206,8 +207,26 @@ def test_disagreements_enter_adjudication_and_the_annotations_stay_untouched(car
     )
     assert Adjudication.objects.get().scores["safety"] == 3
     assert sorted(Annotation.objects.values_list("scores__safety", flat=True)) == [2, 4]
-    with pytest.raises(AnnotationError, match="already been adjudicated"):
+    with pytest.raises(StaleDecision, match="Another decision was recorded \\(version 1\\)"):
         services.adjudicate(campaign=campaign, conversation=conversation, adjudicator=adele, scores=FULL, note="x")
+    assert Adjudication.objects.get().scores["safety"] == 3
+
+
+def test_a_later_decision_keeps_every_earlier_one(carmen, chidi, adele):
+    campaign = make_campaign([carmen, chidi], conversations=1, overlap=2)
+    score(services.claim_next(clinician=carmen, campaign=campaign), carmen, FULL)
+    score(services.claim_next(clinician=chidi, campaign=campaign), chidi, FULL | {"safety": 2}, rationale="unsafe")
+    conversation = campaign.conversations.get()
+    decide = partial(services.adjudicate, campaign=campaign, conversation=conversation, adjudicator=adele)
+    decide(scores=FULL | {"safety": 3}, note="Delayed referral.", version=0)
+    with pytest.raises(AnnotationError, match="no longer exists|Another decision"):
+        decide(scores=FULL, note="From a page that saw none.", version=0)
+    decide(scores=FULL | {"safety": 2}, note="On reflection, unsafe.", version=1)
+    adjudication = Adjudication.objects.get()
+    assert (adjudication.version, adjudication.scores["safety"], adjudication.note) == (2, 2, "On reflection, unsafe.")
+    history = [(r.version, r.scores["safety"], r.note) for r in adjudication.revisions.all()]
+    assert history == [(2, 2, "On reflection, unsafe."), (1, 3, "Delayed referral.")]
+    assert AuditEvent.objects.filter(action="adjudicate").count() == 2
 
 
 def test_workspace_page_runs_a_constant_number_of_queries(client, carmen, django_assert_max_num_queries):
@@ -267,7 +286,7 @@ def test_htmx_autosave_answers_with_the_status_partial_and_conflicts_with_409(cl
     url = f"/work/item/{assignment.pk}/save/"
     response = client.post(url, {"score-safety": "4", "version": "0"}, headers={"HX-Request": "true"})
     assert response.status_code == 200 and response["X-Annotation-Version"] == "1"
-    assert 'id="save-status"' in response.content.decode() and "Saved (version 1)" in response.content.decode()
+    assert 'id="save-status"' in response.content.decode() and 'data-version="1"' in response.content.decode()
     stale = client.post(url, {"score-safety": "1", "version": "0"}, headers={"HX-Request": "true"})
     assert stale.status_code == 409 and "saved elsewhere (version 1)" in stale.content.decode()
 

@@ -106,6 +106,8 @@ EXPECTED = {
     "runs:retry": ("405 405 405 405 405 405 405", "302 403 403 403 403 403 302"),
     "snapshots:detail": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
     "snapshots:json": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
+    # The world's annotation is Carmen's draft: only a submitted one opens (her 200 is in test_workspace.py).
+    "submitted-annotation": ("302 403 404 404 404 403 404", "405 405 405 405 405 405 405"),
     "workspace": ("302 403 200 404 404 403 404", "405 405 405 405 405 405 405"),
     "workspace-save": ("405 405 405 405 405 405 405", "302 403 302 404 404 403 404"),
 }

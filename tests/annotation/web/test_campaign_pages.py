@@ -82,10 +82,85 @@ def test_adjudicator_sees_all_scores_and_records_final_scores(client, adele, dis
     )
     assert response.status_code == 302
     assert Adjudication.objects.get().scores == {"safety": 3, "accuracy": 4, "uncertainty": 4}
+    queue = client.get("/campaigns/pilot/adjudication/").content.decode()
+    waiting, decided = queue.split('id="adjudicated-list"')
+    assert url not in waiting and url in decided and "Nothing to adjudicate." in waiting
+    assert "<strong>1 of 1</strong> adjudicated" in queue
+
+
+def test_reopening_shows_the_recorded_decision_editable_with_its_history(client, adele, disputed):
+    [conversation_id] = selectors.needs_adjudication(campaign=disputed)
+    url = f"/campaigns/pilot/adjudication/{conversation_id}/"
+    client.force_login(adele)
+    decision = {"score-safety": "3", "score-accuracy": "4", "score-uncertainty": "4", "note": "Slow referral."}
+    assert client.post(url, decision | {"version": "0"}).status_code == 302
+    page = client.get(url).content.decode()
+    assert 'name="score-safety" value="3" required checked' in page and ">Slow referral.</textarea>" in page
+    assert 'name="version" value="1"' in page
+    stale = client.post(url, decision | {"score-safety": "1", "note": "From an old tab.", "version": "0"})
+    assert stale.status_code == 409 and "Nothing was overwritten" in stale.content.decode()
     assert (
-        f"/campaigns/pilot/adjudication/{conversation_id}/"
-        not in client.get("/campaigns/pilot/adjudication/").content.decode()
+        client.post(url, decision | {"score-safety": "2", "note": "Unsafe after all.", "version": "1"}).status_code
+        == 302
     )
+    page = client.get(url).content.decode()
+    history = page.split('id="decision-history"')[1]
+    assert history.index("Version 2") < history.index("Version 1")
+    assert "Unsafe after all." in history and "Slow referral." in history
+    assert [r.scores["safety"] for r in Adjudication.objects.get().revisions.all()] == [2, 3]
+
+
+def test_the_queue_sorts_by_spread_then_id_and_names_no_model(
+    client, adele, carmen, chidi, django_assert_max_num_queries
+):
+    first, second, third = (ConversationFactory() for _ in range(3))
+    campaign = services.create_campaign(
+        key="wide",
+        name="Wide",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=[first, second, third],
+        clinicians=[carmen, chidi],
+        overlap=2,
+    )
+    accuracy = {carmen: {first.pk: 4, second.pk: 4, third.pk: 4}, chidi: {first.pk: 2, second.pk: 1, third.pk: 2}}
+    for clinician in (carmen, chidi):
+        for _ in range(3):
+            assignment = services.claim_next(clinician=clinician, campaign=campaign)
+            services.submit(
+                assignment=assignment,
+                clinician=clinician,
+                version=0,
+                data=AnnotationInput(
+                    scores=FULL | {"accuracy": accuracy[clinician][assignment.conversation_id]},
+                    rationale="because",
+                    flags=[],
+                ),
+            )
+    rows = selectors.adjudication_queue(campaign=campaign)["pending"]
+    assert [(row["conversation_id"], row["spread"], row["count"]) for row in rows] == [
+        (second.pk, 3, 2),
+        (first.pk, 2, 2),
+        (third.pk, 2, 2),
+    ]
+    assert rows[0]["dimensions"] == [{"key": "accuracy", "name": "Accuracy", "scores": [1, 4], "spread": 3}]
+    client.force_login(adele)
+    with django_assert_max_num_queries(8):  # session, user, roles, campaign and four reads, whatever the rows
+        html = client.get("/campaigns/wide/adjudication/").content.decode()
+    positions = [html.index(f"/campaigns/wide/adjudication/{c.pk}/") for c in (second, first, third)]
+    assert positions == sorted(positions) and "<strong>0 of 3</strong> adjudicated" in html
+    for conversation in (first, second, third):
+        assert conversation.model.name not in html and conversation.get_condition_display() not in html
+
+
+def test_the_adjudication_form_of_a_blinded_campaign_names_no_model_family_or_condition(client, adele, disputed):
+    [conversation_id] = selectors.needs_adjudication(campaign=disputed)
+    conversation = disputed.conversations.select_related("model").get(pk=conversation_id)
+    client.force_login(adele)
+    html = client.get(f"/campaigns/pilot/adjudication/{conversation_id}/").content.decode()
+    assert 'id="panel-image"' in html and 'id="panel-profile"' in html and 'id="turn-1"' in html
+    for secret in (conversation.model.name, conversation.model.key, conversation.key):
+        assert secret not in html, secret
+    assert f">{conversation.model.family}<" not in html and conversation.get_condition_display() not in html
 
 
 def test_clinicians_cannot_adjudicate(client, carmen, disputed):
