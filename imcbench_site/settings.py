@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from imcbench_site.env import env_bool, env_int, env_list, env_str
+from imcbench_site.oidc import BACKEND as OIDC_BACKEND
+from imcbench_site.oidc import oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("IMCBENCH_DATA_DIR", str(BASE_DIR / "data")))
@@ -156,6 +158,17 @@ AXES_VERBOSE = False  # its info lines on every login are noise in the logs
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Single sign-on (OpenID Connect, mozilla-django-oidc): on when OIDC_* are set (all of them: imcbench_site/oidc.py),
+# beside local accounts. The provider's group claim gives the roles at every login (annotation/sso.py).
+_oidc = oidc_settings(os.environ)
+OIDC_ENABLED = _oidc.pop("OIDC_ENABLED")
+globals().update(_oidc)  # the OIDC_* names mozilla-django-oidc reads
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append(OIDC_BACKEND)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_OP_LOGOUT_URL_METHOD = "annotation.sso.logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
 
 # Django's built-in Content Security Policy: no inline scripts anywhere, everything from our own origin.
 SECURE_CSP = {
