@@ -7,7 +7,6 @@ from annotation.web import workspace as workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
     path("login/", sso_views.login, name="login"),
     path("logout/", sso_views.logout, name="logout"),
     path("login/sso/", sso_views.start, name="sso-login"),
