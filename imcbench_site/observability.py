@@ -13,6 +13,7 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from django.core.signals import request_finished, request_started
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from pythonjsonlogger.json import JsonFormatter
@@ -31,6 +32,24 @@ def request_id_from(header: str) -> str:
     return header if SANE_REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
 
 
+def _request_started(sender, environ=None, scope=None, **kwargs) -> None:
+    if environ is not None:
+        header = environ.get("HTTP_X_REQUEST_ID", "")
+    else:
+        header = dict((scope or {}).get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+    REQUEST_ID.set(request_id_from(header))
+
+
+def _request_finished(sender, **kwargs) -> None:
+    REQUEST_ID.set(None)
+
+
+# The id is set when the handler starts and cleared when the response is closed, not by the middleware alone:
+# Django logs a 4xx or 5xx answer (django.request) after every middleware has returned.
+request_started.connect(_request_started, dispatch_uid="imcbench-request-id")
+request_finished.connect(_request_finished, dispatch_uid="imcbench-request-id")
+
+
 class RequestIdFilter(logging.Filter):
     """Puts the current request's id on every record (``-`` outside a request), and drops request objects."""
 
@@ -45,8 +64,9 @@ class JsonLogFormatter(JsonFormatter):
     """One JSON object per line: time, level, logger, message, request_id and any ``extra`` fields."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s")
-        kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
+        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s")
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("timestamp", "time")  # ISO 8601 in UTC, with milliseconds
         super().__init__(*args, **kwargs)
 
 
@@ -57,35 +77,34 @@ class RequestObservabilityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request_id_from(request.headers.get("X-Request-ID", ""))
-        token = REQUEST_ID.set(request_id)
+        request_id = REQUEST_ID.get()
+        if request_id is None:
+            request_id = request_id_from(request.headers.get("X-Request-ID", ""))
+            REQUEST_ID.set(request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            seconds = time.perf_counter() - started
-            match = getattr(request, "resolver_match", None)
-            view = match.view_name if match else "<unresolved>"
-            metrics.REQUEST_SECONDS.labels(view=view, method=request.method).observe(seconds)
-            metrics.RESPONSES.labels(view=view, method=request.method, status=str(response.status_code)).inc()
-            log.log(
-                logging.DEBUG if view in QUIET_VIEWS else logging.INFO,
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "view": view,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 1),
-                    "user_id": _user_id(request),
-                },
-            )
-            response["X-Request-ID"] = request_id
-            return response
-        finally:
-            REQUEST_ID.reset(token)
+        response = self.get_response(request)
+        seconds = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match else "<unresolved>"
+        metrics.REQUEST_SECONDS.labels(view=view, method=request.method).observe(seconds)
+        metrics.RESPONSES.labels(view=view, method=request.method, status=str(response.status_code)).inc()
+        log.log(
+            logging.DEBUG if view in QUIET_VIEWS else logging.INFO,
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "view": view,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+                "user_id": _user_id(request),
+            },
+        )
+        response["X-Request-ID"] = request_id
+        return response
 
 
 def _user_id(request: HttpRequest) -> int | None:
