@@ -193,6 +193,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# `manage.py check --deploy` warns that HSTS preloading is off (security.W021); silenced on purpose: preloading
+# commits the domain and every subdomain to HTTPS in every browser for months and is slow to undo, so an operator
+# turns it on knowingly (SECURE_HSTS_PRELOAD=1), never by default. It is the only check silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 _proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
 if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
