@@ -157,3 +157,42 @@ def test_a_role_map_that_cannot_be_right_is_refused(raw, message):
 def test_the_role_map_knows_every_role_and_a_group_may_give_two():
     assert set(ROLE_NAMES) == {role.value for role in Role}
     assert parse_role_map("chiefs=clinician, chiefs=adjudicator") == {"chiefs": ("clinician", "adjudicator")}
+
+
+@pytest.fixture
+def sso_settings(settings):
+    values = oidc_settings(
+        {
+            name: "https://login.example.org/x"
+            for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT")
+        }
+        | {"OIDC_OP_JWKS_ENDPOINT": "https://login.example.org/certs", "OIDC_RP_CLIENT_ID": CLIENT_ID}
+        | {"OIDC_RP_CLIENT_SECRET": CLIENT_SECRET, "OIDC_ROLE_MAP": ROLE_MAP}
+    )
+    for name, value in values.items():
+        setattr(settings, name, value)
+    return settings
+
+
+@pytest.mark.django_db
+def test_a_local_account_is_never_taken_over_by_a_provider_user(sso_settings):
+    from django.core.exceptions import SuspiciousOperation
+
+    from annotation.sso import RoleClaimBackend
+    from tests.factories import UserFactory
+
+    UserFactory(username="sso-7")  # made by an admin, with a password
+    with pytest.raises(SuspiciousOperation, match="sso-7 is a local account"):
+        RoleClaimBackend().filter_users_by_claims({"sub": "7", "email": "sso-7@example.org"})
+
+
+@pytest.mark.django_db
+def test_the_admin_group_makes_staff_and_losing_every_group_leaves_no_role(sso_settings):
+    from annotation.sso import RoleClaimBackend
+
+    backend = RoleClaimBackend()
+    user = backend.create_user({"sub": "42", "groups": ["hospital-it", "hospital-radiologists"]})
+    assert (user.username, user.is_staff, user.is_superuser) == ("sso-42", True, True)
+    backend.update_user(user, {"sub": "42", "groups": "hospital-canteen"})
+    user.refresh_from_db()
+    assert (user.is_staff, roles_of(user)) == (False, frozenset())
