@@ -12,13 +12,11 @@ import logging
 import pytest
 from django.db import connection
 
-from annotation import services
-from annotation.models import Rubric
 from imcbench_site import metrics
 from imcbench_site.observability import JsonLogFormatter, RequestIdFilter, request_id_from
 from jury import services as jury_services
 from jury.models import JudgePrompt, JuryRun
-from tests.factories import CaseFactory, ConversationFactory, PatientProfileFactory
+from tests.factories import CaseFactory, ConversationFactory, PatientProfileFactory, pilot_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -71,14 +69,7 @@ def conversation():
 def test_no_patient_content_reaches_the_logs_and_every_record_names_its_request(
     client, carmen, conversation, captured_logs, django_capture_on_commit_callbacks
 ):
-    campaign = services.create_campaign(
-        key="pilot",
-        name="Pilot",
-        rubric=Rubric.objects.get(is_default=True),
-        conversations=[conversation],
-        clinicians=[carmen],
-        overlap=1,
-    )
+    campaign = pilot_campaign(clinicians=[carmen], conversations=[conversation])
     client.force_login(carmen)
     item = client.post(f"/work/{campaign.key}/next/").url
     page = client.get(item, headers={"X-Request-ID": "trace-0001-from-the-proxy"})

@@ -7,10 +7,8 @@ import sys
 import pytest
 import redis
 
-from annotation import services
-from annotation.models import Rubric
 from imcbench_site import metrics
-from tests.factories import ConversationFactory
+from tests.factories import pilot_campaign
 from tests.workers import ROOT, broker_url, database_url, stop, wait_for
 
 TOKEN = "a-scrape-token-of-some-length"
@@ -78,14 +76,7 @@ def test_metrics_are_off_without_a_token_and_refused_without_the_right_one(clien
 @pytest.mark.django_db
 def test_metrics_count_requests_claims_autosaves_and_submissions(client, settings, carmen):
     settings.METRICS_TOKEN = TOKEN
-    campaign = services.create_campaign(
-        key="pilot",
-        name="Pilot",
-        rubric=Rubric.objects.get(is_default=True),
-        conversations=[ConversationFactory()],
-        clinicians=[carmen],
-        overlap=1,
-    )
+    campaign = pilot_campaign(clinicians=[carmen])
     before = {
         "claims": metrics.CLAIMS.labels(outcome="new")._value.get(),
         "autosaves": metrics.AUTOSAVES._value.get(),
