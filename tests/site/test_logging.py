@@ -67,7 +67,7 @@ def conversation():
 
 
 def test_no_patient_content_reaches_the_logs_and_every_record_names_its_request(
-    client, carmen, conversation, captured_logs, django_capture_on_commit_callbacks
+    client, carmen, conversation, captured_logs, django_capture_on_commit_callbacks, eager_celery
 ):
     campaign = pilot_campaign(clinicians=[carmen], conversations=[conversation])
     client.force_login(carmen)
