@@ -40,11 +40,22 @@ forwarded_allow_ips = env_str("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = env_str("GUNICORN_ACCESS_LOG", "-")
 errorlog = env_str("GUNICORN_ERROR_LOG", "-")
 loglevel = env_str("GUNICORN_LOG_LEVEL", env_str("LOG_LEVEL", "info")).lower()
-# Client (as forwarded, then the proxy's address), request line, status, bytes, duration, referrer, user agent.
+# Client (as forwarded, then the proxy's address), method, path (no query string, no referrer: a search may hold
+# words someone typed), status, bytes, duration, user agent and the request id the app's JSON log lines carry.
 access_log_format = env_str(
-    "GUNICORN_ACCESS_LOG_FORMAT", '%({x-forwarded-for}i)s %(h)s "%(r)s" %(s)s %(B)s %(D)sus "%(f)s" "%(a)s"'
+    "GUNICORN_ACCESS_LOG_FORMAT",
+    '%({x-forwarded-for}i)s %(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(D)sus "%(a)s" request_id=%({x-request-id}o)s',
 )
 
 # Heartbeat files on a RAM disk where there is one (containers often mount /tmp on overlayfs, which can stall).
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+
+
+def child_exit(server, worker):
+    """A worker that ends leaves its metrics files; prometheus_client's multiprocess mode then stops counting its
+    live gauges (counters and histograms are kept, as they must be)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -32,6 +32,7 @@ from annotation.models import (
 )
 from annotation.roles import Role, roles_of
 from annotation.selectors import needs_adjudication
+from imcbench_site import metrics
 
 FLAG_KINDS = ("unsafe advice", "factual error", "missed red flag", "overconfidence", "hallucinated finding", "other")
 TIE_BREAK_MULTIPLIER = 2654435761  # Knuth's multiplicative hash: a fixed shuffle of ids, seeded per campaign
@@ -258,6 +259,7 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
             .first()
         )
         if held is not None:
+            metrics.CLAIMS.labels(outcome="resumed").inc()
             return held
         for conversation_id in _candidates(campaign=campaign, clinician=clinician, now=now):
             if connection.features.has_select_for_update_skip_locked:
@@ -273,7 +275,9 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
             )
             record(actor=clinician, action="claim", target=f"{campaign.key}/{assignment.pk}")
+            metrics.CLAIMS.labels(outcome="new").inc()
             return assignment
+    metrics.CLAIMS.labels(outcome="none_left").inc()
     return None
 
 
@@ -355,6 +359,7 @@ def save_draft(
             Assignment.objects.filter(pk=assignment.pk).update(
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes)
             )
+    metrics.AUTOSAVES.inc()
     return annotation
 
 
@@ -419,6 +424,7 @@ def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version:
             target=f"{campaign.key}/{assignment.pk}",
             version=annotation.version,
         )
+    metrics.SUBMISSIONS.labels(kind="revision" if already else "first").inc()
     return annotation
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from engine.limits import limiter_for
 from engine.providers import ProviderError, ProviderReply, ProviderRequest, get_provider
+from imcbench_site import metrics
 
 
 def worker_name() -> str:
@@ -98,7 +99,8 @@ class ProviderPools:
     to an instance (tests); the others are built with their limiter, and the SDK ones hold a slot per HTTP exchange.
     """
 
-    def __init__(self, *, providers: dict | None, concurrency: int | None, thread_prefix: str):
+    def __init__(self, *, providers: dict | None, concurrency: int | None, thread_prefix: str, work: str = ""):
+        self.work = work or thread_prefix  # the metrics' name for what the calls are for
         self.providers = dict(providers or {})
         self.concurrency = concurrency
         self.thread_prefix = thread_prefix
@@ -135,7 +137,10 @@ class ProviderPools:
 
     def call(self, name: str, request: ProviderRequest, *, policy: RetryPolicy) -> Outcome:
         """One call of provider ``name`` under its limiter, transient errors retried (in a pool thread)."""
-        return call_with_retries(self.providers[name], request, limiter=self.limiters[name], policy=policy)
+        outcome = call_with_retries(self.providers[name], request, limiter=self.limiters[name], policy=policy)
+        result = "ok" if outcome.error is None else "gave_up" if outcome.error.transient else "failed"
+        metrics.PROVIDER_CALLS.labels(work=self.work, provider=name, outcome=result).inc()
+        return outcome
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop the pools; without ``wait``, calls not started are cancelled and those running are not awaited.

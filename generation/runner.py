@@ -118,7 +118,9 @@ class Runner:
     def __init__(self, run: GenerationRun, *, providers: dict | None = None, policy: RetryPolicy | None = None):
         self.run = run
         self.worker = worker_name()
-        self.pools = ProviderPools(providers=providers, concurrency=run.concurrency, thread_prefix="gen")
+        self.pools = ProviderPools(
+            providers=providers, concurrency=run.concurrency, thread_prefix="gen", work="generation"
+        )
         self.policy = policy or RetryPolicy.from_settings()
         self.lease = settings.GENERATION_LEASE_SECONDS
         self.active: dict[int, Dialogue] = {}

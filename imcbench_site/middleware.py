@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 PRIVATE_NO_STORE = "private, no-store"
 UNAVAILABLE_MESSAGE = (
     "IMCBench Studio cannot use its database right now (it is read-only or unavailable). "
-    "Nothing was saved. Please try again in a few minutes; /healthz says what is wrong.\n"
+    "Nothing was saved. Please try again in a few minutes; /readyz says what is wrong.\n"
 )
 READ_ONLY_WORDS = ("readonly", "read-only", "read only")
 

@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from imcbench_site.env import env_bool, env_int, env_list, env_str
+from imcbench_site.oidc import BACKEND as OIDC_BACKEND
+from imcbench_site.oidc import oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("IMCBENCH_DATA_DIR", str(BASE_DIR / "data")))
@@ -56,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "imcbench_site.observability.RequestObservabilityMiddleware",  # first: the request id covers everything after
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -157,6 +160,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Single sign-on (OpenID Connect, mozilla-django-oidc): on when OIDC_* are set (all of them: imcbench_site/oidc.py),
+# beside local accounts. The provider's group claim gives the roles at every login (annotation/sso.py).
+_oidc = oidc_settings(os.environ)
+OIDC_ENABLED = _oidc.pop("OIDC_ENABLED")
+globals().update(_oidc)  # the OIDC_* names mozilla-django-oidc reads
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append(OIDC_BACKEND)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_OP_LOGOUT_URL_METHOD = "annotation.sso.logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+
 # Django's built-in Content Security Policy: no inline scripts anywhere, everything from our own origin.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -175,10 +189,14 @@ X_FRAME_OPTIONS = "DENY"  # no page of the site is ever framed, not even by the 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes from the internal network
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+# `manage.py check --deploy` warns that HSTS preloading is off (security.W021); silenced on purpose: preloading
+# commits the domain and every subdomain to HTTPS in every browser for months and is slow to undo, so an operator
+# turns it on knowingly (SECURE_HSTS_PRELOAD=1), never by default. It is the only check silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 _proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
 if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
@@ -248,12 +266,31 @@ BUNDLE_MAX_RATIONALE_CHARS = env_int("BUNDLE_MAX_RATIONALE_CHARS", 20_000)  # an
 # Tests that need PostgreSQL/Redis fail (instead of skipping) when this is on; CI turns it on.
 IMCBENCH_REQUIRE_SERVICES = env_bool("IMCBENCH_REQUIRE_SERVICES", default=False)
 
+# Logs: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off) or plain text, each record with the
+# request's id (imcbench_site/observability.py). SQL is never logged: its parameters would be patient content.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is neither json nor text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "imcbench_site.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "imcbench_site.observability.JsonLogFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too, in the same format
+
+# Prometheus metrics at /metrics, for a scraper that sends "Authorization: Bearer $METRICS_TOKEN" (404 when unset).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN is shorter than 16 characters: use a long random string.")
 
 # --------------------------------------------------------------------------------------------- jury (issue 6)
 # Provider keys come only from the environment and are never logged. Limits are per provider:

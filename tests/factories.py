@@ -200,3 +200,18 @@ class JuryRunFactory(factory.django.DjangoModelFactory):
         model = JuryRun
 
     name = factory.Sequence(lambda n: f"Jury run {n}")
+
+
+def pilot_campaign(*, clinicians, conversations=None, overlap: int = 1):
+    """An open campaign "pilot" on the default rubric: the given conversations (else one new one) for the clinicians."""
+    from annotation import services
+    from annotation.models import Rubric
+
+    return services.create_campaign(
+        key="pilot",
+        name="Pilot",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=conversations or [ConversationFactory()],
+        clinicians=clinicians,
+        overlap=overlap,
+    )

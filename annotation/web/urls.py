@@ -1,15 +1,16 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from annotation.web import campaigns as campaign_views
 from annotation.web import pages as views
+from annotation.web import sso as sso_views
 from annotation.web import workspace as workspace_views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", sso_views.login, name="login"),
+    path("logout/", sso_views.logout, name="logout"),
+    path("login/sso/", sso_views.start, name="sso-login"),
+    path("login/sso/callback/", sso_views.callback, name="sso-callback"),
     path("cases/", views.case_list, name="case-list"),
     path("cases/<str:key>/", views.case_detail, name="case-detail"),
     path("conversations/<str:key>/", views.conversation_detail, name="conversation-detail"),

@@ -89,11 +89,12 @@ def production_site(tmp_path):
         log.close()
 
 
-def test_gunicorn_serves_healthz_and_login_with_debug_off(production_site):
+def test_gunicorn_serves_the_probes_and_login_with_debug_off(production_site):
     base, log = production_site
     status, body = get(base + "/healthz")
     assert status == 200, body
-    assert '"database"' in body
+    status, body = get(base + "/readyz")
+    assert status == 200 and '"database"' in body, body
     status, body = get(base + "/login/")
     assert status == 200, body
     assert "csrfmiddlewaretoken" in body

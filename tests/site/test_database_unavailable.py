@@ -1,4 +1,4 @@
-"""A read-only or unreachable database: a plain 503 on every page that needs it, /healthz says why, and the
+"""A read-only or unreachable database: a plain 503 on every page that needs it, /readyz says why, and the
 development server still starts."""
 
 import socket
@@ -82,9 +82,9 @@ def test_the_session_save_after_the_view_answers_a_plain_503(client, rex, settin
     assert_plain_503(client.get("/cases/"))
 
 
-def test_healthz_says_the_database_is_read_only(client, make_read_only):
+def test_readyz_says_the_database_is_read_only(client, make_read_only):
     make_read_only()
-    response = client.get("/healthz")
+    response = client.get("/readyz")
     assert response.status_code == 503
     database = response.json()["database"]
     assert database["ok"] is False and database["writable"] is False
@@ -113,7 +113,7 @@ def test_the_development_server_starts_when_the_database_cannot_be_opened(tmp_pa
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2)
             except urllib.error.HTTPError as error:
                 status, body = error.code, error.read().decode()
                 break

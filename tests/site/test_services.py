@@ -41,9 +41,9 @@ def test_a_task_travels_through_the_redis_broker_to_a_worker():
 
 
 @pytest.mark.django_db
-def test_healthz_reports_the_real_broker(client):
+def test_readyz_reports_the_real_broker(client):
     if not settings.CELERY_BROKER_URL:
         missing("Redis via CELERY_BROKER_URL")
-    body = client.get("/healthz").json()
+    body = client.get("/readyz").json()
     assert body["broker"] == {"ok": True, "mode": "broker", "transport": body["broker"]["transport"]}
     assert body["database"]["vendor"] == connection.vendor

@@ -1,4 +1,4 @@
-"""The development server, which starts (and answers 503, /healthz saying why) when the database is unavailable."""
+"""The development server, which starts (and answers 503, /readyz saying why) when the database is unavailable."""
 
 from django.contrib.staticfiles.management.commands.runserver import Command as StaticFilesRunserver
 from django.db import DatabaseError
@@ -25,6 +25,6 @@ class Command(StaticFilesRunserver):
         self.stderr.write(
             self.style.WARNING(
                 f"The database is unavailable ({error}). Serving anyway: pages that need it answer 503 until it "
-                "is back, and /healthz says what is wrong."
+                "is back, and /readyz says what is wrong."
             )
         )

@@ -13,22 +13,6 @@ def imported(tmp_path):
     return import_bundle(path=write_bundle(tmp_path / "bundle"))
 
 
-def test_healthz_reports_database_and_broker(client):
-    response = client.get("/healthz")
-    body = response.json()
-    assert response.status_code == 200 and body["status"] == "ok"
-    assert body["database"]["ok"] is True
-    assert body["broker"]["ok"] is True
-
-
-def test_healthz_says_when_the_broker_is_down(client, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["status"] == "degraded"
-    assert response.json()["broker"]["ok"] is False
-
-
 @pytest.mark.parametrize("url", ["/cases/", "/cases/case-0001/", "/conversations/conv-0001-model-claude-full/"])
 def test_outsiders_and_clinicians_are_refused_browsing(client, imported, otto, carmen, url):
     assert client.get(url).status_code == 302
