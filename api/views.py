@@ -15,14 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
-from annotation.roles import HasRole, Role
+from annotation.roles import ALLOWED, Action, HasRole
 from api.errors import ApiSchema, Problem, error_responses
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.agreement import agreement_report
 from jury.results.inference import LEGACY_LABEL
 from jury.results.leaderboard import NoCalibration, live_leaderboard
 
-RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
+RESEARCH_ROLES = tuple(ALLOWED[Action.USE_API])
 PAGE_SIZE_PATTERN = re.compile("[0-9]{1,4}")  # ASCII digits only: int() would also take " 5", "٥" or "1_0"
 
 
