@@ -104,7 +104,7 @@ ACTION_WORDS = {
     Action.SEE_CAMPAIGNS: "see the campaigns",
     Action.BROWSE_CASES: "browse cases and conversations",
     Action.SEE_RESULTS: "see results",
-    Action.PUBLISH_RESULTS: "save calibrations or publish leaderboards",
+    Action.PUBLISH_RESULTS: "save calibrations and publish leaderboards",
     Action.RUN_JURY: "run the jury",
     Action.GENERATE: "generate conversations",
     Action.IMPORT_BUNDLES: "import bundles",
