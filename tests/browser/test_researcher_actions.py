@@ -7,7 +7,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from annotation.models import Case
 from annotation.roles import Role
+from bundles.importer import import_bundle
 from jury import services as jury_services
 from jury.models import JuryRun
 from tests.browser.conftest import log_in
@@ -105,3 +107,27 @@ def test_a_clinician_meets_styled_forbidden_and_not_found_pages(live_server, pag
     look(page, screenshot, "error-404")
     page.get_by_role("link", name="Back to the start page").click()
     expect(page.locator("h1")).to_contain_text("Welcome, carmen")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admins_case_page_fits_the_window_and_the_api_page_keeps_the_csp(live_server, page, screenshot, tmp_path):
+    import_bundle(path=write_bundle(tmp_path / "bundle"))
+    UserFactory(username="ada", is_staff=True, is_superuser=True)
+    log_in(page, live_server, "ada", PASSWORD)
+
+    page.goto(f"{live_server.url}/admin/annotation/case/{Case.objects.get(key='case-0002').pk}/change/")
+    images = page.locator("fieldset.images-inline")
+    expect(images).to_be_visible()
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        box = images.bounding_box()
+        assert box["x"] + box["width"] <= width, f"the images table ends at {box['x'] + box['width']:.0f} px"
+        screenshot(f"admin-case-{width}")
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_role("link", name="Models under test")).to_be_visible()
+
+    page.goto(f"{live_server.url}/api/")
+    expect(page.locator(".content-main")).to_contain_text("The research API of IMCBench Studio")
+    expect(page.locator(".content-main")).to_contain_text("Account page (/account/)")
+    screenshot("api-root")
+    assert not page.console_errors, page.console_errors
