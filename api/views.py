@@ -29,7 +29,7 @@ PAGE_SIZE_PATTERN = re.compile("[0-9]{1,4}")  # ASCII digits only: int() would a
 
 TOKEN_HELP = (
     "Authenticate with a token: make yours on the Account page (/account/) of the studio, where it is shown once, "
-    "and send it as the header `Authorization: Token <key>`. Researchers and admins hold one; revoking it there "
+    "and send it as the header Authorization: Token <key>. Researchers and admins hold one; revoking it there "
     "refuses every later request that sends it."
 )
 
@@ -37,11 +37,14 @@ TOKEN_HELP = (
 class ApiRoot(APIRootView):
     __doc__ = f"""The research API of IMCBench Studio: cases with their images and patient profiles, conversations,
     clinician annotations, jury judgements, saved calibrations and published leaderboards, each a list paged by
-    cursor; a campaign's agreement report and live leaderboard under `campaigns/<key>/`. Every endpoint is
+    cursor; a campaign's agreement report and live leaderboard under campaigns/<key>/. Every endpoint is
     documented at /api/docs/.
 
     {TOKEN_HELP}
     """
+
+    def get_view_name(self) -> str:
+        return "IMCBench Studio API"
 
 
 class ByIdCursor(CursorPagination):
