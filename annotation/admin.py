@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count
 from django.utils.html import format_html
 
@@ -34,6 +35,8 @@ def thumbnail(image: Image | None, size: int = 64) -> str:
 class ImageInline(admin.TabularInline):
     model = Image
     extra = 0
+    classes = ["images-inline"]  # admin.css fits its table to the page: long sources and captions wrap
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
     fields = (
         "preview",
         "position",

@@ -46,6 +46,7 @@ class ModelUnderTest(models.Model):
     class Meta:
         ordering = ["family", "name"]
         verbose_name = "model under test"
+        verbose_name_plural = "models under test"
 
     def __str__(self) -> str:
         return self.name

@@ -260,10 +260,16 @@ def images_storing(*, name: str) -> list[Image]:
 
 
 def may_see_a_case(*, user, case_ids: set[int]) -> bool:
-    """Whether the user may see one of these cases. Admins, researchers and adjudicators see every case; a
-    clinician only the cases of conversations they were handed in a campaign."""
+    """Whether the user may see one of these cases. Admins and researchers see every case; an adjudicator the
+    cases of conversations in a campaign (what they may adjudicate); a clinician only the cases of conversations
+    they were handed in a campaign."""
     roles = roles_of(user)
-    if roles & {Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR}:
+    if roles & {Role.ADMIN, Role.RESEARCHER}:
+        return True
+    if (
+        Role.ADJUDICATOR in roles
+        and Conversation.objects.filter(case_id__in=case_ids, campaigns__isnull=False).exists()
+    ):
         return True
     if Role.CLINICIAN in roles:
         return Assignment.objects.filter(clinician=user, conversation__case_id__in=case_ids).exists()

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required
 from api import tokens
 
 TEMPLATE = "api/account.html"
@@ -18,7 +18,7 @@ TEMPLATE = "api/account.html"
 
 @require_GET
 @never_cache
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.USE_API)
 def account(request: HttpRequest) -> HttpResponse:
     token = Token.objects.filter(user=request.user).first()
     return render(request, TEMPLATE, {"token": token, "new_key": None})
@@ -26,7 +26,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @never_cache
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.USE_API)
 def token_create(request: HttpRequest) -> HttpResponse:
     token, created = tokens.create_token(user=request.user)
     if not created:
@@ -36,7 +36,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.USE_API)
 def token_revoke(request: HttpRequest) -> HttpResponse:
     if tokens.revoke_token(user=request.user):
         messages.success(request, "Token revoked: requests that send it are now refused.")

@@ -8,6 +8,7 @@ from api import views as api
 app_name = "api"
 
 router = DefaultRouter()
+router.APIRootView = api.ApiRoot
 router.register("cases", api.CaseViewSet, basename="case")
 router.register("conversations", api.ConversationViewSet, basename="conversation")
 router.register("annotations", api.AnnotationViewSet, basename="annotation")

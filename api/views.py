@@ -13,17 +13,38 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.routers import APIRootView
 
 from annotation.models import Annotation, Campaign, Case, Conversation, Image, Turn
-from annotation.roles import HasRole, Role
+from annotation.roles import ALLOWED, Action, HasRole
 from api.errors import ApiSchema, Problem, error_responses
 from jury.models import CalibrationArtifact, Judgement, LeaderboardSnapshot
 from jury.results.agreement import agreement_report
 from jury.results.inference import LEGACY_LABEL
 from jury.results.leaderboard import NoCalibration, live_leaderboard
 
-RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
+RESEARCH_ROLES = tuple(ALLOWED[Action.USE_API])
 PAGE_SIZE_PATTERN = re.compile("[0-9]{1,4}")  # ASCII digits only: int() would also take " 5", "٥" or "1_0"
+
+
+TOKEN_HELP = (
+    "Authenticate with a token: make yours on the Account page (/account/) of the studio, where it is shown once, "
+    "and send it as the header Authorization: Token <key>. Researchers and admins hold one; revoking it there "
+    "refuses every later request that sends it."
+)
+
+
+class ApiRoot(APIRootView):
+    __doc__ = f"""The research API of IMCBench Studio: cases with their images and patient profiles, conversations,
+    clinician annotations, jury judgements, saved calibrations and published leaderboards, each a list paged by
+    cursor; a campaign's agreement report and live leaderboard under campaigns/<key>/. Every endpoint is
+    documented at /api/docs/.
+
+    {TOKEN_HELP}
+    """
+
+    def get_view_name(self) -> str:
+        return "IMCBench Studio API"
 
 
 class ByIdCursor(CursorPagination):

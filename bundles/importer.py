@@ -181,8 +181,11 @@ def _clinician(username: str, group: Group, cache: dict, log: ProblemLog, record
     return user
 
 
-def import_bundle(*, path: Path, actor=None) -> ImportReport:
-    """Import a bundle directory or ``.zip``. Raises BundleInvalid (nothing changed) or returns a report."""
+def import_bundle(*, path: Path, actor=None, name: str | None = None) -> ImportReport:
+    """Import a bundle directory or ``.zip``. Raises BundleInvalid (nothing changed) or returns a report.
+
+    ``name`` is what problems call the bundle as a whole (an upload's own file name); by default the path's last
+    part. Problems never name the server path."""
     try:
         with open_bundle(
             Path(path),
@@ -191,7 +194,7 @@ def import_bundle(*, path: Path, actor=None) -> ImportReport:
         ) as source:
             parsed = parse_bundle(source, limits=bundle_limits())
     except UnsafeBundle as error:
-        raise BundleInvalid([Problem(Path(path).name, None, "", str(error))]) from None
+        raise BundleInvalid([Problem(name or Path(path).name, None, "", str(error))]) from None
     return _write_all_or_nothing(parsed, source=str(path), actor=actor)
 
 

@@ -5,11 +5,18 @@ FHIR R4 resources read: Patient, Condition, MedicationStatement / MedicationRequ
 Observation (https://hl7.org/fhir/R4/resourcelist.html).
 """
 
+import re
+import tomllib
 from datetime import date
+from functools import cache
+from pathlib import Path
 
 FHIR_FORMAT = "fhir-r4"
 FLAT_FORMAT = "flat"
 SUMMARY_KEYS = ("age", "sex", "conditions", "medications", "allergies", "observations")
+UNITS_FILE = Path(__file__).with_name("data") / "units.toml"
+SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+POWER_OF_TEN = re.compile(r"^10[*^](-?[0-9]+)(.*)$")
 
 
 class ProfileError(ValueError):
@@ -30,17 +37,51 @@ def profile_format(profile: dict) -> str:
 
 
 def summarise_profile(profile: object, *, today: date | None = None) -> tuple[str, dict]:
-    """Return ``(format, summary)`` for a FHIR R4 Bundle or a flat dict; raise ProfileError when unreadable."""
+    """Return ``(format, summary)`` for a FHIR R4 Bundle or a flat dict; raise ProfileError when unreadable.
+
+    A FHIR patient's age is counted on the Bundle's ``timestamp`` (when the record was put together, so the age a
+    conversation about it states stays true), else on ``today``."""
     if not isinstance(profile, dict):
         raise ProfileError("profile", "must be a JSON object (a FHIR R4 Bundle or a flat record)")
     fmt = profile_format(profile)
     try:
-        summary = _summarise_fhir(profile, today or date.today()) if fmt == FHIR_FORMAT else _summarise_flat(profile)
+        if fmt == FHIR_FORMAT:
+            summary = _summarise_fhir(profile, _record_date(profile) or today or date.today())
+        else:
+            summary = _summarise_flat(profile)
     except ProfileError:
         raise
     except (TypeError, AttributeError, ValueError) as error:  # a shape the checks below did not foresee
         raise ProfileError("profile", f"cannot be read ({type(error).__name__}: {error})") from None
     return fmt, summary
+
+
+def _record_date(bundle: dict) -> date | None:
+    """The date of the Bundle's ``timestamp`` (a FHIR instant, e.g. 2026-01-15T00:00:00Z), if it has one."""
+    stamp = bundle.get("timestamp")
+    if stamp is None:
+        return None
+    try:
+        return date.fromisoformat(str(stamp)[:10])
+    except ValueError:
+        raise ProfileError("timestamp", f"{stamp!r} is not a FHIR instant (YYYY-MM-DDThh:mm:ssZ)") from None
+
+
+@cache
+def _unit_names() -> dict[str, str]:
+    with UNITS_FILE.open("rb") as handle:
+        return tomllib.load(handle)["display"]
+
+
+def display_unit(unit: str) -> str:
+    """A unit as a person reads it: a UCUM code (``10*9/L``, ``Cel``) becomes ``×10⁹/L``, ``°C``; anything else is
+    kept as written. Codes and their printed forms: data/units.toml (UCUM, https://ucum.org/ucum)."""
+    if unit in _unit_names():
+        return _unit_names()[unit]
+    power = POWER_OF_TEN.match(unit)
+    if power:
+        return f"×10{power.group(1).translate(SUPERSCRIPTS)}{display_unit(power.group(2)) if power.group(2) else ''}"
+    return unit
 
 
 def _list(container: dict, key: str, where: str) -> list:
@@ -77,7 +118,8 @@ def _age_on(birth_date: str, today: date) -> int:
 def _observation_value(resource: dict, where: str) -> str:
     if isinstance(resource.get("valueQuantity"), dict):
         quantity = resource["valueQuantity"]
-        return f"{quantity.get('value', '')} {quantity.get('unit') or quantity.get('code') or ''}".strip()
+        unit = display_unit(str(quantity.get("unit") or quantity.get("code") or ""))
+        return f"{quantity.get('value', '')} {unit}".strip()
     for key in ("valueString", "valueInteger", "valueBoolean", "valueDateTime"):
         if key in resource:
             return str(resource[key])

@@ -103,14 +103,14 @@ class ZipSource(BundleSource):
         try:
             self.zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as error:
-            raise UnsafeBundle(f"{path.name}: not a readable zip file ({error})") from None
+            raise UnsafeBundle(f"not a readable .zip file ({error})") from None
         self.members: dict[str, zipfile.ZipInfo] = {}
         total = 0
         unsafe = []
         for info in self.zip.infolist():
             if "\0" in info.orig_filename:  # zipfile cuts the name at the NUL: "a.png\0.exe" would read as a.png
                 self.zip.close()
-                raise UnsafeBundle(f"{path.name}: a member name contains a NUL character: {info.orig_filename!r}")
+                raise UnsafeBundle(f"a member name contains a NUL character: {info.orig_filename!r}")
             if info.is_dir() or stat.S_ISLNK(info.external_attr >> 16):
                 continue
             name = safe_member_path(info.filename)
@@ -121,19 +121,17 @@ class ZipSource(BundleSource):
             if info.compress_size and info.file_size / info.compress_size > max_ratio and info.file_size > 1 << 20:
                 self.zip.close()
                 raise UnsafeBundle(
-                    f"{path.name}: {info.filename}: compression ratio {info.file_size / info.compress_size:.0f}:1 "
+                    f"{info.filename}: compression ratio {info.file_size / info.compress_size:.0f}:1 "
                     f"exceeds the limit of {max_ratio}:1 (possible zip bomb)"
                 )
             self.members[name] = info
         if unsafe:
             self.zip.close()
-            raise UnsafeBundle(
-                f"{path.name}: member paths escape the bundle or are absolute: {', '.join(sorted(unsafe)[:5])}"
-            )
+            raise UnsafeBundle(f"member paths escape the bundle or are absolute: {', '.join(sorted(unsafe)[:5])}")
         if total > max_uncompressed_bytes:
             self.zip.close()
             raise UnsafeBundle(
-                f"{path.name}: uncompressed size {total:,} bytes exceeds the limit of {max_uncompressed_bytes:,} bytes"
+                f"uncompressed size {total:,} bytes exceeds the limit of {max_uncompressed_bytes:,} bytes"
             )
         self.prefix = self._root_prefix()
 
@@ -169,5 +167,10 @@ def open_bundle(path: Path, *, max_uncompressed_bytes: int, max_ratio: int) -> B
     if path.is_file() and zipfile.is_zipfile(path):
         return ZipSource(path, max_uncompressed_bytes=max_uncompressed_bytes, max_ratio=max_ratio)
     if not path.exists():
-        raise UnsafeBundle(f"{path}: no such file or directory")
-    raise UnsafeBundle(f"{path}: a bundle is a directory or a .zip file")
+        raise UnsafeBundle("no such file or directory")
+    if path.suffix.lower() == ".zip":
+        raise UnsafeBundle(
+            "not a readable .zip file: its table of contents is missing, so it is damaged or cut short "
+            "(or not a zip at all); zip the bundle folder again and upload that"
+        )
+    raise UnsafeBundle("a bundle is a directory or a .zip file")

@@ -64,7 +64,7 @@ def run_bundle_upload(token: str) -> str:
     if queued is None or AuditEvent.objects.filter(action=FINISHED, details__upload=token).exists():
         return "skipped"
     AuditEvent.objects.create(actor=queued.actor, action=RUNNING, target=queued.target, details={"upload": token})
-    outcome = _import(upload_path(token), actor=queued.actor)
+    outcome = _import(upload_path(token), actor=queued.actor, name=queued.details.get("file") or queued.target)
     upload_path(token).unlink(missing_ok=True)
     AuditEvent.objects.create(
         actor=queued.actor, action=FINISHED, target=queued.target, details={"upload": token, **outcome}
@@ -72,9 +72,9 @@ def run_bundle_upload(token: str) -> str:
     return outcome["state"]
 
 
-def _import(path: Path, *, actor) -> dict:
+def _import(path: Path, *, actor, name: str) -> dict:
     try:
-        report = import_bundle(path=path, actor=actor)
+        report = import_bundle(path=path, actor=actor, name=name)
     except BundleInvalid as error:
         return {"state": "rejected", "problems": [str(p) for p in error.problems], "truncated": error.truncated}
     except Exception as error:  # recorded for the admin page; the traceback goes to the log

@@ -30,6 +30,10 @@ def models_with_endpoints():
     return ModelUnderTest.objects.filter(endpoint__isnull=False).select_related("endpoint").order_by("key")
 
 
+def models_without_endpoints():
+    return ModelUnderTest.objects.filter(endpoint__isnull=True).order_by("key")
+
+
 def runs():
     return runs_with_counts(GenerationRun)
 

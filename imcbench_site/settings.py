@@ -246,7 +246,12 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IMCBench Studio API",
-    "DESCRIPTION": "Cases, conversations, annotations and jury results of the IMCBench benchmark.",
+    "DESCRIPTION": (
+        "Cases, conversations, annotations and jury results of the IMCBench benchmark, for researchers and admins."
+        "\n\n**Getting a token.** Sign in to the studio and open **Account** (`/account/`); *Create a token* shows "
+        "its key once. Send it with every request as `Authorization: Token <key>` (in these docs: *Authorize*, "
+        "then `Token <key>`). Revoke it on the same page when it may have leaked."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["annotation.roles.IsResearcher"],

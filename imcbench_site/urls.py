@@ -32,6 +32,7 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.+)$", media, name="media"),
     path("jury/runs/", include("jury.web.urls.runs")),
     path("generation/runs/", include("generation.web.urls")),
+    path("imports/", include("bundles.web.urls")),
     path("campaigns/<slug:key>/", include("jury.web.urls.results")),
     path("leaderboards/", include("jury.web.urls.snapshots")),
     path("exports/", include("jury.web.urls.exports")),

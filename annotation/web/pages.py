@@ -4,7 +4,7 @@ from django.views.decorators.http import require_GET
 
 from annotation import selectors
 from annotation.models import Case, Conversation
-from annotation.roles import Role, role_required, roles_of
+from annotation.roles import Action, Role, action_required, may, role_required, roles_of
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -16,14 +16,14 @@ def home(request: HttpRequest) -> HttpResponse:
         "roles": sorted(roles),
         "case_count": Case.objects.count(),
         "conversation_count": Conversation.objects.count(),
-        "can_browse": bool(roles & {Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR}),
+        "can_browse": may(request.user, Action.BROWSE_CASES),
         "queue": selectors.clinician_queue(clinician=request.user) if Role.CLINICIAN in roles else [],
     }
     return render(request, "annotation/home.html", context)
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+@action_required(Action.BROWSE_CASES)
 def case_list(request: HtmxHttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     template_name = "annotation/case_list.html"
@@ -33,7 +33,7 @@ def case_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+@action_required(Action.BROWSE_CASES)
 def case_detail(request: HttpRequest, key: str) -> HttpResponse:
     try:
         case = selectors.case_with_everything(key=key)
@@ -43,7 +43,7 @@ def case_detail(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER, Role.ADJUDICATOR)
+@action_required(Action.BROWSE_CASES)
 def conversation_detail(request: HttpRequest, key: str) -> HttpResponse:
     try:
         conversation = selectors.conversation_with_turns(key=key)

@@ -104,6 +104,7 @@ def _context(spec: CaseSpec, condition: str) -> dict[str, str]:
     substances = [f"{substance.lower()} ({reaction.lower()})" for substance, reaction in spec.allergies]
     alternative, other = spec.differential
     context = {name: getattr(spec, name) for name in CASE_TEXT_FIELDS} | words
+    context["opening"] = spec.opening.replace("{age}", str(spec.age))  # the age the profile gives, never retyped
     context |= {
         "noun": _noun(spec),
         "limit": _limit(spec, condition, words["possessive"]),

@@ -198,6 +198,7 @@ def fhir_profile(number: int, spec: CaseSpec, seed: int) -> dict:
         "id": f"{profile.key}-profile",
         "meta": _TEST_DATA_TAG,
         "type": "collection",
+        "timestamp": f"{REFERENCE_DATE.isoformat()}T00:00:00Z",  # the age is counted on this date, not on the clock's
         "entry": profile.entries,
     }
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Conversation
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required
 from engine.pages import launch_from_page, render_run_page
 from engine.providers import PROVIDERS
 from generation import selectors, services
@@ -25,10 +25,14 @@ class LaunchForm(forms.Form):
     models = forms.ModelMultipleChoiceField(
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Models under test with an endpoint (add endpoints in the admin).",
+        help_text="Models under test with an endpoint (how to reach the model: its provider, model id and prices).",
+        error_messages={"required": "Tick at least one model under test."},
     )
     conditions = forms.MultipleChoiceField(
-        choices=Conversation.Condition.choices, widget=forms.CheckboxSelectMultiple, initial=services.CONDITIONS
+        choices=Conversation.Condition.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=services.CONDITIONS,
+        error_messages={"required": "Tick at least one condition."},
     )
     specialties = forms.MultipleChoiceField(
         choices=(), required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every specialty."
@@ -68,18 +72,18 @@ class LaunchForm(forms.Form):
 
 
 def _list(request, form, *, status: int = 200) -> HttpResponse:
-    context = {"runs": selectors.runs()[:100], "form": form}
+    context = {"runs": selectors.runs()[:100], "form": form, "without_endpoint": selectors.models_without_endpoints()}
     return render(request, "generation/runs/list.html", context, status=status)
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.GENERATE)
 def run_list(request: HtmxHttpRequest) -> HttpResponse:
     return _list(request, LaunchForm(initial={"name": "Generation run"}))
 
 
 @require_POST
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.GENERATE)
 def run_create(request: HtmxHttpRequest) -> HttpResponse:
     """Create a draft run and estimate it; launching is a second, deliberate step on the run page."""
     form = LaunchForm(request.POST)
@@ -108,8 +112,19 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
     return redirect("generation:detail", pk=run.pk)
 
 
+@require_POST
+@action_required(Action.GENERATE)
+def simulated_endpoints(request: HtmxHttpRequest) -> HttpResponse:
+    """Give every model under test without an endpoint a simulated one, so the demo's stand-ins can be run."""
+    models = list(selectors.models_without_endpoints())
+    services.ensure_simulated_endpoints(models=models)
+    names = ", ".join(model.name for model in models) or "none"
+    messages.success(request, f"Simulated endpoints added for {len(models)} model(s): {names}.")
+    return redirect("generation:list")
+
+
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.GENERATE)
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(GenerationRun, pk=pk)
     context = {
@@ -122,7 +137,7 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.GENERATE)
 def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(GenerationRun, pk=pk)
     launch_from_page(
@@ -132,7 +147,7 @@ def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.GENERATE)
 def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = services.cancel_run(run=get_object_or_404(GenerationRun, pk=pk))
     messages.success(request, f"Generation run {run.pk}: {run.get_status_display().lower()}.")
@@ -140,7 +155,7 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.GENERATE)
 def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     count = services.retry_failed(run=get_object_or_404(GenerationRun, pk=pk))
     messages.success(request, f"{count} conversation{'s' if count != 1 else ''} queued again.")

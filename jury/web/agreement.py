@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotation.models import Campaign
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required
 from jury.results import agreement as agreement_report
 
 
@@ -17,14 +17,14 @@ def _campaign(key: str) -> Campaign:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.SEE_RESULTS)
 def agreement_index(request: HttpRequest) -> HttpResponse:
     campaigns = agreement_report.campaigns_with_annotation_counts()
     return render(request, "jury/agreement/index.html", {"campaigns": campaigns})
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.SEE_RESULTS)
 def campaign_agreement(request: HttpRequest, key: str) -> HttpResponse:
     campaign = _campaign(key)
     report = agreement_report.agreement_report(campaign=campaign)
@@ -33,7 +33,7 @@ def campaign_agreement(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.SEE_RESULTS)
 def campaign_agreement_json(request: HttpRequest, key: str) -> JsonResponse:
     report = agreement_report.agreement_report(campaign=_campaign(key))
     response = JsonResponse(report, json_dumps_params={"ensure_ascii": False, "indent": 1})
@@ -42,7 +42,7 @@ def campaign_agreement_json(request: HttpRequest, key: str) -> JsonResponse:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.SEE_RESULTS)
 def campaign_agreement_csv(request: HttpRequest, key: str) -> HttpResponse:
     report = agreement_report.agreement_report(campaign=_campaign(key))
     response = HttpResponse(agreement_report.report_csv(report), content_type="text/csv; charset=utf-8")
@@ -51,7 +51,7 @@ def campaign_agreement_csv(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.SEE_RESULTS)
 def campaign_agreement_plot(request: HttpRequest, key: str, plot: str, dimension: str) -> HttpResponse:
     svg = agreement_report.plot_svg(campaign=_campaign(key), plot=plot, dimension=dimension)
     if svg is None:

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required
 from imcbench_site.http import HtmxHttpRequest
 from jury import selectors
 from jury.models import ExportJob
@@ -33,7 +33,7 @@ def export_rows(*, kind: str, campaign_key: str | None):
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.EXPORT)
 def download(request: HttpRequest, kind: str, fmt: str) -> StreamingHttpResponse:
     if fmt not in exports.FORMATS:
         raise Http404(f"No format {fmt!r}")
@@ -50,7 +50,7 @@ def download(request: HttpRequest, kind: str, fmt: str) -> StreamingHttpResponse
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.EXPORT)
 def export_page(request: HtmxHttpRequest) -> HttpResponse:
     template_name = "jury/exports/page.html"
     if request.htmx:
@@ -82,7 +82,7 @@ def export_page(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.EXPORT)
 def start_export(request: HttpRequest) -> HttpResponse:
     try:
         job = start_export_job(
@@ -105,7 +105,7 @@ def start_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.EXPORT)
 def job_download(request: HttpRequest, pk: int) -> FileResponse:
     job = get_object_or_404(ExportJob, pk=pk, status=ExportJob.Status.DONE)
     if not job.file or not job.file.storage.exists(job.file.name):

@@ -6,13 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required
 from jury.results.calibration import save_calibration
 from jury.results.reports import calibration_report, leaderboard_report
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.SEE_RESULTS)
 def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
     context = {"campaign": campaign, **calibration_report(campaign=campaign)}
@@ -20,7 +20,7 @@ def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.SEE_RESULTS)
 def leaderboard_page(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
     context = {"campaign": campaign, **leaderboard_report(campaign=campaign)}
@@ -28,7 +28,7 @@ def leaderboard_page(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.PUBLISH_RESULTS)
 def save_calibration_view(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, key=key)
     try:

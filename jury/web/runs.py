@@ -1,4 +1,4 @@
-"""Jury run pages: the list with the launch form (admins), a run's live progress (htmx polling), its actions."""
+"""Jury run pages: the list with the launch form, a run's live progress (htmx polling), its actions."""
 
 from decimal import Decimal
 
@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Conversation, ModelUnderTest
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required, may
 from engine.pages import launch_from_page, render_run_page
 from imcbench_site.http import HtmxHttpRequest
 from jury import selectors, services
@@ -19,8 +19,12 @@ from jury.models import JuryRun
 
 class LaunchForm(forms.Form):
     name = forms.CharField(max_length=200)
-    judges = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
-    prompts = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    judges = forms.ModelMultipleChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, error_messages={"required": "Tick at least one judge."}
+    )
+    prompts = forms.ModelMultipleChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, error_messages={"required": "Tick at least one prompt."}
+    )
     models = forms.ModelMultipleChoiceField(
         queryset=None, required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every model."
     )
@@ -41,14 +45,14 @@ class LaunchForm(forms.Form):
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.RUN_JURY)
 def run_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = LaunchForm(initial={"name": "Jury run"}) if request.user.is_staff else None
+    form = LaunchForm(initial={"name": "Jury run"}) if may(request.user, Action.RUN_JURY) else None
     return render(request, "jury/runs/list.html", {"runs": selectors.runs()[:100], "form": form})
 
 
 @require_POST
-@role_required(Role.ADMIN)
+@action_required(Action.RUN_JURY)
 def run_create(request: HtmxHttpRequest) -> HttpResponse:
     """Create a draft run and estimate it; launching is a second, deliberate step on the run page."""
     form = LaunchForm(request.POST)
@@ -79,20 +83,20 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.RUN_JURY)
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JuryRun, pk=pk)
     context = {
         "run": run,
         "progress": selectors.run_progress(run=run),
         "failures": selectors.run_failures(run=run),
-        "can_manage": request.user.is_staff,
+        "can_manage": may(request.user, Action.RUN_JURY),
     }
     return render_run_page(request, "jury/runs/detail.html", context)
 
 
 @require_GET
-@role_required(Role.ADMIN, Role.RESEARCHER)
+@action_required(Action.RUN_JURY)
 def run_estimate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The estimate section alone: the run page polls it while the estimate is being computed."""
     run = get_object_or_404(JuryRun, pk=pk)
@@ -100,7 +104,7 @@ def run_estimate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ADMIN)
+@action_required(Action.RUN_JURY)
 def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(JuryRun, pk=pk)
     launch_from_page(request, run=run, launch=services.launch_run, refused=services.JuryError, label="Run")
@@ -108,7 +112,7 @@ def run_launch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ADMIN)
+@action_required(Action.RUN_JURY)
 def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = services.cancel_run(run=get_object_or_404(JuryRun, pk=pk))
     messages.success(request, f"Run {run.pk}: {run.get_status_display().lower()}.")
@@ -116,7 +120,7 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.ADMIN)
+@action_required(Action.RUN_JURY)
 def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     count = services.retry_failed(run=get_object_or_404(JuryRun, pk=pk))
     messages.success(request, f"{count} item{'s' if count != 1 else ''} queued again.")

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign
-from annotation.roles import Role, role_required
+from annotation.roles import Action, action_required
 from jury import selectors
 from jury.models import LeaderboardSnapshot
 from jury.results.inference import LABELS, LEGACY_LABEL
@@ -14,7 +14,7 @@ from jury.results.leaderboard import NoCalibration, publish_leaderboard, snapsho
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.SEE_RESULTS)
 def snapshot_list(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, key=key)
     context = {
@@ -26,7 +26,7 @@ def snapshot_list(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.PUBLISH_RESULTS)
 def snapshot_publish(request: HttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, key=key)
     try:
@@ -44,7 +44,7 @@ def snapshot_publish(request: HttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.SEE_RESULTS)
 def snapshot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     snapshot = get_object_or_404(selectors.leaderboard_snapshots(), pk=pk)
     board = snapshot.payload
@@ -74,7 +74,7 @@ def _rows(board: dict, table: str) -> list[dict]:
 
 
 @require_GET
-@role_required(Role.RESEARCHER, Role.ADMIN)
+@action_required(Action.SEE_RESULTS)
 def snapshot_json(request: HttpRequest, pk: int) -> JsonResponse:
     snapshot = get_object_or_404(LeaderboardSnapshot, pk=pk)
     response = JsonResponse(

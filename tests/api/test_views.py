@@ -99,6 +99,27 @@ def test_the_browsable_docs_load_for_researchers(client, rex):
     assert client.get("/api/docs/?script").status_code == 200
 
 
+def test_the_root_links_the_api_lists_and_says_how_to_get_a_token(api, client, rex):
+    links = api.get("/api/", HTTP_ACCEPT="application/json").json()
+
+    assert set(links) >= {"cases", "conversations", "annotations", "judgements", "calibrations", "leaderboards"}
+    assert all(url.startswith("http://testserver/api/") for url in links.values()), links
+    client.force_login(rex)
+    page = client.get("/api/", HTTP_ACCEPT="text/html").content.decode()
+    assert "The research API of IMCBench Studio" in page and "default basic root view" not in page
+    assert "Account page (/account/)" in page
+    assert "<style" not in page and 'style="' not in page, "the strict CSP blocks inline styles"
+
+
+def test_the_docs_say_how_to_get_a_token():
+    out = io.StringIO()
+    call_command("spectacular", stdout=out)
+
+    description = yaml.safe_load(out.getvalue())["info"]["description"]
+
+    assert "**Account** (`/account/`)" in description and "Authorization: Token <key>" in description
+
+
 def test_the_live_leaderboard_needs_a_saved_calibration(api, scored_world):  # noqa: F811
     assert api.get("/api/campaigns/nowhere/leaderboard/").json() == {"detail": "No campaign 'nowhere'."}
     refused = api.get("/api/campaigns/cal/leaderboard/")

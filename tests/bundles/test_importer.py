@@ -320,7 +320,7 @@ def test_zip_members_escaping_the_root_are_rejected(tmp_path):
     members = {"manifest.json": b"{}", "../evil.txt": b"x"}
     with pytest.raises(BundleInvalid) as caught:
         import_bundle(path=zip_with_members(tmp_path / "evil.zip", members))
-    assert str(caught.value) == "evil.zip: evil.zip: member paths escape the bundle or are absolute: ../evil.txt"
+    assert str(caught.value) == "evil.zip: member paths escape the bundle or are absolute: ../evil.txt"
 
 
 def test_a_zip_bomb_is_rejected_by_ratio_and_total_size(tmp_path, settings):
@@ -377,4 +377,4 @@ def test_the_command_reports_what_it_created(tmp_path, capsys):
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(BundleInvalid) as caught:
         import_bundle(path=tmp_path / "nowhere")
-    assert str(caught.value) == f"nowhere: {tmp_path / 'nowhere'}: no such file or directory"
+    assert str(caught.value) == "nowhere: no such file or directory"

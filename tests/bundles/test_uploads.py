@@ -1,5 +1,5 @@
-"""The admin upload: the web process only saves the zip and queues its import; a Celery task imports it and
-the upload's page shows the state and, when done, the summary or every problem."""
+"""The import page: the web process only saves the zip and queues its import; a Celery task imports it and
+the upload's page shows the state and, when done, the summary or every problem. Researchers and admins use it."""
 
 import copy
 
@@ -12,7 +12,7 @@ from tests.bundle_files import base_records, write_bundle, zip_directory
 
 pytestmark = pytest.mark.django_db
 
-UPLOAD = "/admin/annotation/bundleimport/upload/"
+UPLOAD = "/imports/"
 
 
 def post_bundle(client, archive):
@@ -20,8 +20,8 @@ def post_bundle(client, archive):
         return client.post(UPLOAD, {"bundle": handle})
 
 
-def test_the_upload_request_queues_the_import_instead_of_running_it(client, ada, tmp_path):
-    client.force_login(ada)
+def test_the_upload_request_queues_the_import_instead_of_running_it(client, rex, tmp_path):
+    client.force_login(rex)
     archive = zip_directory(write_bundle(tmp_path / "bundle"), tmp_path / "bundle.zip")
 
     response = post_bundle(client, archive)  # the test's transaction never commits: the task is not run
@@ -38,7 +38,7 @@ def test_the_upload_request_queues_the_import_instead_of_running_it(client, ada,
     page = client.get(response["Location"]).content.decode()
     assert "Bundle &#x27;Test bundle&#x27; imported: created 2 models" in page and "refresh" not in page
     assert run_bundle_upload(token) == "skipped", "a finished upload is never imported twice"
-    assert "bundle.zip" in client.get("/admin/annotation/bundleimport/").content.decode()
+    assert "bundle.zip" in client.get(UPLOAD).content.decode()
 
 
 def test_a_bundle_that_crashed_the_upload_is_rejected_with_its_problem(
@@ -61,3 +61,38 @@ def test_a_bundle_that_crashed_the_upload_is_rejected_with_its_problem(
 def test_an_unknown_upload_is_not_found(client, ada):
     client.force_login(ada)
     assert client.get(f"{UPLOAD}0123abcd/").status_code == 404
+
+
+def test_the_admins_import_list_links_the_import_page_and_each_upload(client, ada, tmp_path):
+    client.force_login(ada)
+    archive = zip_directory(write_bundle(tmp_path / "bundle"), tmp_path / "bundle.zip")
+    token = post_bundle(client, archive)["Location"].rstrip("/").rsplit("/", 1)[-1]
+
+    page = client.get("/admin/annotation/bundleimport/").content.decode()
+
+    assert f'href="{UPLOAD}"' in page and f'href="{UPLOAD}{token}/"' in page
+
+
+def test_a_corrupt_zip_is_rejected_by_its_own_name_without_a_server_path(
+    client, rex, tmp_path, django_capture_on_commit_callbacks, eager_celery, settings
+):
+    archive = tmp_path / "study.zip"
+    archive.write_bytes(b"PK\x03\x04 this is not the rest of a zip archive")
+    client.force_login(rex)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_bundle(client, archive)
+
+    page = client.get(response["Location"]).content.decode()
+    assert 'class="upload-state">rejected<' in page
+    assert "study.zip: not a readable .zip file: its table of contents is missing" in page
+    assert str(settings.MEDIA_ROOT) not in page and "bundle-uploads" not in page
+    assert "a bundle is a directory or a .zip file" not in page
+
+
+def test_an_upload_with_no_file_says_what_to_do(client, rex):
+    client.force_login(rex)
+
+    response = client.post(UPLOAD, {})
+
+    assert response.status_code == 400 and "Choose a bundle&#x27;s .zip file to upload." in response.content.decode()

@@ -52,7 +52,7 @@ def test_admin_case_page_shows_image_profile_and_conversations(client, imported,
     assert html.count("conv-0002-") >= 6
 
 
-def test_admin_bundle_upload_imports_a_zip_and_lists_problems(
+def test_the_import_page_imports_a_zip_and_lists_problems(
     client, ada, tmp_path, django_capture_on_commit_callbacks, eager_celery
 ):
     from tests.bundle_files import base_records, zip_directory
@@ -60,7 +60,7 @@ def test_admin_bundle_upload_imports_a_zip_and_lists_problems(
     client.force_login(ada)
     good = zip_directory(write_bundle(tmp_path / "good"), tmp_path / "good.zip")
     with good.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle})
+        response = client.post("/imports/", {"bundle": handle})
     assert response.status_code == 302, "the upload is imported in the background, not in the request"
     response = client.get(response["Location"])
     assert "Bundle &#x27;Test bundle&#x27; imported: created 2 models" in response.content.decode()
@@ -70,15 +70,17 @@ def test_admin_bundle_upload_imports_a_zip_and_lists_problems(
     records["conversations"][0]["condition"] = "x"
     bad = zip_directory(write_bundle(tmp_path / "bad", records), tmp_path / "bad.zip")
     with bad.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/admin/annotation/bundleimport/upload/", {"bundle": handle})
+        response = client.post("/imports/", {"bundle": handle})
     html = client.get(response["Location"]).content.decode()
     assert "nothing changed" in html
     assert "conversations.jsonl:1: condition: &#x27;x&#x27; is not one of full, no_image, no_ehr" in html
 
 
-def test_case_list_refuses_non_admin_upload(client, rex):
-    client.force_login(rex)
-    assert client.get("/admin/annotation/bundleimport/upload/").status_code == 302
+def test_the_import_page_refuses_clinicians_and_adjudicators(client, carmen, adele):
+    for user in (carmen, adele):
+        client.force_login(user)
+        response = client.get("/imports/")
+        assert response.status_code == 403 and "may not import bundles" in response.content.decode()
 
 
 def test_admin_adds_campaign_conversations_by_filter(client, imported, ada, carmen):

@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,31 @@ def test_simulated_annotations_cover_about_forty_percent_with_overlap(bundle):
 def test_bundle_stays_small(bundle_dir):
     size = sum(p.stat().st_size for p in bundle_dir.rglob("*") if p.is_file())
     assert size < 15_000_000
+
+
+def test_a_demo_patient_who_states_their_age_states_the_one_their_profile_gives():
+    cases = {case["id"]: case for case in demo.build_cases(seed=7)}
+    stated = 0
+    for conversation in demo.build_conversations(seed=7):
+        opening = conversation["turns"][0]["content"]
+        match = re.match(r"I'm ([0-9]+)(?! weeks)\b", opening)
+        if match is None:
+            continue
+        stated += 1
+        _fmt, summary = summarise_profile(cases[conversation["case"]]["profile"], today=date(2099, 12, 31))
+        assert int(match.group(1)) == summary["age"], f"{conversation['id']}: says {match.group(1)}"
+    assert stated >= 7 * 3, "seven cases state an age, in every conversation about them"
+
+
+def test_the_demo_profiles_show_lab_units_as_people_read_them_and_keep_the_ucum_code():
+    profiles = [case["profile"] for case in demo.build_cases(seed=7) if case["profile"].get("resourceType")]
+    quantities = [
+        entry["resource"]["valueQuantity"]
+        for profile in profiles
+        for entry in profile["entry"]
+        if "valueQuantity" in entry["resource"]
+    ]
+    counts = [quantity for quantity in quantities if quantity.get("code") == "10*9/L"]
+    assert counts and all(quantity["unit"] == "×10⁹/L" for quantity in counts)
+    shown = [row["value"] for profile in profiles for row in summarise_profile(profile)[1]["observations"]]
+    assert any("×10⁹/L" in line for line in shown) and not any("10*9" in line for line in shown)

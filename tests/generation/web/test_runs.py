@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from generation import runner, services
-from generation.models import GenerationRun
-from tests.factories import make_case, make_model
+from generation.models import GenerationRun, ModelEndpoint
+from tests.factories import ModelUnderTestFactory, make_case, make_model
 from tests.runs import start
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
@@ -102,3 +102,28 @@ def test_the_conversation_page_shows_where_a_generated_conversation_came_from(cl
     assert f"generation run {run.pk}" in text and "image sent, record withheld" in text
     assert "persona patient@1" in text and "system prompt model-under-test@1" in text
     assert run.prompts["patient"]["sha256"][:12] in text
+
+
+def test_a_researcher_gives_models_without_an_endpoint_a_simulated_one(client, rex, db):
+    make_case("case-0001")
+    bare = ModelUnderTestFactory(key="bare", name="Bare model")
+    client.force_login(rex)
+    page = client.get(reverse("generation:list")).content.decode()
+    assert "No model under test has an endpoint yet" in page and "Without an endpoint: Bare model." in page
+
+    response = client.post(reverse("generation:simulated-endpoints"))
+
+    assert response.status_code == 302 and ModelEndpoint.objects.get(model_under_test=bare).provider == "simulated"
+    page = client.get(reverse("generation:list")).content.decode()
+    assert "Simulated endpoints added for 1 model(s): Bare model." in page
+    assert f'value="{bare.pk}"' in page and "Without an endpoint" not in page
+
+
+def test_a_run_with_no_model_ticked_says_so(client, rex, world):
+    client.force_login(rex)
+
+    response = client.post(reverse("generation:create"), {"name": "none", "conditions": ["full"], "max_turns": 2})
+
+    page = response.content.decode()
+    assert response.status_code == 400 and "Tick at least one model under test." in page
+    assert "This field is required." not in page.split('id="launch"')[1].split("Patient simulator")[0]

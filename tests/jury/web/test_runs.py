@@ -33,14 +33,26 @@ def test_outsiders_and_clinicians_are_refused(client, otto, carmen, jury):
         assert client.post(reverse("runs:create"), {}).status_code == 403
 
 
-def test_researchers_read_runs_but_only_admins_launch(client, rex, jury):
-    run = services.create_run(name="r", judges=jury[:1], prompts=list(JudgePrompt.objects.all()[:1]))
+def test_a_researcher_creates_estimates_and_launches_a_run(
+    client, rex, jury, django_capture_on_commit_callbacks, eager_celery
+):
     client.force_login(rex)
-    page = client.get(reverse("runs:list"))
-    assert page.status_code == 200 and b"New run" not in page.content
-    assert client.get(reverse("runs:detail", args=[run.pk])).status_code == 200
-    assert client.post(reverse("runs:launch", args=[run.pk])).status_code == 403
-    assert client.post(reverse("runs:create"), {"name": "x"}).status_code == 403
+    assert b"New run" in client.get(reverse("runs:list")).content
+    prompts = JudgePrompt.objects.filter(dimension="safety")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("runs:create"),
+            {"name": "Rex's pass", "judges": [jury[0].pk], "prompts": [p.pk for p in prompts], "samples": 1},
+        )
+    run = JuryRun.objects.get(name="Rex's pass")
+    assert response.status_code == 302 and run.created_by == rex
+    assert "Launch run" in client.get(reverse("runs:detail", args=[run.pk])).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("runs:launch", args=[run.pk]))
+
+    run.refresh_from_db()
+    assert run.status == JuryRun.Status.COMPLETED
 
 
 def test_an_admin_creates_estimates_launches_and_watches_a_run(
@@ -107,7 +119,8 @@ def test_a_running_run_polls_every_two_seconds(client, ada, jury):
 def test_an_invalid_launch_form_says_why(client, ada, jury):
     client.force_login(ada)
     response = client.post(reverse("runs:create"), {"name": "empty", "samples": 1})
-    assert response.status_code == 400 and b"This field is required" in response.content
+    page = response.content.decode()
+    assert response.status_code == 400 and "Tick at least one judge." in page and "Tick at least one prompt." in page
     assert not JuryRun.objects.exists()
 
 
