@@ -2,6 +2,9 @@
 
 - 400 a query parameter is invalid (``{"page_size": ["…"]}``, DRF's field errors);
 - 401 no or bad credentials, 403 an account without a research role;
+- 409 a request with the same ``Idempotency-Key`` is still being answered;
+- 415 a POST body of a media type the operation does not take;
+- 422 a POST whose fields are invalid or that cannot be carried out (``{"judges": ["…"]}``), nothing changed;
 - 404 no such object, a cursor that is not the list's, or no such URL under /api/ (``{"detail": "…"}``), also
   where Django's resolver answers;
 - 500 a server error, as JSON for /api/ paths.
@@ -28,6 +31,16 @@ UNAUTHENTICATED = OpenApiResponse(response=Problem, description="No credentials,
 FORBIDDEN = OpenApiResponse(response=Problem, description="The account has no research role.")
 NOT_FOUND = OpenApiResponse(response=Problem, description="No such object.")
 NO_SUCH_PAGE = OpenApiResponse(response=Problem, description="The cursor is not one of this list's.")
+UNPROCESSABLE = OpenApiResponse(
+    response={**FIELD_PROBLEMS, "example": {"judges": ["No judge 'gpt-5-judge'."]}},
+    description="A field (or the Idempotency-Key header) is invalid, or the request cannot be carried out; each "
+    "field named with what is wrong. Nothing was changed.",
+)
+MALFORMED = OpenApiResponse(response=Problem, description="The body cannot be parsed (e.g. invalid JSON).")
+IN_PROGRESS = OpenApiResponse(
+    response=FIELD_PROBLEMS, description="A request with this Idempotency-Key is still being answered."
+)
+UNSUPPORTED = OpenApiResponse(response=Problem, description="The body's media type is not accepted.")
 
 
 def error_responses(*, lookup: bool, listing: bool) -> dict[int, OpenApiResponse]:
@@ -39,6 +52,11 @@ def error_responses(*, lookup: bool, listing: bool) -> dict[int, OpenApiResponse
         responses[400] = BAD_REQUEST
         responses.setdefault(404, NO_SUCH_PAGE)
     return responses
+
+
+def write_errors() -> dict[int, OpenApiResponse]:
+    """The errors a POST answers beyond those of every operation."""
+    return {400: MALFORMED, 409: IN_PROGRESS, 415: UNSUPPORTED, 422: UNPROCESSABLE}
 
 
 class ApiSchema(AutoSchema):

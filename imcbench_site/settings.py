@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "jury",
     "generation",
     "bundles",
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -94,3 +94,4 @@ def _import(source, origins: dict, actor) -> ImportReport:
 
 
 ADAPTERS = {"openai-chat": import_openai_chat, "hf-dataset": import_hf_dataset}
+SUFFIXES = {"openai-chat": (".jsonl", ".json", ".zip"), "hf-dataset": (".parquet", ".jsonl", ".json")}  # of one upload
