@@ -12,9 +12,11 @@
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.response import Response
 
 API_PREFIX = "/api/"
 
@@ -54,6 +56,26 @@ def error_responses(*, lookup: bool, listing: bool) -> dict[int, OpenApiResponse
     return responses
 
 
+def unprocessable(errors) -> Response:
+    """422 with DRF's field errors flattened to ``{"field.sub[0]": ["message", …]}``: every key names a field."""
+    problems: dict[str, list[str]] = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+            for index, child in enumerate(value):
+                walk(child, f"{path}[{index}]")
+        else:
+            problems.setdefault(path or "non_field_errors", []).extend(
+                str(item) for item in (value if isinstance(value, list) else [value])
+            )
+
+    walk(errors, "")
+    return Response(problems, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
 def write_errors() -> dict[int, OpenApiResponse]:
     """The errors a POST answers beyond those of every operation."""
     return {400: MALFORMED, 409: IN_PROGRESS, 415: UNSUPPORTED, 422: UNPROCESSABLE}
@@ -72,6 +94,7 @@ class ApiSchema(AutoSchema):
         return bodies
 
 
+@csrf_exempt  # it only ever answers 404: a POST to an unknown API path gets that, not the CSRF page
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404 for a URL under /api/ that names nothing (JSON whatever DEBUG says); Django's page elsewhere."""
     if request.path.startswith(API_PREFIX):

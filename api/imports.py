@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from annotation.roles import HasRole, Role
 from api import idempotency
-from api.errors import ApiSchema, write_errors
+from api.errors import ApiSchema, unprocessable, write_errors
 from bundles.adapters import SUFFIXES
 from bundles.adapters.mapping import load_mapping
 from bundles.problems import BundleInvalid
@@ -117,7 +117,7 @@ import_create.cls.schema = ApiSchema()
 def _create(request: Request) -> Response:
     form = ImportRequestSerializer(data=request.data)
     if not form.is_valid():
-        return Response(form.errors, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return unprocessable(form.errors)
     data = form.validated_data
     token = queue_bundle_upload(
         uploaded=data["file"], user=request.user, format=data["format"], mapping=data.get("mapping")

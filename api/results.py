@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from annotation.models import Campaign
 from annotation.roles import HasRole, Role
 from api import idempotency
-from api.errors import ApiSchema, write_errors
+from api.errors import ApiSchema, unprocessable, write_errors
 from api.views import CalibrationSerializer, LeaderboardSnapshotSerializer
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import NoCalibration, publish_leaderboard
@@ -81,7 +81,7 @@ calibrate.cls.schema = ApiSchema()
 def _calibrate(request: Request, campaign: Campaign) -> Response:
     form = CalibrateRequestSerializer(data=request.data)
     if not form.is_valid():
-        return Response(form.errors, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return unprocessable(form.errors)
     try:
         artifact, created = save_calibration(campaign=campaign, actor=request.user, seed=form.validated_data["seed"])
     except ValueError as error:  # NotReady says in words what is missing

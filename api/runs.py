@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from annotation.models import Conversation
 from annotation.roles import HasRole, Role
 from api import idempotency
-from api.errors import ApiSchema, write_errors
+from api.errors import ApiSchema, unprocessable, write_errors
 from api.views import ByIdCursor
 from jury import selectors, services
 from jury.models import Judge, JudgePrompt, JuryRun
@@ -172,7 +172,7 @@ run_create.cls.schema = ApiSchema()
 def _create(request: Request) -> Response:
     form = RunRequestSerializer(data=request.data)
     if not form.is_valid():
-        return Response(form.errors, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return unprocessable(form.errors)
     data = form.validated_data
     selection = {name: values for name, values in data.get("selection", {}).items() if values}
     try:

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.core.cache import cache
 
 from annotation import services
-from annotation.models import Annotation, Assignment, Campaign, Conversation, Image, Rubric
+from annotation.models import Annotation, Assignment, AuditEvent, Campaign, Conversation, Image, Rubric
 from annotation.services import AnnotationInput
 from bundles.importer import import_bundle
+from bundles.uploads import QUEUED
 from generation.models import GenerationRun
 from jury.models import ExportJob, JuryRun, LeaderboardSnapshot
 from jury.results.calibration import save_calibration
@@ -35,6 +36,7 @@ class World:
     jury_run: JuryRun
     generation_run: GenerationRun
     export_job: ExportJob
+    upload: str  # the id of an import Rex queued through the API
 
 
 @pytest.fixture
@@ -75,4 +77,7 @@ def world(tmp_path, carmen, chidi, rex) -> World:
         jury_run=JuryRunFactory(name="Matrix run", created_by=rex),
         generation_run=GenerationRun.objects.create(name="Matrix generation", conditions=["full"], created_by=rex),
         export_job=export_job,
+        upload=AuditEvent.objects.create(
+            actor=rex, action=QUEUED, target="chat.jsonl", details={"upload": "f" * 32, "file": "chat.jsonl"}
+        ).details["upload"],
     )
