@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from annotation.models import Case, Conversation
 from bundles.adapters import import_inspect_log
@@ -152,3 +154,17 @@ def test_a_file_that_is_no_inspect_log_is_one_clear_problem(eval_log, tmp_path):
 def test_the_command_imports_an_inspect_log(eval_log, capsys):
     call_command("import_bundle", eval_log, "--from", "inspect")
     assert "created 1 models, 1 cases, 2 conversations" in capsys.readouterr().out
+
+
+def test_an_inspect_log_uploaded_through_the_api_is_imported_in_the_background(
+    eval_log, rex, django_capture_on_commit_callbacks, eager_celery
+):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=rex).key}")
+    with django_capture_on_commit_callbacks(execute=True), open(eval_log, "rb") as handle:
+        response = api.post("/api/imports/", {"file": handle, "format": "inspect"}, format="multipart")
+
+    state = api.get(response.json()["status_url"]).json()
+    assert state["state"] == "imported", state
+    assert Judgement.objects.filter(judge__key="inspect:rubric", run=None).count() == 6
+    assert not Judgement.objects.get(dimension="safety", score=4).judge.active, "not offered for runs"
