@@ -9,23 +9,21 @@ import tomllib
 from pathlib import Path
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation.roles import HasRole, Role
 from api import idempotency
-from api.errors import ApiSchema, unprocessable, write_errors
+from api.endpoints import research_endpoint
+from api.errors import unprocessable, write_errors
 from bundles.adapters import SUFFIXES
 from bundles.adapters.mapping import load_mapping
 from bundles.problems import BundleInvalid
 from bundles.selectors import upload_state
 from bundles.uploads import BUNDLE, queue_bundle_upload
 
-RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 FORMATS = {BUNDLE: (".zip",), **SUFFIXES}
 MAPPING_SUFFIXES = (".json", ".toml")
 
@@ -94,7 +92,9 @@ class ImportStateSerializer(serializers.Serializer):
         return self.context["request"].build_absolute_uri(reverse("api:import-detail", args=[state.token]))
 
 
-@extend_schema(
+@research_endpoint(
+    methods=["POST"],
+    parsers=[MultiPartParser, FormParser],
     request={"multipart/form-data": ImportRequestSerializer},
     parameters=[idempotency.PARAMETER],
     responses={
@@ -103,15 +103,8 @@ class ImportStateSerializer(serializers.Serializer):
     },
     description="Upload a file to import in the background (all or nothing, as `import_bundle`).",
 )
-@api_view(["POST"])
-@parser_classes([MultiPartParser, FormParser])
-@permission_classes([HasRole])
 def import_create(request: Request) -> Response:
     return idempotency.respond_once(request, lambda: _create(request))
-
-
-import_create.cls.required_roles = RESEARCH_ROLES
-import_create.cls.schema = ApiSchema()
 
 
 def _create(request: Request) -> Response:
@@ -126,18 +119,13 @@ def _create(request: Request) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
 
-@extend_schema(
+@research_endpoint(
+    methods=["GET"],
     responses={200: ImportStateSerializer},
     description="An import's state; its problems once rejected. Only its uploader and admins see it.",
 )
-@api_view(["GET"])
-@permission_classes([HasRole])
 def import_detail(request: Request, token: str) -> Response:
     state = upload_state(token=token)
     if state is None or not (request.user.is_staff or state.uploaded_by == request.user.pk):
         return Response({"detail": "No such import."}, status=status.HTTP_404_NOT_FOUND)
     return Response(ImportStateSerializer(state, context={"request": request}).data)
-
-
-import_detail.cls.required_roles = RESEARCH_ROLES
-import_detail.cls.schema = ApiSchema()

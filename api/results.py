@@ -6,21 +6,18 @@ of the same judgements, annotations and seed; a snapshot of the same calibration
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import Campaign
-from annotation.roles import HasRole, Role
 from api import idempotency
-from api.errors import ApiSchema, unprocessable, write_errors
+from api.endpoints import research_endpoint
+from api.errors import unprocessable, write_errors
 from api.views import CalibrationSerializer, LeaderboardSnapshotSerializer
 from jury.results.calibration import save_calibration
 from jury.results.leaderboard import NoCalibration, publish_leaderboard
-
-RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 
 
 class CalibrateRequestSerializer(serializers.Serializer):
@@ -56,7 +53,8 @@ def _refused(error: Exception) -> Response:
     return Response({"campaign": [str(error)]}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
 
 
-@extend_schema(
+@research_endpoint(
+    methods=["POST"],
     request=CalibrateRequestSerializer,
     parameters=[idempotency.PARAMETER],
     responses={
@@ -67,15 +65,9 @@ def _refused(error: Exception) -> Response:
     description="Cross-validate every calibration method against the campaign's clinicians and save the result. "
     "422 (naming `campaign`) when it is too thin to calibrate, saying what is missing.",
 )
-@api_view(["POST"])
-@permission_classes([HasRole])
 def calibrate(request: Request, key: str) -> Response:
     campaign = get_object_or_404(Campaign, key=key)
     return idempotency.respond_once(request, lambda: _calibrate(request, campaign))
-
-
-calibrate.cls.required_roles = RESEARCH_ROLES
-calibrate.cls.schema = ApiSchema()
 
 
 def _calibrate(request: Request, campaign: Campaign) -> Response:
@@ -89,7 +81,8 @@ def _calibrate(request: Request, campaign: Campaign) -> Response:
     return _made(SavedCalibrationSerializer(artifact, context={"request": request}).data, created)
 
 
-@extend_schema(
+@research_endpoint(
+    methods=["POST"],
     request=None,
     parameters=[idempotency.PARAMETER],
     responses={
@@ -100,15 +93,9 @@ def _calibrate(request: Request, campaign: Campaign) -> Response:
     description="Freeze the leaderboard of the campaign's latest saved calibration as a snapshot. 422 (naming "
     "`campaign`) when no calibration is saved or none of the judgements can be ranked.",
 )
-@api_view(["POST"])
-@permission_classes([HasRole])
 def publish(request: Request, key: str) -> Response:
     campaign = get_object_or_404(Campaign, key=key)
     return idempotency.respond_once(request, lambda: _publish(request, campaign))
-
-
-publish.cls.required_roles = RESEARCH_ROLES
-publish.cls.schema = ApiSchema()
 
 
 def _publish(request: Request, campaign: Campaign) -> Response:

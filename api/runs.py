@@ -7,21 +7,18 @@ A run is created with its work items (every selected conversation × judge × pr
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.decorators import api_view, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import Conversation
-from annotation.roles import HasRole, Role
+from annotation.roles import HasRole
 from api import idempotency
+from api.endpoints import RESEARCH_ROLES, research_endpoint
 from api.errors import ApiSchema, unprocessable, write_errors
 from api.views import ByIdCursor
 from jury import selectors, services
 from jury.models import Judge, JudgePrompt, JuryRun
-
-RESEARCH_ROLES = (Role.RESEARCHER, Role.ADMIN)
 
 
 class JudgeSerializer(serializers.ModelSerializer):
@@ -40,24 +37,23 @@ class PromptSerializer(serializers.ModelSerializer):
         fields = ["id", "key", "version", "dimension", "style", "content_hash"]
 
 
-class JudgeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The judges a run may use (``active``) and those only imported judgements name."""
-
+class ResearchListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     schema = ApiSchema()
     permission_classes = [HasRole]
     required_roles = RESEARCH_ROLES
     pagination_class = ByIdCursor
+
+
+class JudgeViewSet(ResearchListViewSet):
+    """The judges a run may use (``active``) and those only imported judgements name."""
+
     serializer_class = JudgeSerializer
     queryset = Judge.objects.all()
 
 
-class PromptViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class PromptViewSet(ResearchListViewSet):
     """The prompt versions a run may use: those with a template (synced from the prompt files)."""
 
-    schema = ApiSchema()
-    permission_classes = [HasRole]
-    required_roles = RESEARCH_ROLES
-    pagination_class = ByIdCursor
     serializer_class = PromptSerializer
     queryset = JudgePrompt.objects.exclude(template="")
 
@@ -153,20 +149,15 @@ class RunSerializer(serializers.ModelSerializer):
         return self.context["request"].build_absolute_uri(reverse("api:run-detail", args=[run.pk]))
 
 
-@extend_schema(
+@research_endpoint(
+    methods=["POST"],
     request=RunRequestSerializer,
     parameters=[idempotency.PARAMETER],
     responses={201: RunSerializer, **write_errors()},
     description="Create a jury run over the selected conversations and launch it (unless launch is false).",
 )
-@api_view(["POST"])
-@permission_classes([HasRole])
 def run_create(request: Request) -> Response:
     return idempotency.respond_once(request, lambda: _create(request))
-
-
-run_create.cls.required_roles = RESEARCH_ROLES
-run_create.cls.schema = ApiSchema()
 
 
 def _create(request: Request) -> Response:
@@ -195,13 +186,7 @@ def _create(request: Request) -> Response:
     return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["status_url"]})
 
 
-@extend_schema(responses={200: RunSerializer}, description="A jury run and its live progress.")
-@api_view(["GET"])
-@permission_classes([HasRole])
+@research_endpoint(methods=["GET"], responses={200: RunSerializer}, description="A jury run and its live progress.")
 def run_detail(request: Request, pk: int) -> Response:
     run = get_object_or_404(JuryRun, pk=pk)
     return Response(RunSerializer(run, context={"request": request}).data)
-
-
-run_detail.cls.required_roles = RESEARCH_ROLES
-run_detail.cls.schema = ApiSchema()
