@@ -481,7 +481,8 @@ def _write_judgements(parsed, bundle, conversation_ids, created, unchanged, log)
                 unchanged["judgements"] += 1
             continue
         if data["judge"] not in judges:
-            judges[data["judge"]] = Judge.objects.create(key=data["judge"], name=data["judge"])
+            # Known only by its judgements: no provider the app could call, so not offered when launching a run.
+            judges[data["judge"]] = Judge.objects.create(key=data["judge"], name=data["judge"], active=False)
             created["judges"] += 1
         prompt_ref = (data["prompt_key"], data["prompt_version"])
         if prompt_ref not in prompts:

@@ -13,6 +13,9 @@ class UploadState:
     file: str
     state: str  # queued | running | imported | unchanged | rejected | failed
     queued_at: datetime
+    format: str = "bundle"
+    uploaded_by: int | None = None  # the user's id
+    bundle: int | None = None  # the BundleImport made, once imported
     summary: str = ""
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -38,6 +41,9 @@ def upload_state(*, token: str) -> UploadState | None:
         file=queued.details.get("file", queued.target),
         state=details.get("state") or ("running" if RUNNING in events else "queued"),
         queued_at=queued.at,
+        format=queued.details.get("format", "bundle"),
+        uploaded_by=queued.actor_id,
+        bundle=details.get("bundle"),
         summary=details.get("summary", ""),
         notes=details.get("notes", []),
         problems=details.get("problems", []),

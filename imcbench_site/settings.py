@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "jury",
     "generation",
     "bundles",
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from bundles.adapters.chat import convert_rows, translate
+from annotation.models import Rubric
+from bundles.adapters.chat import DEFAULT_DIMENSIONS, Origin, convert_rows, jsonl_bytes, translate
 from bundles.adapters.hf import dataset_rows
+from bundles.adapters.inspect_logs import Scores, inspect_rows
 from bundles.adapters.mapping import ChatMapping
 from bundles.importer import ImportReport, import_source
-from bundles.parsing import read_json_lines
+from bundles.parsing import JUDGEMENTS, read_json_lines
 from bundles.problems import BundleInvalid, Problem
 from bundles.sources import BundleSource, DirectorySource, UnsafeBundle, open_bundle, safe_member_path
 
@@ -86,6 +88,33 @@ def import_hf_dataset(*, path: Path, mapping: ChatMapping, actor=None) -> Import
     return _import(source, origins, actor)
 
 
+def import_inspect_log(*, path: Path, mapping: ChatMapping, actor=None) -> ImportReport:
+    """Import an Inspect log (``.eval`` or ``.json``): its samples as conversations, its rubric scores as
+    judgements (``bundles.adapters.inspect_logs``); problems name the sample (its position in the log)."""
+    path = Path(path)
+    rubric = Rubric.objects.filter(is_default=True).first()
+    dimensions = list(rubric.dimensions.values_list("key", flat=True)) if rubric else DEFAULT_DIMENSIONS
+    scores = Scores()
+
+    def rows(log):
+        return inspect_rows(path=path, log=log, dimensions=dimensions, scores=scores)
+
+    try:
+        source, origins = convert_rows(rows=rows, mapping=mapping, upload=None, label=str(path))
+        for number, (file, line, _, where) in enumerate(scores.records, start=1):
+            explanation = where.split(".value")[0] + ".explanation"
+            origins[(JUDGEMENTS, number)] = Origin(file, line, {"score": where, "rationale": explanation})
+        source.files[JUDGEMENTS] = jsonl_bytes(record for _, _, record, _ in scores.records)
+        report = _import(source, origins, actor)
+    except BundleInvalid as error:  # name Inspect's fields, not the chat shape they were read into
+        problems = [
+            Problem(p.file, p.line, p.field.replace(".image_url.url", ".image"), p.message) for p in error.problems
+        ]
+        raise BundleInvalid(problems, truncated=error.truncated) from None
+    report.notes.extend(scores.notes)
+    return report
+
+
 def _import(source, origins: dict, actor) -> ImportReport:
     try:
         return import_source(source=source, actor=actor)
@@ -93,4 +122,9 @@ def _import(source, origins: dict, actor) -> ImportReport:
         raise translate(error, origins) from None
 
 
-ADAPTERS = {"openai-chat": import_openai_chat, "hf-dataset": import_hf_dataset}
+ADAPTERS = {"openai-chat": import_openai_chat, "hf-dataset": import_hf_dataset, "inspect": import_inspect_log}
+SUFFIXES = {  # of one upload
+    "openai-chat": (".jsonl", ".json", ".zip"),
+    "hf-dataset": (".parquet", ".jsonl", ".json"),
+    "inspect": (".eval", ".json"),
+}

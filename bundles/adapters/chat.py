@@ -32,7 +32,7 @@ _REFERENCE = re.compile(re.escape(CONVERSATIONS) + r":(\d+)")
 
 
 @dataclass
-class _Origin:
+class Origin:
     """Where a generated record came from: a chat line, and how its field paths read there."""
 
     file: str
@@ -48,7 +48,7 @@ class _Origin:
 
 @dataclass
 class _NewCase:
-    origin: _Origin
+    origin: Origin
     title: str
     diagnosis: str
     tags: dict
@@ -61,11 +61,11 @@ class ChatConverter:
     def __init__(self, *, mapping: ChatMapping, upload: BundleSource | None, label: str):
         self.mapping, self.upload, self.label = mapping, upload, label
         self.log = ProblemLog(settings.BUNDLE_MAX_ERRORS)
-        self.conversations: list[tuple[dict, _Origin]] = []
+        self.conversations: list[tuple[dict, Origin]] = []
         self.cases: dict[str, _NewCase] = {}
-        self.models: dict[str, tuple[dict, _Origin]] = {}
+        self.models: dict[str, tuple[dict, Origin]] = {}
         self.images: dict[str, bytes] = {}
-        self.image_uses: list[tuple[str, str, _Origin, str]] = []  # case, checksum, origin, field path
+        self.image_uses: list[tuple[str, str, Origin, str]] = []  # case, checksum, origin, field path
 
     def _lookup(self, raw: dict, name: str) -> tuple[object, str | None]:
         """``(value, path)`` of a mapped field: beside ``messages`` first, then inside ``metadata``."""
@@ -80,7 +80,7 @@ class ChatConverter:
 
     def add(self, *, file: str, line: int, raw: dict) -> None:
         fields = Fields(raw, log=self.log, file=file, line=line)
-        origin = _Origin(file, line)
+        origin = Origin(file, line)
         values = {}
         for name in self.mapping.fields:
             value, path = self._lookup(raw, name)
@@ -108,7 +108,7 @@ class ChatConverter:
         self._note_case(values, origin, fields)
         self._note_model(values, origin)
 
-    def _messages(self, raw: dict, fields: Fields, origin: _Origin, case) -> tuple[list | None, list]:
+    def _messages(self, raw: dict, fields: Fields, origin: Origin, case) -> tuple[list | None, list]:
         messages = raw.get("messages")
         if not isinstance(messages, list) or not messages:
             fields.problem("messages", "must be a non-empty list of {role, content} objects")
@@ -148,7 +148,7 @@ class ChatConverter:
             fields.problem("messages", "holds no user or assistant message")
         return (turns if valid and turns else None), system_prompts
 
-    def _content(self, content, fields: Fields, origin: _Origin, where: str, case) -> tuple[str, list] | None:
+    def _content(self, content, fields: Fields, origin: Origin, where: str, case) -> tuple[str, list] | None:
         if isinstance(content, str):
             return content, []
         if not isinstance(content, list):
@@ -203,14 +203,14 @@ class ChatConverter:
         self.images.setdefault(checksum, data)
         return checksum
 
-    def _note_case(self, values: dict, origin: _Origin, fields: Fields) -> None:
+    def _note_case(self, values: dict, origin: Origin, fields: Fields) -> None:
         key = values["case"]
         tags = values["tags"] if values["tags"] is not None else {}
         described = {"title": values["title"] or key, "diagnosis": values["diagnosis"] or "", "tags": tags}
         first = self.cases.get(key)
         if first is None:
             paths = {"id": origin.fields["case"]} | {name: origin.fields[name] for name in described}
-            self.cases[key] = _NewCase(_Origin(origin.file, origin.line, paths), **described)
+            self.cases[key] = _NewCase(Origin(origin.file, origin.line, paths), **described)
             return
         for name, value in described.items():
             if values[name] is not None and getattr(first, name) != value:
@@ -219,7 +219,7 @@ class ChatConverter:
                     f"{shown(value)} differs from {first.origin.file}:{first.origin.line} for case {key!r}",
                 )
 
-    def _note_model(self, values: dict, origin: _Origin) -> None:
+    def _note_model(self, values: dict, origin: Origin) -> None:
         if values["model"] not in self.models:
             data = {
                 "id": values["model"],
@@ -256,7 +256,7 @@ class ChatConverter:
             origins[(CASES, number)] = case.origin
             for index, (origin, where) in enumerate(self._image_uses_of(key, case)):
                 image_fields = {f"images[{index}]": where, f"images[{index}].file": where}
-                origins[(CASES, number, f"images[{index}]")] = _Origin(origin.file, origin.line, image_fields)
+                origins[(CASES, number, f"images[{index}]")] = Origin(origin.file, origin.line, image_fields)
             cases.append(self._case_record(key, case))
         if self.log:
             raise BundleInvalid(self.log.problems)
@@ -268,12 +268,12 @@ class ChatConverter:
             origins[(CONVERSATIONS, number)] = origin
         files = {
             MANIFEST: json.dumps(self._manifest([data for data, _ in models])).encode(),
-            CASES: _jsonl(cases),
-            CONVERSATIONS: _jsonl(record for record, _ in self.conversations),
+            CASES: jsonl_bytes(cases),
+            CONVERSATIONS: jsonl_bytes(record for record, _ in self.conversations),
         } | {f"images/{checksum}": data for checksum, data in self.images.items()}
         return MemorySource(self.label, files), origins
 
-    def _image_uses_of(self, key: str, case: _NewCase) -> list[tuple[_Origin, str]]:
+    def _image_uses_of(self, key: str, case: _NewCase) -> list[tuple[Origin, str]]:
         """Where each image of a new case was first given: its chat line and field."""
         first = {}
         for use_case, checksum, origin, where in self.image_uses:
@@ -325,7 +325,7 @@ def _digest(value: object) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
-def _jsonl(records) -> bytes:
+def jsonl_bytes(records) -> bytes:
     return "".join(json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records).encode()
 
 

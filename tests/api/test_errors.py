@@ -77,10 +77,13 @@ def test_the_schema_lists_every_error_an_operation_answers():
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
     paths = yaml.safe_load(out.getvalue())["paths"]
     for path, operations in paths.items():
-        responses = set(operations["get"]["responses"])
-        assert {"200", "401", "403"} <= responses, path
-        if "{" in path:
-            assert "404" in responses, path
+        for method, operation in operations.items():
+            responses = set(operation["responses"])
+            assert {"401", "403"} <= responses and any(code.startswith("2") for code in responses), (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            if method == "post":
+                assert {"400", "409", "415", "422"} <= responses, path
     assert {"400", "404"} <= set(paths["/api/cases/"]["get"]["responses"])
     page_size = next(p for p in paths["/api/cases/"]["get"]["parameters"] if p["name"] == "page_size")
     assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}

@@ -37,6 +37,7 @@ class World:
     generation_run: GenerationRun
     export_job: ExportJob
     upload_token: str  # a bundle upload Rex queued
+    upload: str  # the id of an import Rex queued through the API
 
 
 @pytest.fixture
@@ -78,6 +79,9 @@ def world(tmp_path, carmen, chidi, rex) -> World:
         generation_run=GenerationRun.objects.create(name="Matrix generation", conditions=["full"], created_by=rex),
         export_job=export_job,
         upload_token=queued_upload(user=rex),
+        upload=AuditEvent.objects.create(
+            actor=rex, action=QUEUED, target="chat.jsonl", details={"upload": "f" * 32, "file": "chat.jsonl"}
+        ).details["upload"],
     )
 
 

@@ -46,16 +46,24 @@ EXPECTED = {
     "api:calibration-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:calibration-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:campaign-agreement": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
+    "api:campaign-calibrate": ("401 403 403 403 403 405 405", "401 403 403 403 403 200 200"),  # 200: saved already
+    "api:campaign-publish": ("401 403 403 403 403 405 405", "401 403 403 403 403 200 200"),  # 200: published already
     "api:campaign-leaderboard": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:case-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:case-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:conversation-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:conversation-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:docs": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
+    "api:import-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),  # Rex's upload; and admins
+    "api:import-list": ("401 403 403 403 403 405 405", "401 403 403 403 403 422 422"),  # no file: 422 naming it
+    "api:judge-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:judgement-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:judgement-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:leaderboard-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "api:leaderboard-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
+    "api:prompt-list": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
+    "api:run-detail": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
+    "api:run-list": ("401 403 403 403 403 405 405", "401 403 403 403 403 422 422"),  # no judges: 422 naming them
     "api:schema": ("401 403 403 403 403 200 200", "401 403 403 403 403 405 405"),
     "campaign-list": ("302 403 403 403 200 200 200", "405 405 405 405 405 405 405"),
     "campaign-progress": ("302 403 403 403 403 200 200", "405 405 405 405 405 405 405"),
@@ -177,6 +185,8 @@ def fill(name: str, params: set[str], world) -> dict:
         "api:judgement-detail": {"pk": judgement.pk},
         "api:calibration-detail": {"pk": CalibrationArtifact.objects.get().pk},
         "api:leaderboard-detail": {"pk": world.snapshot.pk},
+        "api:import-detail": {"token": world.upload},
+        "api:run-detail": {"pk": world.jury_run.pk},
         "exports:job-download": {"pk": world.export_job.pk},
         "exports:download": {"kind": "annotations", "fmt": "csv"},
         "agreement:plot": {"plot": "heatmap", "dimension": "safety"},
