@@ -31,7 +31,7 @@ COPY . .
 COPY --from=assets /build/static/vendor static/vendor
 # Pinned by constraints.txt. Editable, so the code stays in /app, where settings.BASE_DIR finds templates/ and
 # static/. Static files are collected (and compressed, with hashed names) into the image.
-RUN pip install --quiet -c constraints.txt -e ".[providers,adapters,deploy]" \
+RUN pip install --quiet -c constraints.txt -e ".[providers,adapters,deploy,inspect]" \
     && DEBUG=0 SECRET_KEY=collectstatic-at-build-only ALLOWED_HOSTS=build \
        python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p /srv/imcbench/data /srv/imcbench/media \

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/find-python
 	  if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then \
 	    rm -rf $(VENV); echo "Creating $(VENV) with $$python"; $$python -m venv $(VENV) || exit 1; fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[demo,test,providers,adapters,deploy]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[demo,test,providers,adapters,deploy,inspect]"
 	@touch $(STAMP)
 
 ASSETS := static/vendor/.installed
