@@ -164,10 +164,11 @@ def predicted_error(
 
     ``residual`` one per conversation (averaged over dimensions): clinician − calibrated jury where clinician
     scored, NaN elsewhere. r² is regressed, by non-negative least squares (so no regressor can make an error
-    smaller than the intercept's), on 1, the judges' variance, the nearness of the jury mean to a decision point
+    smaller than the intercept's), on 1, the judges' sd and variance, the nearness of the jury mean to a decision point
     (:func:`expected_error`'s terms), and for each of ``groups`` (label vectors: "similar conversations", e.g. the
     case, or model × condition) the mean r² of the group's *other* scored conversations, shrunk toward the overall
-    mean r² with ``shrinkage`` pseudo-conversations. The estimate of r² is thus a conditional mean of the squared
+    mean r² with ``shrinkage`` pseudo-conversations (the judges' sd enters beside their variance: the variance of
+    a few judges is a noisy regressor, and with it alone the fit flattens the contrast it should find). The estimate of r² is thus a conditional mean of the squared
     residual (Zrnic & Candès 2024 §3: the optimal π is ∝ √E[r² | x]; §4: fitted on the labels so far), floored at
     ``least``² so no π collapses. Fewer than 10 scored conversations: :func:`expected_error` (there is nothing
     to fit yet)."""
@@ -184,7 +185,8 @@ def predicted_error(
     r2 = np.where(known, r**2, np.nan)
     prior = float(np.nanmean(r2))
     variance, near = _spread_and_nearness(x, decision_points, decision_scale)
-    columns = [np.ones(n), np.nan_to_num(variance, nan=np.nanmax(variance)), np.nan_to_num(near, nan=0.0)]
+    variance = np.nan_to_num(variance, nan=np.nanmax(variance))
+    columns = [np.ones(n), np.sqrt(variance), variance, np.nan_to_num(near, nan=0.0)]
     for labels in groups:
         if len(labels) != n:
             raise ValueError(f"every group must give one label per conversation ({n})")
