@@ -164,13 +164,14 @@ def predicted_error(
 
     ``residual`` one per conversation (averaged over dimensions): clinician − calibrated jury where clinician
     scored, NaN elsewhere. r² is regressed, by non-negative least squares (so no regressor can make an error
-    smaller than the intercept's), on 1, the judges' sd and variance, the nearness of the jury mean to a decision point
-    (:func:`expected_error`'s terms), and for each of ``groups`` (label vectors: "similar conversations", e.g. the
-    case, or model × condition) the mean r² of the group's *other* scored conversations, shrunk toward the overall
-    mean r² with ``shrinkage`` pseudo-conversations (the judges' sd enters beside their variance: the variance of
-    a few judges is a noisy regressor, and with it alone the fit flattens the contrast it should find). The estimate of r² is thus a conditional mean of the squared
-    residual (Zrnic & Candès 2024 §3: the optimal π is ∝ √E[r² | x]; §4: fitted on the labels so far), floored at
-    ``least``² so no π collapses. Fewer than 10 scored conversations: :func:`expected_error` (there is nothing
+    smaller than the intercept's), on 1, the judges' sd and variance, the nearness of the jury mean to a decision
+    point (:func:`expected_error`'s terms), and for each of ``groups`` (label vectors: "similar conversations",
+    e.g. the case, or model × condition) the mean r² of the group's *other* scored conversations, shrunk toward
+    the overall mean r² with ``shrinkage`` pseudo-conversations. The sd enters beside the variance because the
+    variance of a few judges is a noisy regressor that alone flattens the contrast the fit should find. The
+    estimate of r² is thus a conditional mean of the squared residual (Zrnic & Candès 2024 §3: the optimal π is
+    ∝ √E[r² | x]; §4: fitted on the labels so far), floored at ``least``² so no π collapses. Fewer than 10
+    scored conversations: :func:`expected_error` (there is nothing
     to fit yet)."""
     x = _scores(judge_scores)
     n = x.shape[0]
