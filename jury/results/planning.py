@@ -86,8 +86,11 @@ def campaign_planning(*, campaign: Campaign, half_width: float | None = None) ->
     )  # fmt: skip
     share = _design_share(campaign, found, rows, y - f, len(names))
     width = np.array([e.ppi.ci[1] - e.ppi.ci[0] if e.ppi.ci else np.nan for e in estimates])
-    projected = planning.project(parts, width=width, share=share, extra=EXTRA)
-    needed = planning.needed(parts, width=width, share=share, target=2 * half_width) if half_width else None
+    room = np.bincount(rows[(rows >= 0) & np.isnan(y)], minlength=len(names))
+    projected = planning.project(parts, width=width, share=share, extra=EXTRA, room=room)
+    needed = None
+    if half_width:
+        needed = planning.needed(parts, width=width, share=share, target=2 * half_width, room=room)
     out_rows = []
     for k, e in enumerate(estimates):
         out_rows.append(
@@ -98,6 +101,7 @@ def campaign_planning(*, campaign: Campaign, half_width: float | None = None) ->
                 "reason": e.ppi.undefined_reason,
                 "projected": [None if np.isnan(v) else float(v) for v in projected[k]],
                 "share": float(share[k]),
+                "room": int(room[k]),
                 "needed": None if needed is None else _needed(needed[k]),
             }
         )

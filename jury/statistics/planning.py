@@ -87,30 +87,50 @@ def _check(parts: Parts, width: object, share: object) -> tuple[np.ndarray, np.n
 
 
 def project(
-    parts: Parts, *, width: object, share: object, extra: Sequence[int], confidence: float = 0.95
+    parts: Parts,
+    *,
+    width: object,
+    share: object,
+    extra: Sequence[int],
+    room: object | None = None,
+    confidence: float = 0.95,
 ) -> np.ndarray:
     """Rows × ``extra``: the width each row is projected to have after each number of further clinician scores,
-    of which the row receives ``share`` (its share of the design's π over the unscored conversations). NaN where
-    the row has no width now or too few scores to know its rectifier."""
+    of which the row receives ``share`` (its share of the design's π over the unscored conversations), at most
+    ``room`` (its conversations not yet scored; no limit when None). NaN where the row has no width now or too
+    few scores to know its rectifier."""
     w, s = _check(parts, width, share)
+    cap = np.full(w.shape, np.inf) if room is None else np.asarray(room, dtype=float)
+    if cap.shape != w.shape or (cap < 0).any():
+        raise ValueError("room must give one non-negative count per row")
     more = np.asarray(list(extra), dtype=float)
     if more.ndim != 1 or (more < 0).any():
         raise ValueError("extra must be non-negative counts")
     a, r, n = parts.jury[:, None], parts.rectifier[:, None], parts.n_scored[:, None].astype(float)
     g = parts.clusters[:, None].astype(float)
-    added = s[:, None] * more[None, :]
+    added = np.minimum(s[:, None] * more[None, :], cap[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = (a + r * n / (n + added)) / (a + r)
         wider = _expansion(g + added * g / n, confidence) / _expansion(g, confidence)
     return w[:, None] * np.sqrt(ratio) * wider
 
 
-def needed(parts: Parts, *, width: object, share: object, target: float, confidence: float = 0.95) -> np.ndarray:
+def needed(
+    parts: Parts,
+    *,
+    width: object,
+    share: object,
+    target: float,
+    room: object | None = None,
+    confidence: float = 0.95,
+) -> np.ndarray:
     """Per row, how many more clinician scores (for the whole campaign, under the design) bring the row's full
     interval width to ``target`` (e.g. 0.2 for ±0.10): 0 where it is already there, ∞ where the target is below
-    what the jury term allows (clinician scores alone cannot get there) or the row gets no share, NaN where
-    unknown. The least m with :func:`project` ≤ target, by bisection on whole scores."""
+    what the jury term allows (clinician scores alone cannot get there), beyond what its unscored conversations
+    (``room``) can give, or the row gets no share, NaN where unknown. The least m with :func:`project` ≤ target,
+    by bisection on whole scores."""
     w, s = _check(parts, width, share)
+    cap = np.full(w.shape, np.inf) if room is None else np.asarray(room, dtype=float)
     if not np.isfinite(target) or target <= 0:
         raise ValueError(f"target must be a positive width; got {target!r}")
     a, r = parts.jury, parts.rectifier
@@ -128,10 +148,12 @@ def needed(parts: Parts, *, width: object, share: object, target: float, confide
         one = Parts(*(np.asarray(getattr(parts, f.name))[k : k + 1] for f in dataclasses.fields(Parts)))
 
         def at(m: float, row=one, k=k) -> float:
-            return float(project(row, width=w[k : k + 1], share=s[k : k + 1], extra=[m], confidence=confidence)[0, 0])
+            widths = project(row, width=w[k : k + 1], share=s[k : k + 1], extra=[m], room=cap[k : k + 1],
+                             confidence=confidence)  # fmt: skip
+            return float(widths[0, 0])
 
         high = 1.0
-        while at(high) > target and high < 1e9:
+        while at(high) > target and high < 1e9 and s[k] * high / 2 < cap[k]:
             high *= 2
         if at(high) > target:
             out[k] = np.inf
