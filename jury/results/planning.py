@@ -5,7 +5,8 @@ researcher asks for (:mod:`jury.statistics.planning`).
 The widths now are the leaderboard page's (its cached PPI intervals, the first table: the overall of the
 dimensions, or the only one). The projection's jury and rectifier terms come from an affine calibration of the
 jury mean per dimension fitted with the recorded 1/π weights (the projection borrows only their ratio), and the
-next scores fall on the rows in proportion to the design's π of their unscored conversations.
+next scores fall on the rows in proportion to the design's π of their conversations in the campaign that clinicians
+have not scored yet, at most that many per row.
 """
 
 import numpy as np
@@ -35,11 +36,11 @@ def weighted_affine_jury(judge_scores: np.ndarray, clinician: np.ndarray, weight
     return np.mean(out, axis=0)
 
 
-def _design_share(campaign: Campaign, found, rows: np.ndarray, residual: np.ndarray, n_rows: int) -> np.ndarray:
-    """Each row's share of the design's π over the unscored, jury-scored conversations of the leaderboard."""
+def _design_share(campaign: Campaign, found, open_: np.ndarray, residual: np.ndarray, rows, n_rows: int):
+    """Each row's share of the design's π over the ``open_`` conversations (in the campaign, jury-scored, not yet
+    clinician-scored)."""
     data = found.data
     x = data.judge_scores
-    open_ = (rows >= 0) & np.isnan(residual) & ~np.isnan(x).all(axis=(1, 2))
     if not open_.any():
         return np.zeros(n_rows)
     design = campaign.sampling_design
@@ -84,9 +85,12 @@ def campaign_planning(*, campaign: Campaign, half_width: float | None = None) ->
         calibrated=f, clinician=y, weight=np.nan_to_num(weight, nan=1.0), row=rows, n_rows=len(names),
         case=np.asarray(labels.case, dtype=object),
     )  # fmt: skip
-    share = _design_share(campaign, found, rows, y - f, len(names))
+    members = set(campaign.conversations.values_list("pk", flat=True))
+    member = np.array([cid in members for cid in found.conversation_ids])
+    open_ = (rows >= 0) & member & np.isnan(y) & ~np.isnan(data.judge_scores).all(axis=(1, 2))
+    share = _design_share(campaign, found, open_, y - f, rows, len(names))
     width = np.array([e.ppi.ci[1] - e.ppi.ci[0] if e.ppi.ci else np.nan for e in estimates])
-    room = np.bincount(rows[(rows >= 0) & np.isnan(y)], minlength=len(names))
+    room = np.bincount(rows[open_], minlength=len(names))
     projected = planning.project(parts, width=width, share=share, extra=EXTRA, room=room)
     needed = None
     if half_width:

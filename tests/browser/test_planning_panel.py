@@ -1,10 +1,11 @@
 """The campaign page in Chromium: a researcher chooses the sampling design and reads the planning panel's projected
-interval widths, then asks how many more clinician scores reach ±0.30."""
+interval widths, then asks how many more clinician scores reach ±0.20."""
 
 import pytest
 from django.core.cache import cache
 from playwright.sync_api import expect
 
+from annotation.models import Conversation
 from annotation.roles import Role
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.browser
 def test_the_planning_panel_shows_projected_widths_and_the_scores_needed(live_server, page, screenshot):
     cache.clear()
     campaign = seed_results_world(n_cases=16, scored_cases=10)
+    campaign.conversations.add(*Conversation.objects.filter(condition="full", case__key__gte="case-010"))
     UserFactory(username="rex", roles=[Role.RESEARCHER])
     log_in(page, live_server, "rex", PASSWORD)
     page.goto(f"{live_server.url}/campaigns/{campaign.key}/")
@@ -29,9 +31,9 @@ def test_the_planning_panel_shows_projected_widths_and_the_scores_needed(live_se
     expect(table.locator("tbody tr")).to_have_count(4)
     expect(page.locator("#planning")).to_contain_text("Under the current design (Active)")
     expect(table.locator("thead")).to_contain_text("+200")
-    page.get_by_label("Target half-width ±").fill("0.30")
+    page.get_by_label("Target half-width ±").fill("0.20")
     page.get_by_role("button", name="How many more?").click()
-    expect(table.locator("thead")).to_contain_text("More for ±0.3")
+    expect(table.locator("thead")).to_contain_text("More for ±0.2")
     expect(page.locator("#planning-every")).to_be_visible()
     page.locator("#planning").scroll_into_view_if_needed()
     screenshot("planning-panel-1440")
