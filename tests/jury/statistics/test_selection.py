@@ -178,3 +178,40 @@ def test_the_refitted_calibration_is_fitted_with_the_same_1_over_pi_weights_as_t
     assert engine.transport[0, 0] == pytest.approx(
         (h * np.nan_to_num(y - beta[0] - beta[1] * jury)).sum() / h.sum(), abs=1e-6
     )
+
+
+def test_active_selection_in_batches_with_the_fitted_error_covers_the_truth_within_tolerance():
+    """Bounded: 10 replications × 8 models of the uneven scenario, 20 % budget in 2 batches, the second batch's π
+    from the error model fitted on the first batch's residuals (bench/active.py: 200 replications, 4 batches)."""
+    scenario = Scenario(bias="global", n_cases=100, subgroup_fraction=0.2, judge_sd_scale=0.25, subgroup_shift=1.5)
+    hits = []
+    for seed in range(10):
+        sim = simulate(scenario, seed=seed)
+        x, labels = sim.data.judge_scores, sim.data.labels
+        n = x.shape[0]
+        batch = batches(n, k=2, seed=seed)
+        pi, y = np.full(n, np.nan), np.full(n, np.nan)
+        error = expected_error(x)
+        for b in range(2):
+            rows = np.flatnonzero(batch == b)
+            if b:
+                jury = np.nanmean(x[:, :, 0], axis=1)
+                ok = ~np.isnan(y)
+                fit = np.polyfit(jury[ok], y[ok], 1, w=np.sqrt(1 / pi[ok]))
+                error = predicted_error(x, residual=y - np.polyval(fit, jury), groups=(labels.case,))
+            pi[rows] = selection_probabilities("active", judge_scores=x[rows], budget=0.2 * rows.size,
+                                               error=error[rows])  # fmt: skip
+            sent = rows[draw(pi[rows], seed=seed + b)[0]]
+            y[sent] = sim.clinicians[sent, 0]
+        data = JuryConversations.build(
+            case=labels.case, model=labels.model, family=labels.family, condition=labels.condition, judge_scores=x,
+            clinician=y[:, None], dimensions=labels.dimensions, selection_probability=pi,
+        )  # fmt: skip
+        truth = sim.truth[("full", "safety")]
+        hits += [
+            e.ppi.ci[0] <= truth[e.name] <= e.ppi.ci[1]
+            for e in ppi_leaderboard(data, n_resamples=200, seed=seed).table()
+            if e.ppi.ci
+        ]
+    assert len(hits) >= 60
+    assert 0.85 <= np.mean(hits) <= 1.0
