@@ -95,20 +95,7 @@ def campaign_planning(*, campaign: Campaign, half_width: float | None = None) ->
     needed = None
     if half_width:
         needed = planning.needed(parts, width=width, share=share, target=2 * half_width, room=room)
-    out_rows = []
-    for k, e in enumerate(estimates):
-        out_rows.append(
-            {
-                "name": e.name,
-                "n_clinician": e.n_clinician,
-                "width": None if np.isnan(width[k]) else float(width[k]),
-                "reason": e.ppi.undefined_reason,
-                "projected": [None if np.isnan(v) else float(v) for v in projected[k]],
-                "share": float(share[k]),
-                "room": int(room[k]),
-                "needed": None if needed is None else _needed(needed[k]),
-            }
-        )
+    out_rows = _rows(estimates, width=width, projected=projected, share=share, room=room, needed=needed)
     reachable = [r["needed"] for r in out_rows if isinstance(r["needed"], int)]
     every = None
     if needed is not None and out_rows and len(reachable) == len(out_rows):
@@ -123,6 +110,23 @@ def campaign_planning(*, campaign: Campaign, half_width: float | None = None) ->
         "every": every,
         "overlap": campaign.overlap,
     }
+
+
+def _rows(estimates, *, width, projected, share, room, needed) -> list[dict]:
+    """One dict per leaderboard row for the panel's table."""
+    return [
+        {
+            "name": e.name,
+            "n_clinician": e.n_clinician,
+            "width": None if np.isnan(width[k]) else float(width[k]),
+            "reason": e.ppi.undefined_reason,
+            "projected": [None if np.isnan(v) else float(v) for v in projected[k]],
+            "share": float(share[k]),
+            "room": int(room[k]),
+            "needed": None if needed is None else _needed(needed[k]),
+        }
+        for k, e in enumerate(estimates)
+    ]
 
 
 def _needed(value: float) -> int | str | None:
