@@ -248,6 +248,12 @@ class Campaign(models.Model):
         help_text="How conversations are chosen for clinicians (docs/inference.md); active serves the review queue "
         "first. Probabilities already recorded never change when this does.",
     )
+    sampling_tag = models.CharField(
+        max_length=12,
+        choices=[("malignant", "malignant"), ("rare", "rare")],
+        blank=True,
+        help_text="Under the stratified design, also split the strata (model × condition) by this case tag.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )

@@ -9,6 +9,7 @@ from annotation.models import (
     AdjudicationRevision,
     Annotation,
     Assignment,
+    AuditEvent,
     Campaign,
     Case,
     Conversation,
@@ -274,6 +275,24 @@ def may_see_a_case(*, user, case_ids: set[int]) -> bool:
     if Role.CLINICIAN in roles:
         return Assignment.objects.filter(clinician=user, conversation__case_id__in=case_ids).exists()
     return False
+
+
+def selection_summary(*, campaign: Campaign) -> dict:
+    """How many selection probabilities the campaign has recorded, per design, and how many are review items."""
+    rows = (
+        Selection.objects.filter(campaign=campaign)
+        .values("design")
+        .annotate(n=Count("pk"), review=Count("pk", filter=Q(review=True)))
+    )
+    by_design = {row["design"]: row["n"] for row in rows}
+    return {"recorded": sum(by_design.values()), "by_design": by_design, "review": sum(r["review"] for r in rows)}
+
+
+def considered_conversations(*, campaign: Campaign) -> set[int]:
+    """Every conversation an earlier draw of the campaign's selection considered, selected or not."""
+    events = AuditEvent.objects.filter(action="record_selection", target=campaign.key).values_list("details", flat=True)
+    seen = {int(cid) for details in events for cid in (details or {}).get("considered", [])}
+    return seen | set(Selection.objects.filter(campaign=campaign).values_list("conversation_id", flat=True))
 
 
 def selection_probabilities(*, campaign: Campaign) -> dict[int, float]:

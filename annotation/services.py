@@ -115,23 +115,36 @@ def create_campaign(
     return campaign
 
 
-def set_sampling_design(*, campaign: Campaign, design: str, actor=None) -> Campaign:
-    """Switch how conversations are chosen from now on; probabilities already recorded stay as they were."""
+def set_sampling_design(*, campaign: Campaign, design: str, tag: str = "", actor=None) -> Campaign:
+    """Switch how conversations are chosen from now on (``tag``: under ``stratified``, also split the strata by
+    that case tag; ignored by the other designs); probabilities already recorded stay as they were."""
     if design not in Campaign.SamplingDesign.values:
         designs = ", ".join(Campaign.SamplingDesign.values)
         raise AnnotationError(f"Unknown sampling design {design!r}: one of {designs}.")
-    before, campaign.sampling_design = campaign.sampling_design, design
-    campaign.save(update_fields=["sampling_design"])
-    record(actor=actor, action="set_sampling_design", target=campaign.key, before=before, after=design)
+    tags = [value for value, _ in Campaign._meta.get_field("sampling_tag").choices]
+    if tag and tag not in tags:
+        raise AnnotationError(f"Unknown stratification tag {tag!r}: one of {', '.join(tags)}, or none.")
+    tag = tag if design == Campaign.SamplingDesign.STRATIFIED else ""
+    before = {"design": campaign.sampling_design, "tag": campaign.sampling_tag}
+    campaign.sampling_design, campaign.sampling_tag = design, tag
+    campaign.save(update_fields=["sampling_design", "sampling_tag"])
+    record(actor=actor, action="set_sampling_design", target=campaign.key, before=before, after=design, tag=tag)
     return campaign
 
 
 def record_selection(
-    *, campaign: Campaign, probabilities: Mapping[int, float], review: Iterable[int] = (), actor=None
+    *,
+    campaign: Campaign,
+    probabilities: Mapping[int, float],
+    review: Iterable[int] = (),
+    considered: Iterable[int] = (),
+    actor=None,
 ) -> int:
     """Record, for each conversation id selected for clinicians, the probability it had of being selected under
-    the campaign's current design (review items: 1). A conversation already recorded keeps its first record: a
-    probability is never changed. Returns how many were recorded now."""
+    the campaign's current design (review items: 1), and in the audit event every conversation the draw
+    ``considered`` (selected or not: a later batch must not draw them again, or their chance of being selected
+    would no longer be the one recorded). A conversation already recorded keeps its first record: a probability
+    is never changed. Returns how many were recorded now."""
     flagged = set(review)
     members = set(campaign.conversations.filter(pk__in=list(probabilities)).values_list("pk", flat=True))
     problems = [cid for cid, p in probabilities.items() if cid not in members or not 0 < float(p) <= 1]
@@ -153,7 +166,10 @@ def record_selection(
         if cid not in known
     ]
     Selection.objects.bulk_create(rows, ignore_conflicts=True)
-    record(actor=actor, action="record_selection", target=campaign.key, design=campaign.sampling_design, n=len(rows))
+    record(
+        actor=actor, action="record_selection", target=campaign.key, design=campaign.sampling_design, n=len(rows),
+        considered=sorted(set(considered) | set(probabilities)),
+    )  # fmt: skip
     return len(rows)
 
 

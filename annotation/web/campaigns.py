@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors, services
 from annotation.models import Annotation, Campaign, Conversation
@@ -21,6 +21,14 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     return render(request, "annotation/campaign_list.html", {"campaigns": campaigns})
 
 
+def _design_context(campaign: Campaign) -> dict:
+    return {
+        "designs": Campaign.SamplingDesign.choices,
+        "tags": Campaign._meta.get_field("sampling_tag").choices,
+        "selections": selectors.selection_summary(campaign=campaign),
+    }
+
+
 @require_GET
 @role_required(Role.ADMIN, Role.RESEARCHER)
 def campaign_progress(request: HtmxHttpRequest, key: str) -> HttpResponse:
@@ -28,7 +36,30 @@ def campaign_progress(request: HtmxHttpRequest, key: str) -> HttpResponse:
     template_name = "annotation/campaign_progress.html"
     if request.htmx:
         template_name += "#progress"
-    return render(request, template_name, selectors.campaign_progress(campaign=campaign))
+    context = selectors.campaign_progress(campaign=campaign) | _design_context(campaign)
+    return render(request, template_name, context)
+
+
+@require_POST
+@role_required(Role.ADMIN, Role.RESEARCHER)
+def campaign_design(request: HttpRequest, key: str) -> HttpResponse:
+    """Choose the campaign's sampling design; a bad choice is a 422 naming the field, and changes nothing."""
+    campaign = get_object_or_404(Campaign, key=key)
+    try:
+        services.set_sampling_design(
+            campaign=campaign,
+            design=request.POST.get("design", ""),
+            tag=request.POST.get("tag", ""),
+            actor=request.user,
+        )
+    except AnnotationError as failure:
+        campaign.refresh_from_db()
+        context = selectors.campaign_progress(campaign=campaign) | _design_context(campaign)
+        context["design_error"] = f"design: {failure}"
+        return render(request, "annotation/campaign_progress.html", context, status=422)
+    messages.success(request, f"Sampling design set to {campaign.get_sampling_design_display()}; "
+                     "probabilities already recorded are unchanged.")  # fmt: skip
+    return redirect("campaign-progress", key=campaign.key)
 
 
 @require_GET

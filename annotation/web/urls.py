@@ -16,6 +16,7 @@ urlpatterns = [
     path("conversations/<str:key>/", views.conversation_detail, name="conversation-detail"),
     path("campaigns/", campaign_views.campaign_list, name="campaign-list"),
     path("campaigns/<slug:key>/", campaign_views.campaign_progress, name="campaign-progress"),
+    path("campaigns/<slug:key>/design/", campaign_views.campaign_design, name="campaign-design"),
     path("campaigns/<slug:key>/adjudication/", campaign_views.adjudication_queue, name="adjudication-queue"),
     path("campaigns/<slug:key>/adjudication/<int:conversation_id>/", campaign_views.adjudicate, name="adjudicate"),
     path("work/", workspace_views.my_queue, name="my-queue"),

@@ -78,6 +78,7 @@ class CampaignConversations:
     conversation_ids: list[int]
     facts: list[dict]
     judges: list[str]
+    left_out: int = 0  # clinician-scored before the selection was drawn, without a recorded π: not in the estimate
 
 
 def campaign_conversations(
@@ -85,7 +86,17 @@ def campaign_conversations(
 ) -> CampaignConversations:
     """Every judged conversation: judges × dimensions (samples averaged), the campaign's clinician figure where
     scored (adjudicated first), case, model, family, condition, the malignant / rare tags and, with
-    ``probabilities``, the selection probabilities recorded (:func:`recorded_probabilities`)."""
+    ``probabilities``, the selection probabilities recorded (:func:`recorded_probabilities`).
+
+    A campaign whose clinician scores mix scores from before its selection was drawn (no recorded π) with scores
+    of selected conversations: the earlier ones are **left out of the estimate** (their clinician figure is
+    treated as missing; ``left_out`` counts them) and the rest weighted by 1/π. Why this and not a weight for
+    them: the selection is drawn over every judged conversation of the campaign, scored or not, so the selected
+    ones are a Poisson sample of the whole with known π whatever was scored before, and the 1/π-weighted
+    rectifier over them alone is unbiased. The earlier scores came from the claim order (a seeded shuffle, then
+    skips, leases and whoever stopped when): their chance of being scored is not known, and any weight given to
+    them (1, or the share scored) would add a bias of unknown size. They still count for the calibration page
+    and its saved calibrations, which do not weight by design."""
     matrices = {d: judgement_matrix(dimension=d) for d in dimensions}
     ids = sorted({cid for m in matrices.values() for cid in m.conversation_ids})
     if not ids:
@@ -103,10 +114,13 @@ def campaign_conversations(
             clinician[row_of[cid]] = [targets.target[d][i] for d in dimensions]
     by_id = conversation_facts(conversation_ids=ids)
     facts = [by_id[cid] for cid in ids]
+    pi = recorded_probabilities(campaign=campaign, conversation_ids=ids) if probabilities else None
+    left_out = 0
+    if pi is not None:
+        earlier = ~np.isnan(clinician).all(axis=1) & np.isnan(pi)
+        clinician[earlier], left_out = np.nan, int(earlier.sum())
     data = JuryConversations.build(
-        selection_probability=recorded_probabilities(campaign=campaign, conversation_ids=ids)
-        if probabilities
-        else None,
+        selection_probability=pi,
         case=[f["case__key"] for f in facts],
         model=[f["model__name"] for f in facts],
         family=[f["model__family"] for f in facts],
@@ -117,13 +131,13 @@ def campaign_conversations(
         judges=judges,
         tags=[{t for t in ("malignant", "rare") if f[f"case__{t}"]} for f in facts],
     )
-    return CampaignConversations(data, ids, facts, judges)
+    return CampaignConversations(data, ids, facts, judges, left_out)
 
 
 def recorded_probabilities(*, campaign: Campaign, conversation_ids: list[int]) -> np.ndarray | None:
     """The selection probability recorded for each conversation (NaN where none), or None when the campaign has
     recorded none (uniform selection: plain means). A clinician-scored conversation without a record while
-    others have one is refused by ``JuryConversations.build``: its weight would be unknown."""
+    others have one is left out of the estimate by :func:`campaign_conversations` (see there why)."""
     recorded = selection_probabilities(campaign=campaign)
     if not recorded:
         return None

@@ -207,6 +207,7 @@ def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict 
     return {
         "columns": columns,
         "n_conversations": len(inference.conversations.data),
+        "left_out": inference.conversations.left_out,
         "estimator": inference.estimator(),
         "min_clinician": MIN_CLINICIAN,
         "model_tables": models,

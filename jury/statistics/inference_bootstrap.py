@@ -8,7 +8,9 @@ scores (:func:`features`) and β is fitted by least squares on the clinician-sco
 Σ f_i = (Σ φ_i)·β and Σ f_i² = β'(Σ φ_i φ_i')β; those sums are taken per case × key (a key is a model, a
 family, or a model × subgroup side), so a resample with case counts W_b gives every sum as one matrix product
 ``W_b @ S`` — the vectorised cluster bootstrap of :mod:`jury.statistics.leaderboard` — and β_b is refitted from
-the resampled normal equations (Σ_b φφ') β_b = Σ_b φ y (batched ``numpy.linalg.solve``) or, for ``isotonic``, by
+the resampled normal equations (Σ_b h φφ') β_b = Σ_b h φ y (batched ``numpy.linalg.solve``; h = 1/π, so
+under a design that over-samples where the jury errs the fit still estimates the population's least-squares
+calibration, not the over-sampled part's) or, for ``isotonic``, by
 one small PAV per resample on ≤ a few dozen levels. Row 0 of the weights is all ones: the point estimate is the
 same function of the data as every replicate.
 
@@ -216,9 +218,8 @@ def run_engine(
     outer = _outer(phi, feat.diagonal)
     q = outer.shape[1]
     ones = np.vstack([np.ones(n_cases), weights])
-    calib = _cell_sums(
-        case[lab], np.zeros(lab.sum(), int), n_cases, 1, np.hstack([outer[lab], phi[lab] * yy[lab, None]])
-    )
+    fit = np.hstack([outer[lab], phi[lab] * yy[lab, None]]) * hh[lab, None]  # 1/π-weighted normal equations
+    calib = _cell_sums(case[lab], np.zeros(lab.sum(), int), n_cases, 1, fit)
     resampled = ones @ calib
     beta = _refit(feat, resampled[:, :q], resampled[:, q:])
     in_key = jury & (key >= 0)

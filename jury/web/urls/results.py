@@ -10,6 +10,7 @@ urlpatterns = [
     path("calibration/", results.calibration_page, name="calibration"),
     path("calibration/save/", results.save_calibration_view, name="calibration-save"),
     path("leaderboard/", results.leaderboard_page, name="leaderboard"),
+    path("planning/", results.planning_panel, name="planning"),
     path("leaderboard/snapshots/", snapshots.snapshot_list, name="snapshot-list"),
     path("leaderboard/snapshots/publish/", snapshots.snapshot_publish, name="snapshot-publish"),
 ]

@@ -1,6 +1,7 @@
 """Campaign progress for admins and researchers; the adjudication queue and form for adjudicators."""
 
 import pytest
+from django.urls import reverse
 
 from annotation import selectors, services
 from annotation.models import Adjudication, AuditEvent, Rubric
@@ -196,3 +197,28 @@ def test_an_admin_overrides_the_rule_on_the_record(client, ada, disputed):
     form = {"score-safety": "3", "score-accuracy": "4", "score-uncertainty": "4", "note": "Panel decision."}
     assert client.post(url, form | {"override": "on"}).status_code == 302
     assert AuditEvent.objects.get(action="adjudicate_override").actor == ada
+
+
+def test_a_researcher_switches_the_design_on_the_campaign_page_and_recorded_probabilities_stay(client, rex, carmen):
+    campaign = services.create_campaign(
+        key="switch", name="Switch", rubric=Rubric.objects.get(is_default=True),
+        conversations=[ConversationFactory() for _ in range(3)], clinicians=[carmen], overlap=1,
+    )  # fmt: skip
+    ids = sorted(campaign.conversations.values_list("pk", flat=True))
+    services.record_selection(campaign=campaign, probabilities={ids[0]: 0.3, ids[1]: 1.0}, review=[ids[1]])
+    client.force_login(rex)
+    page = client.get(reverse("campaign-progress", args=[campaign.key]))
+    assert b'id="sampling-design"' in page.content and b"2 selection probabilities recorded" in page.content
+    url = reverse("campaign-design", args=[campaign.key])
+    assert client.post(url, {"design": "stratified", "tag": "malignant"}).status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.sampling_design, campaign.sampling_tag) == ("stratified", "malignant")
+    assert client.post(url, {"design": "active", "tag": "malignant"}).status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.sampling_design, campaign.sampling_tag) == ("active", "")  # a tag only stratifies
+    assert selectors.selection_probabilities(campaign=campaign) == {ids[0]: 0.3, ids[1]: 1.0}
+    refused = client.post(url, {"design": "greedy"})
+    assert refused.status_code == 422 and b"design: Unknown sampling design" in refused.content
+    campaign.refresh_from_db()
+    assert campaign.sampling_design == "active"
+    assert AuditEvent.objects.filter(action="set_sampling_design", target="switch").count() == 2
