@@ -46,7 +46,8 @@ def test_calibration_and_leaderboard_pages_name_methods_metrics_and_judges(clien
     assert re.search(r'<span title="(lenient|noisy|close)\|[\w-]+@\d+">\1 · [\w-]+ v\d+</span>', page)
     client.post(reverse("results:calibration-save", args=[campaign.key]))
     board = visible_text(client.get(reverse("results:leaderboard", args=[campaign.key])).content.decode())
-    assert re.search(r"methods:\s+safety: (equal-weight jury|best single judge|weighted jury|isotonic);", board)
+    methods = r"(equal-weight jury|best single judge|weighted jury|isotonic)"
+    assert re.search(rf"Calibration methods:\s+Safety:\s+{methods}\s*;", board)
     assert "best_single" not in board
 
 
