@@ -259,6 +259,9 @@ def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict 
         "transport_rows": _transport_rows(board, order, columns),
         "transport_warnings": transport_warnings(board),
         "min_subgroup_cases": MIN_SUBGROUP_CASES,
+        "n_clinician_full": sum(e.n_clinician for e in models[0]["rows"]),
+        "subgroups_defined": _any_defined(subgroups["deltas"]),
+        "ablations_defined": _any_defined(ablations["deltas"]),
         "subgroups": subgroups,
         "subgroup_tables": _average_tables(subgroups["deltas"], columns),
         "ablations": ablations,
@@ -268,6 +271,17 @@ def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict 
         "subgroup_heatmaps": [_heatmap(subgroups, column, order, _colour_limit(subgroups)) for column in columns],
         "ablation_plot": _ablation_plot(ablations, order, columns),
     }
+
+
+def _any_defined(deltas: list) -> bool:
+    """Whether the page has a Δ of this kind to show: a model's by PPI (the figure) or a mean over models by some
+    estimator (the table). If not, the page says why in one sentence instead of a blank figure and a table of
+    reasons."""
+    return any(
+        delta.ppi.value is not None
+        or (delta.model is None and any(s.value is not None for s in (delta.clinicians, delta.jury)))
+        for delta in deltas
+    )
 
 
 def _transport_rows(board, order: list[str], columns: list[str]) -> list[dict]:
