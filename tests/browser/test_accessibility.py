@@ -25,6 +25,8 @@ API_PAGES = ("api:api-root", "api:docs")
 KNOWN: dict[str, str] = {
     "api:api-root": "DRF's browsable API template: <html> without lang, an unnamed dropdown toggle, a low-contrast "
     "breadcrumb and a scrollable response not reachable by keyboard",
+    "api:docs": "Swagger UI (drf-spectacular-sidecar): <html> without lang, low-contrast version stamp and URLs, and "
+    "operation summaries that nest a button in a button",
 }
 
 

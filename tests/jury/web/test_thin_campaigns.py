@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from annotation.models import Annotation
 from tests.worlds import campaign_with_clinician_scores, seed_results_world
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +67,47 @@ def test_the_exports_page_offers_no_score_link_for_a_thin_campaign_and_says_why(
     refused = client.get(reverse("exports:download", args=["scores", "csv"]), {"campaign": thin.key})
     assert refused.status_code == 400 and b"n_folds" not in refused.content
     assert b"calibration needs at least 10 across 5 cases" in refused.content
+
+
+@pytest.mark.parametrize("n_scored", [0, 1, 2])
+def test_a_campaign_with_0_1_or_2_scored_conversations_says_what_is_missing_with_no_dead_link(client, rex, n_scored):
+    """The jury has scored everything; two clinicians scored ``n_scored`` conversations of one case."""
+    campaign = scored_only(n_scored)
+    client.force_login(rex)
+    pages = {
+        name: client.get(reverse(name, args=[campaign.key]))
+        for name in ("results:calibration", "results:leaderboard", "agreement:campaign")
+    }
+    pages["exports:page"] = client.get(reverse("exports:page"))
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        text = text_of(response)
+        for internal in (*INTERNAL, "None", "nan"):
+            assert not re.search(rf"\b{re.escape(internal)}\b", text), (name, internal)
+        assert ">undefined<" not in response.content.decode(), name  # a bare label, its reason elsewhere
+        for href in set(re.findall(r'href="(/[^"#]*)"', response.content.decode())):
+            if "/static/" not in href and "logout" not in href:
+                assert client.get(href).status_code == 200, (name, href)
+    calibration = text_of(pages["results:calibration"])
+    if n_scored == 0:
+        assert f"Campaign “{campaign.name}” has no submitted clinician annotations" in calibration
+        assert f"No clinician has submitted a score in campaign “{campaign.name}” yet" in text_of(
+            pages["agreement:campaign"]
+        )
+    else:
+        has = "conversations in 1 case have" if n_scored > 1 else "conversation in 1 case has"
+        assert f"Only {n_scored} {has} clinician scores" in calibration
+        assert "Ask clinicians to score more" in calibration
+        agreement = text_of(pages["agreement:campaign"])
+        thin = "Agreement compares clinicians who scored the same conversations: 1 conversation is scored"
+        assert (thin in agreement) == (n_scored == 1)  # with two, α and κ exist
+        assert "not defined:" in agreement
+    assert "Save this calibration" not in calibration
+
+
+def scored_only(n: int):
+    """The results world of four cases with the clinicians' scores of all but ``n`` conversations removed."""
+    campaign = seed_results_world(n_cases=4, scored_cases=1)
+    kept = sorted(set(Annotation.objects.filter(campaign=campaign).values_list("conversation_id", flat=True)))[:n]
+    Annotation.objects.filter(campaign=campaign).exclude(conversation_id__in=kept).delete()
+    return campaign
