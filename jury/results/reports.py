@@ -260,6 +260,7 @@ def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict 
         "transport_warnings": transport_warnings(board),
         "min_subgroup_cases": MIN_SUBGROUP_CASES,
         "n_clinician_full": sum(e.n_clinician for e in models[0]["rows"]),
+        "models_defined": any(e.ppi.value is not None for e in board.estimates if e.kind == "model"),
         "subgroups_defined": _any_defined(subgroups["deltas"]),
         "ablations_defined": _any_defined(ablations["deltas"]),
         "subgroups": subgroups,

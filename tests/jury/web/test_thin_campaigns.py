@@ -111,3 +111,17 @@ def scored_only(n: int):
     kept = sorted(set(Annotation.objects.filter(campaign=campaign).values_list("conversation_id", flat=True)))[:n]
     Annotation.objects.filter(campaign=campaign).exclude(conversation_id__in=kept).delete()
     return campaign
+
+
+def test_a_campaign_that_calibrates_but_has_too_few_scores_per_model_says_so_instead_of_empty_figures(client, rex):
+    """Five cases scored: enough to calibrate, five clinician-scored conversations per model, fewer than ten."""
+    campaign = seed_results_world(n_cases=6, scored_cases=5)
+    client.force_login(rex)
+    response = client.get(reverse("results:leaderboard", args=[campaign.key]))
+    html, text = response.content.decode(), text_of(response)
+    assert "No model has the 10 clinician-scored conversations a PPI or clinicians-only estimate needs yet" in text
+    assert "has 20 under the full condition across 4 models" in text
+    assert 'id="forest-models-figure"' not in html and "no estimate to draw" not in text
+    assert 'id="subgroup-heatmap-figure"' not in html and 'id="ablation-figure"' not in html
+    assert "No ablation difference can be estimated yet" in text
+    assert "jury only" in text and re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)  # the jury-only means
