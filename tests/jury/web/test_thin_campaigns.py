@@ -125,3 +125,11 @@ def test_a_campaign_that_calibrates_but_has_too_few_scores_per_model_says_so_ins
     assert 'id="subgroup-heatmap-figure"' not in html and 'id="ablation-figure"' not in html
     assert "No ablation difference can be estimated yet" in text
     assert "jury only" in text and re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)  # the jury-only means
+
+
+def test_the_agreement_page_of_a_campaign_nobody_scored_is_one_sentence_not_empty_tables(client, rex):
+    campaign = scored_only(0)
+    client.force_login(rex)
+    html = client.get(reverse("agreement:campaign", args=[campaign.key])).content.decode()
+    assert f"No clinician has submitted a score in campaign “{campaign.name}” yet" in html
+    assert 'class="dimension card"' not in html and "agreement:plot" not in html and "/plots/" not in html
