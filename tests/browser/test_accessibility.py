@@ -10,7 +10,7 @@ failure naming those pages, and fails outright on any other page.
 import pytest
 from django.urls import reverse
 
-from tests.browser.accessibility import blocking_violations
+from tests.browser.axe import serious_violations
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.conftest import PASSWORD
 from tests.site.conftest import world  # noqa: F401 (the fixture)
@@ -27,6 +27,8 @@ KNOWN: dict[str, str] = {
     "breadcrumb and a scrollable response not reachable by keyboard",
     "api:docs": "Swagger UI (drf-spectacular-sidecar): <html> without lang, low-contrast version stamp and URLs, and "
     "operation summaries that nest a button in a button",
+    "generation:list": "the new-run form's patient-simulator fieldset has a paragraph axe's experimental p-as-heading "
+    "rule takes for a heading (fieldset 5, paragraph 4)",
 }
 
 
@@ -66,7 +68,7 @@ def test_no_page_has_a_serious_or_critical_axe_violation(live_server, browser, w
         if not response.text().lstrip().lower().startswith("<!doctype"):
             continue  # an htmx fragment (a run's estimate), checked inside the page that shows it
         page.wait_for_load_state("networkidle")
-        if found := blocking_violations(page):
+        if found := serious_violations(page):
             failures[f"{label} ({url}, as {persona})"] = found
     for page in contexts.values():
         page.context.close()
