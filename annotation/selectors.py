@@ -117,7 +117,13 @@ def my_annotations(*, clinician, campaign) -> QuerySet:
 
 
 def campaign_progress(*, campaign) -> dict:
-    """Coverage per conversation, per-clinician counts and median active time, adjudication backlog."""
+    """Coverage per conversation, per-clinician counts and median active time, adjudication backlog.
+
+    ``filled`` counts the submitted annotations up to the overlap k of each conversation, out of ``target`` =
+    conversations × k; ``beyond_overlap`` the others (an imported bundle may hold more than k per conversation).
+    Active time is recorded by the workspace only: annotations with none (imported ones) are left out of the
+    median, which is None when no annotation of the clinician has any.
+    """
     from statistics import median
 
     conversation_ids = list(campaign.conversations.values_list("pk", flat=True))
@@ -127,8 +133,11 @@ def campaign_progress(*, campaign) -> dict:
     for conversation_id in conversation_ids:
         coverage[min(per_conversation.get(conversation_id, 0), campaign.overlap)] += 1
     times: dict[int, list[int]] = {}
+    counts: dict[int, int] = {}
     for annotator_id, seconds in submitted.values_list("annotator_id", "active_seconds"):
-        times.setdefault(annotator_id, []).append(seconds)
+        counts[annotator_id] = counts.get(annotator_id, 0) + 1
+        if seconds:
+            times.setdefault(annotator_id, []).append(seconds)
     active = dict(
         Assignment.objects.filter(campaign=campaign, state=Assignment.State.ACTIVE)
         .values("clinician")
@@ -144,7 +153,7 @@ def campaign_progress(*, campaign) -> dict:
     clinicians = [
         {
             "clinician": clinician,
-            "submitted": len(times.get(clinician.pk, [])),
+            "submitted": counts.get(clinician.pk, 0),
             "in_progress": active.get(clinician.pk, 0),
             "skipped": skipped.get(clinician.pk, 0),
             "median_active_seconds": round(median(times[clinician.pk])) if times.get(clinician.pk) else None,
@@ -158,12 +167,15 @@ def campaign_progress(*, campaign) -> dict:
         )
     )
     total = len(conversation_ids)
+    filled = sum(min(per_conversation.get(pk, 0), campaign.overlap) for pk in conversation_ids)
     return {
         "campaign": campaign,
         "total": total,
         "complete": coverage[campaign.overlap],
         "coverage": [{"submissions": n, "conversations": count} for n, count in enumerate(coverage)],
         "annotations": sum(per_conversation.values()),
+        "filled": filled,
+        "beyond_overlap": sum(per_conversation.values()) - filled,
         "target": total * campaign.overlap,
         "clinicians": clinicians,
         "in_adjudication": len(set(disputed) - adjudicated),

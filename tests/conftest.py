@@ -33,6 +33,14 @@ def migration_data(request):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Results are cached under their inputs' hash; ids restart in every test, so no report may outlive one."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

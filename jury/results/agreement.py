@@ -435,7 +435,34 @@ def page_dimensions(report: dict) -> list[dict]:
             for entry in dimension["clinicians"]
         ]
         statistics = [{**figure, "page_note": _page_note(figure["note"])} for figure in dimension["statistics"]]
+        pairs = [
+            cell["value"] is not None
+            for i, row in enumerate(dimension["pairwise_kappa"])
+            for j, cell in enumerate(row)
+            if i != j
+        ]
         shaped.append(
-            {**dimension, "statistics": statistics, "clinician_rows": clinicians, "leave_one_out_labels": labels}
+            {
+                **dimension,
+                "statistics": statistics,
+                "clinician_rows": clinicians,
+                "leave_one_out_labels": labels,
+                "has_pairs": any(pairs),
+            }
         )
     return shaped
+
+
+def too_thin(*, report: dict, campaign: Campaign) -> str | None:
+    """Why the campaign's agreement is mostly not defined yet, and what to do; None when some conversation of every
+    dimension has two or more clinicians' scores."""
+    multiply_rated = min((d["n_multiply_rated"] for d in report["dimensions"]), default=0)
+    if not report["n_annotations"] or multiply_rated >= 2:
+        return None
+    n = report["n_conversations"]
+    scored = f"{n} conversation{'s' if n != 1 else ''} {'is' if n == 1 else 'are'} scored"
+    return (
+        f"Agreement compares clinicians who scored the same conversations: {scored}, and {multiply_rated} of them "
+        f"by two or more clinicians, so most figures below are not defined yet. Ask more clinicians to score the "
+        f"campaign’s conversations (each is offered to {campaign.overlap} clinicians)."
+    )

@@ -153,15 +153,17 @@ def leaderboard_data(*, scores: dict[int, dict[str, float]], dimensions: list[st
     )
 
 
-def save_calibration(*, campaign: Campaign, actor=None, seed: int = 0):
+def save_calibration(*, campaign: Campaign, actor=None, seed: int = 0, result: CampaignCalibration | None = None):
     """Fit and store a calibration artefact; the same inputs and seed return the stored one unchanged.
 
-    Returns ``(artifact, created)``.
+    ``result``: the campaign's calibration already fitted with this seed on its current inputs (the calibration
+    page's cached one), so that saving does not fit it again. Returns ``(artifact, created)``.
     """
     from django.db import transaction
     from django.db.models import Max
 
-    result = calibrate_campaign(campaign=campaign, seed=seed)
+    if result is None:
+        result = calibrate_campaign(campaign=campaign, seed=seed)
     existing = CalibrationArtifact.objects.filter(campaign=campaign, inputs_hash=result.inputs_hash, seed=seed).first()
     if existing is not None:
         return existing, False

@@ -1,7 +1,8 @@
 """What the calibration and leaderboard pages show, assembled from the results and the pure statistics.
 
-The leaderboard's tables and figures are computed once per calibration, set of scored judgements and set of clinician
-figures, and cached.
+Both reports take seconds (cross-validation, the bootstrap with refits, the figures), so each is cached under
+:func:`inputs_hash`, a hash of everything it is computed from: a changed clinician score, judgement or saved
+calibration gives another hash, and the report is computed again.
 """
 
 import hashlib
@@ -11,7 +12,7 @@ from functools import partial
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max, Q, Sum
 from django.template.defaultfilters import pluralize
 
 from annotation.models import Campaign, Conversation
@@ -29,9 +30,9 @@ from jury.results.inference import (
     LABELS,
     MIN_CLINICIAN,
     campaign_inference,
-    clinician_set_hash,
     transport_warnings,
 )
+from jury.results.inputs import clinician_targets
 from jury.statistics import plots as result_plots
 from jury.statistics.calibration import METHOD_LABELS
 from jury.statistics.plots import Estimate
@@ -41,7 +42,8 @@ N_RESAMPLES = 2000
 ABLATIONS = ("no_image", "no_ehr")
 MIN_SUBGROUP_CASES = 3  # a one-vs-rest contrast needs this many cases on each side to be shown
 AVERAGE_ROW = "mean over models"
-CACHE_SECONDS = 15 * 60
+CACHE_SECONDS = 60 * 60
+REPORT_FORMAT = 1  # part of every cache key: change it when what a cached report holds changes
 
 METRICS = (
     ("mae", "MAE"),
@@ -68,6 +70,52 @@ def _self_preference(dimension: str) -> dict:
         return {"problem": str(error)}
 
 
+def inputs_hash(*, campaign: Campaign, artifact: CalibrationArtifact | None = None) -> str:
+    """SHA-256 of what a results page is computed from: the rubric's dimensions, every submitted clinician score
+    of the campaign (which annotations, each clinician's rating and the target, adjudications included), the scored
+    judgements (how many, how many simulated, the last id and a checksum of id × score), the conversations (how
+    many, how many synthetic, the last id), the saved calibration used (``artifact``) and the estimator's version.
+    A few queries; no statistics."""
+    dimensions = dimensions_of(campaign)
+    targets = clinician_targets(campaign=campaign, dimensions=dimensions)
+    judgements = Judgement.objects.filter(status=Judgement.Status.SCORED).aggregate(
+        n=Count("id"),
+        last=Max("id"),
+        checksum=Sum(F("id") * F("score")),
+        simulated=Count("id", filter=Q(simulated=True)),
+    )
+    conversations = Conversation.objects.aggregate(
+        n=Count("id"), last=Max("id"), synthetic=Count("id", filter=Q(synthetic=True))
+    )
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            [REPORT_FORMAT, ESTIMATOR["version"], campaign.pk, dimensions, targets.conversation_ids,
+             targets.clinicians, targets.annotation_ids, judgements, conversations,
+             [artifact.pk, artifact.inputs_hash] if artifact is not None else None],
+            default=str,
+        ).encode()
+    )  # fmt: skip
+    for dimension in dimensions:
+        digest.update(np.ascontiguousarray(targets.ratings[dimension], dtype=float).tobytes())
+        digest.update(np.ascontiguousarray(targets.target[dimension], dtype=float).tobytes())
+    return digest.hexdigest()
+
+
+def _cached(key: str, compute):
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def cached_calibration(*, campaign: Campaign, fingerprint: str | None = None):
+    """``(result, problem)`` of calibrating the campaign, cached under its inputs' hash; one of the two is None."""
+    fingerprint = fingerprint or inputs_hash(campaign=campaign)
+    return _cached(f"calibration:{campaign.pk}:{fingerprint}", lambda: _calibration(campaign))
+
+
 def _calibration(campaign: Campaign):
     try:
         return calibrate_campaign(campaign=campaign), None
@@ -80,11 +128,19 @@ def _calibration(campaign: Campaign):
         )
 
 
-def calibration_report(*, campaign: Campaign) -> dict:
+def calibration_report(*, campaign: Campaign, fingerprint: str | None = None) -> dict:
     """What the calibration page shows: each dimension's methods side by side, weights, ceiling, self-preference
     and held-out reliability figure, the saved versions, and why there is nothing when the campaign cannot
-    calibrate."""
-    result, problem = _calibration(campaign)
+    calibrate. Everything but the saved versions is cached under ``fingerprint`` (:func:`inputs_hash`)."""
+    fingerprint = fingerprint or inputs_hash(campaign=campaign)
+    report = _cached(
+        f"calibration-report:{campaign.pk}:{fingerprint}", lambda: _calibration_report(campaign, fingerprint)
+    )
+    return report | {"saved": CalibrationArtifact.objects.filter(campaign=campaign).select_related("created_by")}
+
+
+def _calibration_report(campaign: Campaign, fingerprint: str) -> dict:
+    result, problem = cached_calibration(campaign=campaign, fingerprint=fingerprint)
     dimensions = []
     if result is not None:
         names = dict(campaign.rubric.dimensions.values_list("key", "name"))
@@ -115,31 +171,39 @@ def calibration_report(*, campaign: Campaign) -> dict:
                     ),
                 }
             )
-    context = {
+    return {
         "problem": problem,
         "result": result,
         "dimensions": dimensions,
         "metrics": [label for _, label in METRICS],
-        "saved": CalibrationArtifact.objects.filter(campaign=campaign).select_related("created_by"),
         **_labels(),
     }
-    return context
 
 
-def leaderboard_report(*, campaign: Campaign) -> dict:
+def latest_artifact(*, campaign: Campaign) -> CalibrationArtifact | None:
+    return CalibrationArtifact.objects.filter(campaign=campaign).first()
+
+
+def leaderboard_report(*, campaign: Campaign, fingerprint: str | None = None) -> dict:
     """What the leaderboard page shows, from the latest saved calibration (or one fitted now when none is saved):
-    prediction-powered estimates with the clinicians-only and jury-only ones beside them."""
-    artifact = CalibrationArtifact.objects.filter(campaign=campaign).first()
+    prediction-powered estimates with the clinicians-only and jury-only ones beside them. Cached under
+    ``fingerprint`` (:func:`inputs_hash` with the latest saved calibration)."""
+    artifact = latest_artifact(campaign=campaign)
+    fingerprint = fingerprint or inputs_hash(campaign=campaign, artifact=artifact)
+    return _cached(f"leaderboard-report:{campaign.pk}:{fingerprint}", lambda: _leaderboard_report(campaign, artifact))
+
+
+def _leaderboard_report(campaign: Campaign, artifact: CalibrationArtifact | None) -> dict:
     if artifact is not None:
         fitted, methods, problem = fitted_from_artifact(artifact), artifact.methods, None
     else:
-        result, problem = _calibration(campaign)
+        result, problem = cached_calibration(campaign=campaign)
         fitted = {d: r.calibration for d, r in result.reports.items()} if result is not None else None
         methods = {d: r.chosen for d, r in result.reports.items()} if result is not None else {}
     context = {"problem": problem, "artifact": artifact, "estimator_labels": LABELS, **_labels()}
     if fitted is not None:
         try:
-            context |= _leaderboard(campaign, fitted if artifact is not None else None)
+            context |= _compute_leaderboard(campaign, dimensions_of(campaign), fitted if artifact is not None else None)
         except ValueError as error:
             context["problem"] = f"The leaderboard cannot be computed: {error}."
     context["methods"] = methods
@@ -173,25 +237,6 @@ def _reliability_plot(dimension: str, name: str, compared: dict[str, str], held_
     )
 
 
-def _leaderboard(campaign: Campaign, saved: dict | None) -> dict:
-    """The tables and figures of the leaderboard page, cached until the calibration, the scored judgements or the
-    clinicians' figures change (the bootstrap with refits and the figures take seconds)."""
-    dimensions = dimensions_of(campaign)
-    scored = Judgement.objects.filter(status=Judgement.Status.SCORED).aggregate(n=Count("id"), last=Max("id"))
-    calibration_json = json.dumps({d: m.as_dict() for d, m in sorted((saved or {}).items())}, sort_keys=True)
-    clinicians = clinician_set_hash(campaign=campaign, dimensions=dimensions)
-    version = ESTIMATOR["version"]
-    fingerprint = hashlib.sha256(
-        f"{calibration_json}|{scored['n']}|{scored['last']}|{clinicians}|ppi{version}".encode()
-    ).hexdigest()
-    cache_key = f"leaderboard-page:{campaign.pk}:{fingerprint}"
-    page = cache.get(cache_key)
-    if page is None:
-        page = _compute_leaderboard(campaign, dimensions, saved)
-        cache.set(cache_key, page, CACHE_SECONDS)
-    return page
-
-
 def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict | None) -> dict:
     """Every bootstrap computed once, its figures drawn from the same numbers as the tables."""
     inference = campaign_inference(
@@ -215,6 +260,10 @@ def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict 
         "transport_rows": _transport_rows(board, order, columns),
         "transport_warnings": transport_warnings(board),
         "min_subgroup_cases": MIN_SUBGROUP_CASES,
+        "n_clinician_full": sum(e.n_clinician for e in models[0]["rows"]),
+        "models_defined": any(e.ppi.value is not None for e in board.estimates if e.kind == "model"),
+        "subgroups_defined": _any_defined(subgroups["deltas"]),
+        "ablations_defined": _any_defined(ablations["deltas"]),
         "subgroups": subgroups,
         "subgroup_tables": _average_tables(subgroups["deltas"], columns),
         "ablations": ablations,
@@ -224,6 +273,17 @@ def _compute_leaderboard(campaign: Campaign, dimensions: list[str], saved: dict 
         "subgroup_heatmaps": [_heatmap(subgroups, column, order, _colour_limit(subgroups)) for column in columns],
         "ablation_plot": _ablation_plot(ablations, order, columns),
     }
+
+
+def _any_defined(deltas: list) -> bool:
+    """Whether the page has a Δ of this kind to show: a model's by PPI (the figure) or a mean over models by some
+    estimator (the table). If not, the page says why in one sentence instead of a blank figure and a table of
+    reasons."""
+    return any(
+        delta.ppi.value is not None
+        or (delta.model is None and any(s.value is not None for s in (delta.clinicians, delta.jury)))
+        for delta in deltas
+    )
 
 
 def _transport_rows(board, order: list[str], columns: list[str]) -> list[dict]:

@@ -2,7 +2,8 @@
 
 ``{% load display %}``: ``method_label`` (``best_single`` → "best single judge"), ``metric_label`` (``qwk`` →
 "κ (quadratic)"), ``judge_prompt`` (``sim-harsh|safety-anchored@1`` → "sim-harsh · safety-anchored v1", the key in
-a ``title``), ``thousands`` (48015384 → "48,015,384") and ``money`` (138.093685 → "$138.09").
+a ``title``), ``thousands`` (48015384 → "48,015,384"), ``money`` (138.093685 → "$138.09") and ``duration``
+(250 → "4 min 10 s").
 """
 
 from decimal import Decimal, InvalidOperation
@@ -74,3 +75,19 @@ def money(value) -> str:
         return "<$0.01"
     sign = "−" if number < 0 else ""
     return f"{sign}${abs(number):,.2f}"
+
+
+@register.filter
+def duration(seconds) -> str:
+    """Seconds as people read a time on task: "45 s", "4 min 10 s", "1 h 5 min"."""
+    number = _number(seconds)
+    if number is None or not number.is_finite():
+        return "" if seconds is None else str(seconds)
+    total = max(0, round(number))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"

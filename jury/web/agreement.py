@@ -28,7 +28,12 @@ def agreement_index(request: HttpRequest) -> HttpResponse:
 def campaign_agreement(request: HttpRequest, key: str) -> HttpResponse:
     campaign = _campaign(key)
     report = agreement_report.agreement_report(campaign=campaign)
-    context = {"campaign": campaign, "report": report, "dimensions": agreement_report.page_dimensions(report)}
+    context = {
+        "campaign": campaign,
+        "report": report,
+        "dimensions": agreement_report.page_dimensions(report),
+        "too_thin": agreement_report.too_thin(report=report, campaign=campaign),
+    }
     return render(request, "jury/agreement/campaign_agreement.html", context)
 
 

@@ -1,42 +1,96 @@
-"""Calibration and leaderboard pages for researchers: the jury calibrated against one campaign's clinicians."""
+"""Calibration and leaderboard pages for researchers: the jury calibrated against one campaign's clinicians.
+
+Each report takes seconds to compute the first time its inputs are seen and is then cached (``jury.results.reports``),
+its rendered HTML too. A browser's first visit gets the page at once with a progress state, and htmx asks the same URL
+for the report, which is computed in that request; a client that is not a browser navigating (a script, the test
+client), or a browser without JavaScript following the page's link, gets the full page in one response.
+"""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.cache import cache
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.models import Campaign
 from annotation.roles import Action, action_required
 from imcbench_site.http import HtmxHttpRequest
+from jury.models import CalibrationArtifact
+from jury.results import reports
 from jury.results.calibration import save_calibration
+from jury.results.inference import LABELS
 from jury.results.planning import campaign_planning
-from jury.results.reports import calibration_report, leaderboard_report
+
+PAGES = {
+    "calibration": {
+        "template": "jury/results/calibration.html",
+        "progress": "Cross-validating every calibration method on the campaign’s clinician-scored conversations",
+    },
+    "leaderboard": {
+        "template": "jury/results/leaderboard.html",
+        "progress": "Bootstrapping the leaderboard over cases, with the calibration refitted in every resample",
+    },
+}
+
+
+def _campaign(key: str) -> Campaign:
+    return get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
+
+
+def _first_visit_in_a_browser(request: HtmxHttpRequest) -> bool:
+    """A browser navigating to the page (not htmx, not a script), whose JavaScript will fetch the report."""
+    return not request.htmx and request.headers.get("Sec-Fetch-Dest") == "document" and "now" not in request.GET
+
+
+def _results_page(request: HtmxHttpRequest, campaign: Campaign, kind: str, live: dict) -> HttpResponse:
+    """The page of one report: from the cached HTML, with a progress state, or computed now (see the module)."""
+    page = PAGES[kind]
+    artifact = reports.latest_artifact(campaign=campaign) if kind == "leaderboard" else None
+    fingerprint = reports.inputs_hash(campaign=campaign, artifact=artifact)
+    html_key = f"{kind}-html:{campaign.pk}:{fingerprint}"
+    body = cache.get(html_key)
+    context = {"campaign": campaign, "progress": page["progress"], **live}
+    if body is None and _first_visit_in_a_browser(request):
+        return render(request, page["template"], context | {"pending": True})
+    if body is None:
+        compute = reports.calibration_report if kind == "calibration" else reports.leaderboard_report
+        report = compute(campaign=campaign, fingerprint=fingerprint)
+        body = {
+            "html": render_to_string(page["template"] + "#report", context | report, request=request),
+            "problem": report["problem"],
+        }
+        cache.set(html_key, body, reports.CACHE_SECONDS)
+    context |= {"report_html": body["html"], "problem": body["problem"]}
+    return render(request, page["template"] + ("#body" if request.htmx else ""), context)
 
 MAX_HALF_WIDTH = 5.0  # the scores run 1–5: no interval is wider
 
 
 @require_GET
 @action_required(Action.SEE_RESULTS)
-def calibration_page(request: HttpRequest, key: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
-    context = {"campaign": campaign, **calibration_report(campaign=campaign)}
-    return render(request, "jury/results/calibration.html", context)
+def calibration_page(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    campaign = _campaign(key)
+    saved = CalibrationArtifact.objects.filter(campaign=campaign).select_related("created_by")
+    return _results_page(request, campaign, "calibration", {"saved": saved})
 
 
 @require_GET
 @action_required(Action.SEE_RESULTS)
-def leaderboard_page(request: HttpRequest, key: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign.objects.select_related("rubric"), key=key)
-    context = {"campaign": campaign, **leaderboard_report(campaign=campaign)}
-    return render(request, "jury/results/leaderboard.html", context)
+def leaderboard_page(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    return _results_page(request, _campaign(key), "leaderboard", {"estimator_labels": LABELS})
 
 
 @require_POST
 @action_required(Action.PUBLISH_RESULTS)
-def save_calibration_view(request: HttpRequest, key: str) -> HttpResponse:
+def save_calibration_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, key=key)
+    result, problem = reports.cached_calibration(campaign=campaign)
+    if result is None:
+        messages.error(request, problem)
+        return redirect("results:calibration", key=campaign.key)
     try:
-        artifact, created = save_calibration(campaign=campaign, actor=request.user)
+        artifact, created = save_calibration(campaign=campaign, actor=request.user, result=result)
     except ValueError as error:
         messages.error(request, str(error))
     else:

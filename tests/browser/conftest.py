@@ -68,3 +68,7 @@ def log_in(page, live_server, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/")
+
+
+# A calibration or leaderboard page first shows a progress state, then htmx swaps the computed report in.
+REPORT_SHOWN = "#results-body:not(.results-pending)"

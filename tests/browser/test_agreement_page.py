@@ -1,4 +1,4 @@
-"""The campaign agreement report in Chromium: real plots under the strict CSP, and "undefined" with its reason."""
+"""The campaign agreement report in Chromium: real plots under the strict CSP, undefined figures with their reason."""
 
 import re
 
@@ -47,7 +47,7 @@ def test_researcher_reads_the_demo_calibration_agreement(live_server, page, scre
 
 
 @pytest.mark.django_db(transaction=True)
-def test_undefined_figures_explain_themselves_on_hover(live_server, page, screenshot):
+def test_undefined_figures_say_why_in_words(live_server, page, screenshot):
     rex = UserFactory(username="rex", roles=["researcher"])
     carmen = UserFactory(username="carmen", roles=["clinician"])
     chidi = UserFactory(username="chidi", roles=["clinician"])
@@ -55,10 +55,9 @@ def test_undefined_figures_explain_themselves_on_hover(live_server, page, screen
 
     log_in(page, live_server, rex.username, PASSWORD)
     page.goto(f"{live_server.url}/campaigns/pilot/agreement/")
-    undefined = page.locator("#dimension-uncertainty tr[data-statistic='alpha_ordinal'] .undefined")
-    expect(undefined).to_have_text("undefined")
-    expect(undefined).to_have_attribute("title", "no variation: every pairable rating is the same value")
-    undefined.hover()
+    undefined = page.locator("#dimension-uncertainty tr[data-statistic='alpha_ordinal'] .undefined-reason")
+    expect(undefined).to_have_text("not defined: no variation: every pairable rating is the same value")
+    expect(page.locator("#dimension-uncertainty .no-pairs")).to_be_visible()
     assert all(size > 200 for size in plot_sizes(page))
     screenshot("agreement-undefined")
     assert page.console_errors == [], page.console_errors

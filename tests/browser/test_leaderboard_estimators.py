@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from annotation.models import Campaign
 from jury.results.calibration import save_calibration
-from tests.browser.conftest import ARTIFACTS, log_in
+from tests.browser.conftest import ARTIFACTS, REPORT_SHOWN, log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -31,6 +31,7 @@ def test_researcher_reads_three_estimators_on_the_demo_leaderboard(
     log_in(page, live_server, "rex", PASSWORD)
 
     page.goto(f"{live_server.url}/campaigns/{campaign.key}/leaderboard/")
+    page.wait_for_selector(REPORT_SHOWN, timeout=120_000)  # computed after the progress state
     table = page.locator("#leaderboard-models")
     header = table.locator("thead").inner_text()
     for label in LABELS:
@@ -55,6 +56,7 @@ def test_researcher_reads_three_estimators_on_the_demo_leaderboard(
     for width, height in ((1440, 900), (1024, 768)):
         page.set_viewport_size({"width": width, "height": height})
         page.goto(f"{live_server.url}/campaigns/{campaign.key}/leaderboard/")
+        page.wait_for_selector(REPORT_SHOWN, timeout=120_000)  # computed after the progress state
         # The models table fits the page: nothing is cut off at the right.
         box = page.locator("#leaderboard-models").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (width, box)

@@ -6,7 +6,7 @@ from django.core.cache import cache
 from playwright.sync_api import expect
 
 from annotation.roles import Role
-from tests.browser.conftest import log_in
+from tests.browser.conftest import REPORT_SHOWN, log_in
 from tests.conftest import PASSWORD
 from tests.factories import JuryRunFactory, UserFactory
 from tests.worlds import campaign_with_clinician_scores, seed_results_world
@@ -29,11 +29,13 @@ def test_a_researcher_finds_results_reads_them_in_words_and_manages_a_token(live
     screenshot("researcher-day-campaigns")
     page.get_by_role("navigation", name=f"Results of {campaign.name}").get_by_role("link", name="Calibration").click()
     expect(page.locator("h1")).to_contain_text(f"Jury calibration against {campaign.name}")
+    page.wait_for_selector(REPORT_SHOWN, timeout=120_000)  # computed after the progress state
     expect(page.locator("main")).to_contain_text("Best single judge")
     screenshot("researcher-day-calibration")
 
     page.goto(f"{live_server.url}/campaigns/{thin.key}/")
     page.get_by_role("link", name="Leaderboard").click()
+    page.wait_for_selector(REPORT_SHOWN, timeout=120_000)
     expect(page.locator("#leaderboard-problem")).to_contain_text(
         "Only 3 conversations in 1 case have clinician scores; calibration needs at least 10 across 5 cases."
     )

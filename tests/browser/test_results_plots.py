@@ -3,7 +3,7 @@
 import pytest
 from django.core.cache import cache
 
-from tests.browser.conftest import ARTIFACTS, log_in
+from tests.browser.conftest import ARTIFACTS, REPORT_SHOWN, log_in
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 from tests.worlds import DIMENSIONS, seed_rich_world
@@ -37,6 +37,7 @@ def test_researcher_reads_the_calibration_and_leaderboard_figures(live_server, p
     log_in(page, live_server, "rex", PASSWORD)
 
     page.goto(f"{live_server.url}/campaigns/results/calibration/")
+    page.wait_for_selector(REPORT_SHOWN, timeout=120_000)  # computed after the progress state
     for dimension in DIMENSIONS:
         figure = page.locator(f"#reliability-figure-{dimension} svg[role=img]")
         assert figure.get_attribute("aria-labelledby") == f"reliability-{dimension}-title reliability-{dimension}-desc"
@@ -44,6 +45,7 @@ def test_researcher_reads_the_calibration_and_leaderboard_figures(live_server, p
     screenshot("results-calibration-page")
 
     page.goto(f"{live_server.url}/campaigns/results/leaderboard/")
+    page.wait_for_selector(REPORT_SHOWN, timeout=120_000)  # computed after the progress state
     assert page.get_by_role("img", name="Models: PPI estimate (jury + clinicians)", exact=False).is_visible()
     assert len(look_at_figures(page, "results-leaderboard")) == 4
     page.locator("#subgroup-heatmaps-per-dimension summary").click()

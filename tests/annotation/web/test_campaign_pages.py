@@ -1,12 +1,14 @@
 """Campaign progress for admins and researchers; the adjudication queue and form for adjudicators."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from annotation import selectors, services
-from annotation.models import Adjudication, AuditEvent, Rubric
+from annotation.models import Adjudication, Annotation, AuditEvent, Rubric
 from annotation.services import AnnotationInput
-from tests.factories import ConversationFactory
+from tests.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +39,8 @@ def disputed(carmen, chidi):
 def test_progress_shows_coverage_clinicians_and_adjudication_backlog(client, rex, disputed):
     client.force_login(rex)
     html = client.get("/campaigns/pilot/").content.decode()
-    assert "1 / 3</span> conversations complete" in html
-    assert "2 / 6</span> annotations" in html
+    assert "1 / 3</span> conversations scored by 2 clinicians" in html
+    assert "2 / 6</span> annotations needed (3 × 2)" in html
     assert "1</span> awaiting adjudication" in html
     partial = client.get("/campaigns/pilot/", headers={"HX-Request": "true"}).content.decode()
     assert partial.lstrip().startswith('<div id="progress"') and 'hx-trigger="every 5s"' in partial
@@ -222,3 +224,23 @@ def test_a_researcher_switches_the_design_on_the_campaign_page_and_recorded_prob
     campaign.refresh_from_db()
     assert campaign.sampling_design == "active"
     assert AuditEvent.objects.filter(action="set_sampling_design", target="switch").count() == 2
+
+
+def test_progress_counts_annotations_against_the_overlap_and_says_when_no_time_was_recorded(client, rex, disputed):
+    """A third clinician's annotation fills no slot of k = 2; imported annotations (no active time) say so."""
+    conversation = disputed.conversations.order_by("pk").first()
+    extra = UserFactory(username="third", roles=["clinician"])
+    disputed.clinicians.add(extra)
+    Annotation.objects.create(
+        conversation=conversation, annotator=extra, rubric=disputed.rubric, campaign=disputed, status="submitted",
+        scores=FULL,
+    )  # fmt: skip
+    Annotation.objects.filter(annotator__username="carmen").update(active_seconds=250)
+    client.force_login(rex)
+    html = client.get("/campaigns/pilot/").content.decode()
+    assert "2 / 6</span> annotations needed (3 × 2)" in html
+    assert "3 submitted annotations in all: 1 of them go beyond the 2 per conversation" in html
+    assert "<td>2 or more</td><td>1</td>" in html
+    rows = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", html, flags=re.S))
+    assert "4 min 10 s" in rows["carmen"]
+    assert "not recorded" in rows["chidi"] and "not recorded" in rows["third"]

@@ -1,12 +1,14 @@
 """The calibration, leaderboard and jury run pages show method names, judge · prompt names, separated thousands
 and dollars to the cent, never the internal keys or raw floats."""
 
+import html
 import re
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from generation.models import GenerationRun
 from jury.templatetags.display import judge_prompt, method_label, metric_label, money, thousands
 from tests.factories import JuryRunFactory
 from tests.worlds import seed_results_world
@@ -46,7 +48,8 @@ def test_calibration_and_leaderboard_pages_name_methods_metrics_and_judges(clien
     assert re.search(r'<span title="(lenient|noisy|close)\|[\w-]+@\d+">\1 · [\w-]+ v\d+</span>', page)
     client.post(reverse("results:calibration-save", args=[campaign.key]))
     board = visible_text(client.get(reverse("results:leaderboard", args=[campaign.key])).content.decode())
-    assert re.search(r"methods:\s+safety: (equal-weight jury|best single judge|weighted jury|isotonic);", board)
+    methods = r"(equal-weight jury|best single judge|weighted jury|isotonic)"
+    assert re.search(rf"Calibration methods:\s+Safety:\s+{methods}\s*;", board)
     assert "best_single" not in board
 
 
@@ -60,4 +63,18 @@ def test_the_run_page_formats_tokens_and_dollars(client, rex):
     text = visible_text(client.get(reverse("runs:detail", args=[run.pk])).content.decode())
     assert "about 48,015,384 input and 1,200,000 output tokens" in text and "about $138.09" in text
     assert "12,000 provider calls" in text and "$250.00" in text
+    assert "~48015384" not in text and "138.093685" not in text
+
+
+def test_the_generation_run_page_formats_tokens_and_dollars(client, rex):
+    estimate = {"conversations": 1200, "calls": 9600, "patient_calls": 4800, "model_calls": 4800}
+    estimate |= {"input_tokens": 48015384, "output_tokens": 1200000, "cost": 138.093685, "patient_cost": 0.004}
+    per_model = {"calls": 4800, "input_tokens": 2400000, "output_tokens": 600000, "cost": 1234.5}
+    estimate |= {"models": {"demo-a": per_model}}
+    run = GenerationRun.objects.create(name="Estimated", conditions=["full"], created_by=rex, estimate=estimate)
+    client.force_login(rex)
+    text = html.unescape(visible_text(client.get(reverse("generation:detail", args=[run.pk])).content.decode()))
+    assert "about 48,015,384 input and 1,200,000 output tokens" in text and "about $138.09" in text
+    assert "1,200 conversations" in text and "at most 9,600 provider calls" in text and "<$0.01" in text
+    assert "$1,234.50" in text and "2,400,000" in text
     assert "~48015384" not in text and "138.093685" not in text
