@@ -11,6 +11,7 @@ from annotation.models import Annotation, Assignment, Campaign
 from annotation.roles import Role, role_required
 from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
 from annotation.web.scores import parse_turn, scores_from
+from annotation.web.viewer_state import parse_viewer_state
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -59,7 +60,11 @@ def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> Anno
     except ValueError:
         active = 0
     return AnnotationInput(
-        scores=scores, rationale=request.POST.get("rationale", ""), flags=flags, active_seconds=active
+        scores=scores,
+        rationale=request.POST.get("rationale", ""),
+        flags=flags,
+        active_seconds=active,
+        viewer_state=parse_viewer_state(request.POST.get("viewer_state", "")),
     )
 
 
