@@ -66,6 +66,13 @@
     }
     function round(value, digits) { var f = Math.pow(10, digits); return Math.round(value * f) / f; }
 
+    // The first complete view of an image: the derivative beneath gives way (its time is read by bench/viewer.py).
+    function rendered(item) {
+      item.node.dataset.rendered = "true";
+      item.node.dataset.renderedAt = String(Math.round(performance.now()));
+      item.img.hidden = true;
+    }
+
     // --- plain images: panzoom and CSS filters --------------------------------------------------
     function setupPlain(item) {
       item.zoom = window.Panzoom(item.img, { maxScale: 12, minScale: 0.5, step: 0.3, canvas: true });
@@ -87,8 +94,10 @@
         element: item.canvas, tileSources: item.config.tiles, showNavigationControl: false,
         maxZoomPixelRatio: 4, visibilityRatio: 0.5, crossOriginPolicy: false
       });
-      item.osd.addHandler("tile-drawn", function () {
-        if (!item.node.dataset.rendered) { item.node.dataset.rendered = "true"; item.img.hidden = true; }
+      item.osd.world.addHandler("add-item", function (event) {
+        event.item.addHandler("fully-loaded-change", function (change) {
+          if (change.fullyLoaded && !item.node.dataset.rendered) { rendered(item); }
+        });
       });
       item.osd.addHandler("zoom", function (event) { item.state.zoom = event.zoom; record(); });
     }
@@ -111,8 +120,7 @@
         item.viewport = engine.getViewport(viewportId);
         item.canvas.addEventListener(cs.core.Enums.Events.IMAGE_RENDERED, function () {
           if (!item.node.dataset.rendered) {
-            item.node.dataset.rendered = "true";
-            item.img.hidden = true;
+            rendered(item);
             item.defaultInvert = !!item.viewport.getProperties().invert;  // MONOCHROME1 starts inverted
             item.state.invert = item.defaultInvert;
             applyPreset(item, 0);
@@ -225,12 +233,14 @@
       presetList(current).forEach(function (preset, index) {
         var option = document.createElement("option");
         option.value = String(index);
-        option.textContent = preset.name + " (W " + Math.round(preset.width) + " L " + Math.round(preset.centre) + ")";
+        option.textContent = preset.name;
+        option.title = "W " + Math.round(preset.width) + " · L " + Math.round(preset.centre);
         option.selected = index === current.state.presetIndex && current.state.preset === preset.name;
         presetSelect.appendChild(option);
       });
       if (!current.state.preset) {
         var custom = document.createElement("option");
+        custom.value = "";
         custom.textContent = "Custom";
         custom.selected = true;
         custom.disabled = true;
@@ -268,6 +278,7 @@
     function show(index) {
       current = items[index];
       items.forEach(function (item, i) { item.node.classList.toggle("hidden", i !== index); });
+      viewer.querySelectorAll("[data-viewer-credit]").forEach(function (credit, i) { credit.hidden = i !== index; });
       viewer.querySelectorAll("[data-show-image]").forEach(function (tab) {
         tab.setAttribute("aria-selected", String(Number(tab.dataset.showImage) === index));
       });
