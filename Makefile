@@ -18,23 +18,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/find-python
 
 ASSETS := static/vendor/.installed
 
-# Front-end libraries come from the npm registry and are copied into static/vendor (not committed). Cornerstone3D
-# ships ES modules: esbuild bundles them into one file (assets/cornerstone.js is its entry) and its decoding
-# worker, which the bundle loads from beside itself. Node built-ins named in Node-only branches of some packages
-# point to a stand-in (assets/node-builtins.js).
-CS := node_modules/@cornerstonejs
+# Front-end libraries come from the npm registry and are vendored into static/vendor (not committed) by
+# assets/build.sh, which the Dockerfile runs too.
 $(ASSETS): package.json package-lock.json $(wildcard assets/*)
-	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	mkdir -p static/vendor/panzoom static/vendor/cornerstone static/vendor/openseadragon
-	cp node_modules/@panzoom/panzoom/dist/panzoom.min.js node_modules/@panzoom/panzoom/MIT-License.txt static/vendor/panzoom/
-	node_modules/.bin/esbuild assets/cornerstone.js $(CS)/dicom-image-loader/dist/esm/decodeImageFrameWorker.js \
-	  --bundle --format=esm --minify --legal-comments=none --log-level=warning \
-	  --outdir=static/vendor/cornerstone --entry-names='[name]' --metafile=static/vendor/cornerstone/meta.json \
-	  $(foreach m,fs path module url worker_threads crypto events,--alias:$(m)=./assets/node-builtins.js)
-	node assets/licences.mjs static/vendor/cornerstone/meta.json static/vendor/cornerstone
-	rm static/vendor/cornerstone/meta.json
-	cp node_modules/openseadragon/build/openseadragon/openseadragon.min.js node_modules/openseadragon/LICENSE.txt \
-	  static/vendor/openseadragon/
+	bash assets/build.sh
 	@touch $(ASSETS)
 
 assets: $(ASSETS)
