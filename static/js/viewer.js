@@ -376,6 +376,9 @@
       else if (item.config.kind === "tiles") { setupTiles(item); }
       else { setupPlain(item); }
     });
+    if (window.ResizeObserver) {  // full screen, or a resized pane: keep the DICOM canvas the stage's size
+      new ResizeObserver(function () { if (engine) { engine.resize(true, true); } }).observe(stage);
+    }
     viewer.viewerActions = actions;
     viewer.viewerScale = function () {
       if (current.viewport) { return current.viewport.getZoom(); }

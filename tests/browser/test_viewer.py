@@ -179,3 +179,20 @@ def test_mr_and_ultrasound_frames_by_slider_and_keys(live_server, page, screensh
     assert serious == [], [(v["id"], v["nodes"][0]["target"]) for v in serious]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert page.console_errors == [] and page.violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_screen_redraws_the_dicom_at_the_screens_size(live_server, page, assignment):
+    open_item(page, live_server, assignment, {"width": 1024, "height": 768})
+    small = page.locator(".viewer-item:not(.hidden) .viewer-canvas canvas").bounding_box()
+    page.keyboard.press("f")
+    for _ in range(50):
+        if page.evaluate("document.fullscreenElement !== null"):
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(300)  # one frame for the resize
+    large = page.locator(".viewer-item:not(.hidden) .viewer-canvas canvas").bounding_box()
+    assert large["width"] > small["width"] * 2
+    assert region(page).mean() > 5  # still drawn
+    page.keyboard.press("f")
+    assert page.console_errors == [] and page.violations == []
