@@ -14,8 +14,10 @@ context (empty cache) and reads the viewer's ``data-rendered-at`` (``performance
 view was drawn: the first DICOM frame, or every tile of OpenSeadragon's first view) and the transfer sizes of
 every resource the page loaded (Resource Timing ``transferSize``). Each image is opened ``--runs`` times in a new
 context ("cold": nothing cached) and once more in that context ("warm": the browser's cache and V8's code cache,
-as for a clinician's second item); the median and the worst of each are printed, with DOMContentLoaded (when the
-deferred scripts, the viewer libraries among them, have run). Goal: under 1 s each.
+as for a clinician's second item); the median and the worst of each are printed, with the median time the
+derivative (the PNG/JPEG shown until the library draws, and without JavaScript) had arrived, and DOMContentLoaded
+(when the deferred scripts, the viewer libraries among them, have run). All times are ms from navigation start.
+Goal: under 1 s each.
 
     .venv/bin/python bench/viewer.py [--runs 5] [--port 8791]
 """
@@ -142,17 +144,21 @@ def wait_for(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"the server at {url} did not answer within {seconds:.0f} s")
 
 
-def first_frame(page) -> tuple[float, float, list]:
-    """(ms to the first rendered view, ms to DOMContentLoaded, [(resource, bytes transferred)]) of a loaded page."""
+def first_frame(page) -> tuple[float, float, float, list]:
+    """(ms until the library drew its first view, ms until the derivative <img> had arrived, ms to
+    DOMContentLoaded, [(resource, bytes transferred)]) of a loaded page."""
     item = page.locator('.viewer-item[data-image-index="0"][data-rendered-at]')
     item.wait_for(timeout=30000)
     rendered = float(item.get_attribute("data-rendered-at"))
+    derivative = page.evaluate(
+        "performance.getEntriesByName(document.querySelector('.viewer-item img').src)[0].responseEnd"
+    )
     ready = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
     resources = page.evaluate(
         "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
         ".map(e => [e.name, e.transferSize])"
     )
-    return rendered, ready, resources
+    return rendered, derivative, ready, resources
 
 
 def measure(base: str, assignments: dict[str, int], runs: int) -> None:
@@ -171,7 +177,10 @@ def measure(base: str, assignments: dict[str, int], runs: int) -> None:
         page.wait_for_url(f"{base}/")
         cookies = login.cookies()
         login.close()
-        print(f"{'image':<58} {'load':<5} {'median ms':>9} {'worst ms':>8} {'DOM ready':>9} {'transferred':>11}")
+        print(
+            f"{'image':<58} {'load':<5} {'drawn: median':>13} {'worst':>6} {'derivative':>10} {'DOM ready':>9} "
+            f"{'transferred':>11}"
+        )
         for key, assignment in assignments.items():
             runs_by_load = {"cold": [], "warm": []}
             for _ in range(runs):
@@ -185,13 +194,14 @@ def measure(base: str, assignments: dict[str, int], runs: int) -> None:
                 context.close()
             for load, measured in runs_by_load.items():
                 times = [m[0] for m in measured]
-                ready = statistics.median(m[1] for m in measured)
-                total = statistics.median(sum(size for _, size in m[2]) for m in measured)
+                derivative = statistics.median(m[1] for m in measured)
+                ready = statistics.median(m[2] for m in measured)
+                total = statistics.median(sum(size for _, size in m[3]) for m in measured)
                 print(
-                    f"{CASES[key][2]:<58} {load:<5} {statistics.median(times):>9.0f} {max(times):>8.0f} "
-                    f"{ready:>9.0f} {total / 1e6:>8.2f} MB"
+                    f"{CASES[key][2]:<58} {load:<5} {statistics.median(times):>13.0f} {max(times):>6.0f} "
+                    f"{derivative:>10.0f} {ready:>9.0f} {total / 1e6:>8.2f} MB"
                 )
-            largest = sorted(runs_by_load["cold"][0][2], key=lambda entry: -entry[1])[:3]
+            largest = sorted(runs_by_load["cold"][0][3], key=lambda entry: -entry[1])[:3]
             print(
                 "    largest:",
                 ", ".join(f"{name.rsplit('/', 1)[-1][:24]} {size / 1e6:.2f} MB" for name, size in largest),
