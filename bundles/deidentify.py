@@ -22,7 +22,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_color_lut
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 RULES_FILE = Path(__file__).parent / "data" / "dicom_deidentification.toml"
 METHOD = "PS3.15 E.1 Basic Application Level Confidentiality Profile"
@@ -68,7 +68,6 @@ def deidentified_copy(*, ds: Dataset, checksum: str, filename: str, shown_frame:
             f"{filename}: Burned In Annotation is YES: the pixels carry text that may identify the patient; "
             "remove it from the pixels (and set the flag to NO) before importing"
         )
-    pixels, photometric = _display_pixels(ds)
     frames = max(int(ds.get("NumberOfFrames") or 1), 1)
     out = Dataset()
     for keyword in RULES["keep"]:
@@ -84,7 +83,16 @@ def deidentified_copy(*, ds: Dataset, checksum: str, filename: str, shown_frame:
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = METHOD_CODE
     out.DeidentificationMethodCodeSequence = [code]
-    _set_pixels(out, pixels, photometric, frames)
+    if _stored_as_is(ds):  # uncompressed greyscale little endian: the stored bytes are already what we write
+        out.PixelData = ds.PixelData
+        out["PixelData"].VR = "OB" if int(ds.BitsAllocated) == 8 else "OW"
+        out.pop("PlanarConfiguration", None)
+        if frames > 1:
+            out.NumberOfFrames = frames
+    else:
+        pixels, photometric = _display_pixels(ds)
+        _set_pixels(out, pixels, photometric, frames)
+        del pixels
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = out.SOPClassUID
@@ -110,6 +118,17 @@ def check_deidentified(ds: Dataset) -> None:
     private = [str(element.tag) for element in ds.iterall() if element.tag.is_private]
     if left or private:
         raise AssertionError(f"de-identification left {left + private}")
+
+
+def _stored_as_is(ds: Dataset) -> bool:
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    return (
+        syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+        and photometric in ("MONOCHROME1", "MONOCHROME2")
+        and int(ds.get("BitsAllocated") or 0) in (8, 16)
+        and int(ds.get("SamplesPerPixel") or 1) == 1
+    )
 
 
 def _display_pixels(ds: Dataset) -> tuple[np.ndarray, str]:

@@ -10,7 +10,7 @@ Pure module: no Django imports. The single entry point is :func:`process_image`.
   without a stored window the 0.5-99.5 percentile range is used. MONOCHROME1 is inverted,
   multi-frame files contribute their middle frame and colour data stays RGB. Every DICOM file also gets a
   de-identified, uncompressed copy of all its frames for the browser's viewer (:mod:`bundles.deidentify`).
-* Photographs and slides above ``TILE_MIN_PIXELS`` also get a Deep Zoom pyramid (:mod:`bundles.tiles`).
+* 8-bit photographs and slides of ``TILE_MIN_PIXELS`` or more also get a Deep Zoom pyramid (:mod:`bundles.tiles`).
 """
 
 from __future__ import annotations
@@ -131,7 +131,9 @@ def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Ima
             )
         tiles = None
         try:
-            if width * height >= TILE_MIN_PIXELS:  # full resolution for the pyramid, then the derivative
+            # Photographs and slides (8-bit) at full resolution for the pyramid, then the derivative; 16-bit and
+            # float images are shrunk first, before their values become floats (the memory budget).
+            if width * height >= TILE_MIN_PIXELS and not image.mode.startswith(("I", "F")):
                 image.load()
                 image = _to_display_mode(ImageOps.exif_transpose(image))
                 tiles = deep_zoom(image=image)
