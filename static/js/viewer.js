@@ -89,6 +89,14 @@
     // --- Deep Zoom: OpenSeadragon ------------------------------------------------------------------
     function setupTiles(item) {
       if (!window.OpenSeadragon) { setupPlain(item); return; }
+      // OpenSeadragon injects an inline <style> (its touch-screen focus rule, now in viewer.css), which the strict
+      // style-src refuses, unless it finds an element named style with this attribute: one outside the HTML
+      // namespace is no style sheet, so nothing is applied or refused.
+      if (!document.querySelector("style[data-openseadragon-mobile-css]")) {
+        var marker = document.createElementNS("urn:x-imcbench:marker", "style");
+        marker.setAttribute("data-openseadragon-mobile-css", "true");
+        document.head.appendChild(marker);
+      }
       item.canvas.hidden = false;
       item.osd = window.OpenSeadragon({
         element: item.canvas, tileSources: item.config.tiles, showNavigationControl: false,

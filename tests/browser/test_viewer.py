@@ -16,6 +16,7 @@ from pydicom.data import get_testdata_file
 
 from annotation.models import Annotation, Conversation, Rubric
 from annotation.services import claim_next, create_campaign
+from bundles import imaging
 from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
 from tests.bundle_files import base_records, write_bundle
@@ -195,4 +196,33 @@ def test_full_screen_redraws_the_dicom_at_the_screens_size(live_server, page, as
     assert large["width"] > small["width"] * 2
     assert region(page).mean() > 5  # still drawn
     page.keyboard.press("f")
+    assert page.console_errors == [] and page.violations == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_image_is_drawn_from_deep_zoom_tiles(live_server, page, screenshot, tmp_path, monkeypatch):
+    monkeypatch.setattr(imaging, "TILE_MIN_PIXELS", 1)  # the fixture's small photographs stand in for large ones
+    import_bundle(path=write_bundle(tmp_path / "bundle"))
+    carmen = UserFactory(username="carmen", roles=["clinician"])
+    campaign = create_campaign(
+        key="slides",
+        name="Slides",
+        rubric=Rubric.objects.get(is_default=True),
+        conversations=Conversation.objects.filter(case__key="case-0001", condition="full"),
+        clinicians=[carmen],
+        overlap=1,
+    )
+    item = claim_next(clinician=carmen, campaign=campaign)
+    page.violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.violations.append(m.text))
+    log_in(page, live_server, "carmen", PASSWORD)
+    page.goto(f"{live_server.url}/work/item/{item.pk}/")
+    tiles = page.locator('.viewer-item[data-image-index="0"]')
+    expect(tiles).to_have_attribute("data-rendered", "true")
+    assert abs(region(page).mean() - 114) < 3  # the fixture's solid (200, 80, 60) in grey, not the black stage
+    before = page.evaluate("document.querySelector('[data-viewer]').viewerScale()")
+    page.get_by_role("button", name="Zoom in").click()
+    page.wait_for_timeout(600)  # OpenSeadragon animates the zoom
+    assert page.evaluate("document.querySelector('[data-viewer]').viewerScale()") > before
+    screenshot("viewer-deep-zoom-1440x900")
     assert page.console_errors == [] and page.violations == []
