@@ -7,6 +7,8 @@
 // The state of every image (window, frame, zoom) is kept in the hidden viewer_state input of the annotation form.
 (function () {
   "use strict";
+  if (window.imcbenchViewer) { return; }  // the partial and a page may both load this script: run it once
+  window.imcbenchViewer = true;
   var engine = null;
   var cornerstoneReady = null;
 
