@@ -17,5 +17,6 @@ node_modules/.bin/esbuild assets/cornerstone.js \
   "${builtins[@]}"
 node assets/licences.mjs static/vendor/cornerstone/meta.json static/vendor/cornerstone
 rm static/vendor/cornerstone/meta.json
-cp node_modules/openseadragon/build/openseadragon/openseadragon.min.js node_modules/openseadragon/LICENSE.txt \
+cp node_modules/openseadragon/build/openseadragon/openseadragon.min.js \
+  node_modules/openseadragon/build/openseadragon/openseadragon.min.js.map node_modules/openseadragon/LICENSE.txt \
   static/vendor/openseadragon/
