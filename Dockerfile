@@ -1,14 +1,12 @@
 # IMCBench Studio: one image for every process (web, workers, beat, release); compose.yaml and the Procfile say
 # which command each runs. Build: docker build -t imcbench-studio .
 
-# The front-end library comes from the npm registry, as `make assets` does it.
+# The front-end libraries come from the npm registry, vendored by the script `make assets` runs.
 FROM node:22-slim AS assets
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts --loglevel=error \
-    && mkdir -p static/vendor/panzoom \
-    && cp node_modules/@panzoom/panzoom/dist/panzoom.min.js node_modules/@panzoom/panzoom/MIT-License.txt \
-       static/vendor/panzoom/
+COPY assets assets
+RUN bash assets/build.sh
 
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -18,11 +18,10 @@ $(STAMP): pyproject.toml constraints.txt scripts/find-python
 
 ASSETS := static/vendor/.installed
 
-# Front-end libraries come from the npm registry and are copied into static/vendor (not committed).
-$(ASSETS): package.json package-lock.json
-	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	mkdir -p static/vendor/panzoom
-	cp node_modules/@panzoom/panzoom/dist/panzoom.min.js node_modules/@panzoom/panzoom/MIT-License.txt static/vendor/panzoom/
+# Front-end libraries come from the npm registry and are vendored into static/vendor (not committed) by
+# assets/build.sh, which the Dockerfile runs too.
+$(ASSETS): package.json package-lock.json $(wildcard assets/*)
+	bash assets/build.sh
 	@touch $(ASSETS)
 
 assets: $(ASSETS)

@@ -82,6 +82,20 @@ class Image(models.Model):
     derivative = models.ImageField(
         upload_to="images/web/", max_length=300, help_text="Web-safe, metadata-free rendering."
     )
+    web_dicom = models.FileField(
+        upload_to="images/dicom/",
+        max_length=300,
+        blank=True,
+        help_text="De-identified, uncompressed copy of every frame of a DICOM original, for the viewer.",
+    )
+    tiles = models.CharField(
+        max_length=300, blank=True, help_text="Media name of the Deep Zoom descriptor (.dzi) of a large image."
+    )
+    display = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What the viewer needs: {"frames": 30, "shown_frame": 15, "window": [40, 400], ...}.',
+    )
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     checksum = models.CharField(max_length=64, db_index=True, help_text="SHA-256 of the original file.")
@@ -341,6 +355,11 @@ class Annotation(models.Model):
     flags = models.JSONField(default=list, blank=True, help_text='[{"turn": 3, "kind": "...", "note": "..."}]')
     version = models.PositiveIntegerField(default=1)
     active_seconds = models.PositiveIntegerField(default=0)
+    viewer_state = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='How the images were last viewed: {"active_seconds": 95, "images": {"<id>": {"window": ...}}}.',
+    )
     extra = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     bundle = models.ForeignKey(BundleImport, null=True, blank=True, on_delete=models.SET_NULL)

@@ -1,5 +1,6 @@
 """Reads: what pages and the API show."""
 
+import re
 from collections.abc import Iterable
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -266,10 +267,17 @@ def needs_adjudication(*, campaign: Campaign, conversation_ids: Iterable[int] | 
     return _disputed(campaign=campaign, scores=_submitted_scores(campaign=campaign, conversation_ids=conversation_ids))
 
 
+TILE_NAME = re.compile(r"(?P<base>images/tiles/[0-9a-f]{2}/[0-9a-f]{64})_files/\d{1,2}/\d{1,4}_\d{1,4}\.jpg")
+
+
 def images_storing(*, name: str) -> list[Image]:
-    """The images whose web derivative or original is stored exactly under ``name`` (files are content-addressed:
-    one file may belong to several cases)."""
-    return list(Image.objects.filter(Q(derivative=name) | Q(original=name)))
+    """The images whose web derivative, original, de-identified DICOM copy or Deep Zoom descriptor is stored
+    exactly under ``name``, or whose pyramid holds the tile ``name`` (files are content-addressed: one file may
+    belong to several cases)."""
+    stored = Q(derivative=name) | Q(original=name) | Q(web_dicom=name) | Q(tiles=name)
+    if match := TILE_NAME.fullmatch(name):
+        stored |= Q(tiles=f"{match['base']}.dzi")
+    return list(Image.objects.filter(stored))
 
 
 def may_see_a_case(*, user, case_ids: set[int]) -> bool:

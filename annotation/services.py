@@ -68,12 +68,14 @@ class AlreadySubmitted(AnnotationError):
 
 @dataclass(frozen=True)
 class AnnotationInput:
-    """What a clinician entered: scores by dimension key, rationale, turn flags, active seconds since last save."""
+    """What a clinician entered: scores by dimension key, rationale, turn flags, active seconds since last save,
+    and how the image viewer was last left (window, frame, zoom per image), when the page sent it."""
 
     scores: dict[str, int]
     rationale: str
     flags: list[dict]
     active_seconds: int = 0
+    viewer_state: dict | None = None
 
 
 def record(*, actor, action: str, target: str, **details) -> AuditEvent:
@@ -369,6 +371,7 @@ def save_draft(
             raise StaleVersion(annotation)
         annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
         annotation.active_seconds += max(0, min(data.active_seconds, 3600))
+        _keep_viewer_state(annotation, data)
         annotation.version += 1
         annotation.save()
         if assignment.state == Assignment.State.ACTIVE:
@@ -377,6 +380,12 @@ def save_draft(
             )
     metrics.AUTOSAVES.inc()
     return annotation
+
+
+def _keep_viewer_state(annotation: Annotation, data: AnnotationInput) -> None:
+    """Record the viewer's state with the time on task it was reached at."""
+    if data.viewer_state is not None:
+        annotation.viewer_state = {**data.viewer_state, "active_seconds": annotation.active_seconds}
 
 
 def _keep_revision(annotation: Annotation, actor) -> None:
@@ -428,6 +437,7 @@ def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version:
             )
         annotation.scores, annotation.rationale, annotation.flags = data.scores, data.rationale, data.flags
         annotation.active_seconds += max(0, min(data.active_seconds, 3600))
+        _keep_viewer_state(annotation, data)
         annotation.status = Annotation.Status.SUBMITTED
         annotation.submitted_at = annotation.submitted_at or timezone.now()
         annotation.version += 1

@@ -138,6 +138,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "flags",
             "version",
             "active_seconds",
+            "viewer_state",
             "submitted_at",
         ]
 

@@ -8,7 +8,9 @@ Pure module: no Django imports. The single entry point is :func:`process_image`.
   EXIF orientation is applied first and ICC colours are converted to sRGB, so photos look as they did.
 * DICOM goes through the modality LUT (rescale) and the stored VOI LUT / window, like a PACS viewer;
   without a stored window the 0.5-99.5 percentile range is used. MONOCHROME1 is inverted,
-  multi-frame files contribute their middle frame and colour data stays RGB.
+  multi-frame files contribute their middle frame and colour data stays RGB. Every DICOM file also gets a
+  de-identified, uncompressed copy of all its frames for the browser's viewer (:mod:`bundles.deidentify`).
+* 8-bit photographs and slides of ``TILE_MIN_PIXELS`` or more also get a Deep Zoom pyramid (:mod:`bundles.tiles`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import numpy as np
 import pydicom
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
+
+from bundles.deidentify import DeidentificationRefused, DeidentifiedDicom, deidentified_copy
+from bundles.tiles import TILE_MIN_PIXELS, DeepZoom, deep_zoom
 
 MAX_PIXELS = 60_000_000
 MAX_DERIVATIVE_EDGE = 2048
@@ -47,6 +52,8 @@ class ProcessedImage:
     derivative_format: str  # "PNG", or "JPEG" for photographs that arrived as JPEG
     modality_hint: str | None  # DICOM Modality, e.g. "CR", "MR", "US", "CT"
     description: str | None  # DICOM study / series description and body part, when present
+    dicom: DeidentifiedDicom | None = None  # every frame, de-identified, for the viewer
+    tiles: DeepZoom | None = None  # a Deep Zoom pyramid of a large photograph or slide
 
 
 def sha256_hex(data: bytes) -> str:
@@ -68,10 +75,11 @@ def process_image(*, data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -
     data = bytes(data)
     if not data:
         raise ImageRejected(f"{filename}: empty file")
+    dicom = tiles = None
     if data[128:132] == b"DICM":
-        image, original_format, modality, description = _from_dicom(data, filename, max_pixels)
+        image, original_format, modality, description, dicom = _from_dicom(data, filename, max_pixels)
     else:
-        image, original_format = _from_pillow(data, filename, max_pixels)
+        image, original_format, tiles = _from_pillow(data, filename, max_pixels)
         modality = description = None
 
     if max(image.size) > MAX_DERIVATIVE_EDGE:
@@ -94,13 +102,15 @@ def process_image(*, data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -
         derivative_format=derivative_format,
         modality_hint=modality,
         description=description,
+        dicom=dicom,
+        tiles=tiles,
     )
 
 
 # --- JPEG / PNG / TIFF ------------------------------------------------------------------------
 
 
-def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Image, str]:
+def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Image, str, DeepZoom | None]:
     # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS: make that an error too.
     with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
         try:
@@ -119,16 +129,25 @@ def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Ima
             raise ImageRejected(
                 f"{filename}: {width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,}"
             )
+        tiles = None
         try:
-            if original_format == "JPEG":
-                image.draft(image.mode, (MAX_DERIVATIVE_EDGE, MAX_DERIVATIVE_EDGE))  # decode at 1/2, 1/4 or 1/8 scale
-            image.load()
-            image = _to_display_mode(ImageOps.exif_transpose(_shrink(image)))
+            # Photographs and slides (8-bit) at full resolution for the pyramid, then the derivative; 16-bit and
+            # float images are shrunk first, before their values become floats (the memory budget).
+            if width * height >= TILE_MIN_PIXELS and not image.mode.startswith(("I", "F")):
+                image.load()
+                image = _to_display_mode(ImageOps.exif_transpose(image))
+                tiles = deep_zoom(image=image)
+                image = _shrink(image)
+            else:
+                if original_format == "JPEG":
+                    image.draft(image.mode, (MAX_DERIVATIVE_EDGE, MAX_DERIVATIVE_EDGE))  # decode at 1/2, 1/4, 1/8
+                image.load()
+                image = _to_display_mode(ImageOps.exif_transpose(_shrink(image)))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(f"{filename}: image too large: {exc}") from None
         except Exception as exc:
             raise ImageRejected(f"{filename}: corrupt or truncated {original_format} ({exc})") from None
-    return image, original_format
+    return image, original_format, tiles
 
 
 def _shrink(image: Image.Image) -> Image.Image:
@@ -175,7 +194,9 @@ def _to_display_mode(image: Image.Image) -> Image.Image:
 # --- DICOM ------------------------------------------------------------------------------------
 
 
-def _from_dicom(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Image, str, str | None, str | None]:
+def _from_dicom(
+    data: bytes, filename: str, max_pixels: int
+) -> tuple[Image.Image, str, str | None, str | None, DeidentifiedDicom]:
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=False)  # parses elements; pixels stay encoded
     except Exception as exc:  # any parser failure on untrusted bytes is a rejection
@@ -199,10 +220,16 @@ def _from_dicom(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Imag
         image = Image.fromarray(_dicom_to_uint8(_shrink_frame(frame, ds), ds))
     except Exception as exc:
         raise ImageRejected(f"{filename}: cannot decode DICOM pixel data ({exc})") from None
+    try:
+        copy = deidentified_copy(ds=ds, checksum=sha256_hex(data), filename=filename, shown_frame=index)
+    except DeidentificationRefused as exc:
+        raise ImageRejected(str(exc)) from None
+    except Exception as exc:
+        raise ImageRejected(f"{filename}: cannot build the de-identified copy ({exc})") from None
     parts = [str(ds.get(k) or "").strip() for k in ("StudyDescription", "SeriesDescription", "BodyPartExamined")]
     description = " / ".join(dict.fromkeys(p for p in parts if p)) or None
     modality = str(ds.get("Modality") or "").strip() or None
-    return image, "DICOM", modality, description
+    return image, "DICOM", modality, description, copy
 
 
 def _flatten_functional_groups(ds: pydicom.Dataset, index: int) -> None:

@@ -36,7 +36,7 @@ from annotation.models import (
     Turn,
 )
 from annotation.roles import Role
-from bundles.media import store_file
+from bundles.media import store_file, viewer_files
 from bundles.parsing import Limits, ParsedBundle, Record, parse_bundle
 from bundles.problems import BundleInvalid, Fields, Problem, ProblemLog, TooManyProblems
 from bundles.sources import MANIFEST, BundleSource, UnsafeBundle, open_bundle
@@ -392,6 +392,7 @@ def _create_case(record: Record, parsed: ParsedBundle, bundle: BundleImport, wri
         derivative = _store_file(
             f"images/web/{shard}/{processed.checksum}{derivative_suffix}", processed.derivative, written
         )
+        viewer = viewer_files(processed=processed, store=lambda name, data: _store_file(name, data, written))
         Image.objects.create(
             case=case,
             position=position,
@@ -399,6 +400,7 @@ def _create_case(record: Record, parsed: ParsedBundle, bundle: BundleImport, wri
             original=original,
             original_format=processed.original_format,
             derivative=derivative,
+            **viewer,
             width=processed.width,
             height=processed.height,
             checksum=processed.checksum,

@@ -61,3 +61,29 @@ def _sha256_of(path: Path) -> str:
         while chunk := handle.read(CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def viewer_files(*, processed, store) -> dict:
+    """Store what the browser's viewer reads besides the derivative, through ``store(name, data) -> name``, and
+    return the image's ``web_dicom``, ``tiles`` and ``display`` fields: a DICOM original's de-identified copy
+    of every frame, or a large image's Deep Zoom pyramid (``images/tiles/<sha>.dzi`` and ``<sha>_files/``)."""
+    shard, checksum = processed.checksum[:2], processed.checksum
+    fields = {"web_dicom": "", "tiles": "", "display": {}}
+    if processed.dicom is not None:
+        copy = processed.dicom
+        fields["web_dicom"] = store(f"images/dicom/{shard}/{checksum}.dcm", copy.data)
+        fields["display"] = {
+            "kind": "dicom",
+            "frames": copy.frames,
+            "shown_frame": copy.shown_frame,
+            "window": list(copy.window) if copy.window else None,
+            "burned_in_annotation": copy.burned_in_annotation,
+            "modality": processed.modality_hint or "",
+        }
+    elif processed.tiles is not None:
+        base = f"images/tiles/{shard}/{checksum}"
+        for name, data in processed.tiles.tiles.items():
+            store(f"{base}_files/{name}", data)
+        fields["tiles"] = store(f"{base}.dzi", processed.tiles.descriptor)
+        fields["display"] = {"kind": "tiles", "width": processed.tiles.width, "height": processed.tiles.height}
+    return fields

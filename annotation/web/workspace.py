@@ -14,6 +14,7 @@ from annotation.roles import Role, role_required
 from annotation.services import FLAG_KINDS, AlreadySubmitted, AnnotationError, AnnotationInput, StaleVersion
 from annotation.web.scores import parse_turn, posted_version, scores_from
 from annotation.web.transcript import turn_rows
+from annotation.web.viewer_state import parse_viewer_state
 from imcbench_site.http import HtmxHttpRequest
 
 
@@ -62,7 +63,11 @@ def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> Anno
     except ValueError:
         active = 0
     return AnnotationInput(
-        scores=scores, rationale=request.POST.get("rationale", ""), flags=flags, active_seconds=active
+        scores=scores,
+        rationale=request.POST.get("rationale", ""),
+        flags=flags,
+        active_seconds=active,
+        viewer_state=parse_viewer_state(request.POST.get("viewer_state", "")),
     )
 
 

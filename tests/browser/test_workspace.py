@@ -194,21 +194,26 @@ def test_a_stale_tab_cannot_overwrite_a_newer_save(live_server, page, browser, c
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_viewer_zooms_and_fits_the_small_screen(live_server, page, campaign):
+def test_the_viewer_zooms_and_fits_the_small_screen(live_server, page, screenshot, campaign):
     page.set_viewport_size({"width": 1024, "height": 768})
     log_in(page, live_server, "carmen", PASSWORD)
     open_next(page, live_server)
-    image = page.locator(".viewer-image").first
-    expect(image).to_be_visible()
-    before = image.bounding_box()
+    expect(page.locator('.viewer-item[data-image-index="0"] .viewer-image').first).to_be_attached()
+    scale = "document.querySelector('[data-viewer]').viewerScale()"  # panzoom's scale, or the DICOM camera's zoom
+    before = page.evaluate(scale)
     page.get_by_role("button", name="Zoom in").click()
     page.get_by_role("button", name="Zoom in").click()
     page.wait_for_timeout(400)
-    after = image.bounding_box()
-    assert after["width"] > before["width"] * 1.3
+    assert page.evaluate(scale) > before * 1.3
     page.keyboard.press("0")
     page.wait_for_timeout(400)
-    assert abs(image.bounding_box()["width"] - before["width"]) < 2
+    assert abs(page.evaluate(scale) - before) < 0.02
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot("workspace-1024x768")
     page.get_by_role("button", name="Full screen").click()
     page.wait_for_function("document.fullscreenElement !== null")
     label_colour = page.evaluate(
