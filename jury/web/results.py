@@ -64,6 +64,7 @@ def _results_page(request: HtmxHttpRequest, campaign: Campaign, kind: str, live:
     context |= {"report_html": body["html"], "problem": body["problem"]}
     return render(request, page["template"] + ("#body" if request.htmx else ""), context)
 
+
 MAX_HALF_WIDTH = 5.0  # the scores run 1–5: no interval is wider
 
 
