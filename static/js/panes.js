@@ -3,7 +3,8 @@
 (function () {
   "use strict";
   function init(container) {
-    var tabs = Array.prototype.slice.call(container.querySelectorAll('[role="tab"]'));
+    // Only the panes' own tabs: the image viewer's thumbnails inside a panel are tabs of their own.
+    var tabs = Array.prototype.slice.call(container.querySelectorAll(':scope > .ws-tabs > [role="tab"]'));
     function select(tab, focus) {
       tabs.forEach(function (other) {
         var selected = other === tab;

@@ -123,7 +123,8 @@ def test_ct_windows_by_preset_drag_and_keys(live_server, page, screenshot, assig
     expect(page.locator('[data-viewer-action="invert"]')).to_have_attribute("aria-pressed", "false")
 
     page.keyboard.press("4")  # score safety: the autosave carries the viewer state
-    expect(page.locator("#save-status")).to_contain_text("Saved (version 1)")
+    expect(page.locator("#save-status")).to_have_attribute("data-version", "1")
+    expect(page.locator("#save-status")).to_contain_text("Saved")
     state = Annotation.objects.get(annotator__username="carmen").viewer_state
     ct = state["images"][str(assignment.conversation.case.images.get(position=0).pk)]
     assert ct["kind"] == "dicom" and ct["frame"] == 1 and ct["preset"] == "Lung"
