@@ -7,8 +7,8 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation"
 
     def ready(self) -> None:
-        from annotation import queue
-        from annotation.models import Campaign
+        from annotation import queue  # models can be imported only once the app registry is ready
+        from annotation.models import Campaign  # likewise
 
         m2m_changed.connect(
             queue.members_changed, sender=Campaign.conversations.through, dispatch_uid="annotation-queue-members"

@@ -189,8 +189,7 @@ def delete_annotations(*, annotations, actor=None) -> int:
         for _, campaign_id, conversation_id in rows:
             if campaign_id is not None:
                 by_campaign.setdefault(campaign_id, set()).add(conversation_id)
-        AnnotationRevision.objects.filter(annotation_id__in=[pk for pk, _, _ in rows]).delete()
-        Annotation.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+        Annotation.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()  # their revisions go with them
         for campaign in Campaign.objects.filter(pk__in=by_campaign):
             queue.recount(campaign=campaign, conversation_ids=by_campaign[campaign.pk])
         record(actor=actor, action="delete_annotations", target=",".join(str(pk) for pk, _, _ in rows)[:300])

@@ -146,7 +146,7 @@ OPERATIONS = st.lists(
 RUNS = iter(range(10**6))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_the_queue_equals_a_recount_after_every_write_path(carmen, chidi, adele, ada, operations):
     clinicians = [carmen, chidi, adele]
