@@ -95,14 +95,20 @@ def rerank(*, campaign: Campaign, conversation_ids: Iterable[int] | None = None)
 
 
 def add(*, campaign: Campaign, conversation_ids: Iterable[int]) -> None:
-    """Entries for conversations added to the campaign (existing ones are left as they are), counted and ranked."""
+    """Entries for conversations added to the campaign (existing ones are left as they are), counted and ranked;
+    the counting and ranking queries run only for conversations that have something to count or rank."""
     ids = sorted(set(conversation_ids))
     rows = [QueueEntry(campaign=campaign, conversation_id=pk, shuffle=shuffle_of(pk, campaign.seed)) for pk in ids]
     QueueEntry.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
+    selected = Selection.objects.filter(campaign=campaign).exists()
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        rerank(campaign=campaign, conversation_ids=chunk)
-        recount(campaign=campaign, conversation_ids=chunk)
+        if selected:  # else the defaults are the rank: eligible, no review, no priority
+            rerank(campaign=campaign, conversation_ids=chunk)
+        members = {"campaign": campaign, "conversation_id__in": chunk}
+        submitted = Annotation.objects.filter(**members, status=Annotation.Status.SUBMITTED)
+        if submitted.exists() or Assignment.objects.filter(**members, state=Assignment.State.ACTIVE).exists():
+            recount(campaign=campaign, conversation_ids=chunk)
 
 
 def rebuild(*, campaign: Campaign) -> None:
