@@ -21,6 +21,7 @@ import argparse
 import http.cookiejar
 import io
 import os
+import re
 import secrets
 import socket
 import statistics
@@ -205,6 +206,32 @@ def in_process(*, campaign, users, samples: int) -> list[float]:
     return claims
 
 
+def claim_plan(*, campaign, clinician) -> tuple[int, str]:
+    """Queries of one claim (rolled back), and on PostgreSQL the server's own time for the candidate query with
+    the index it scanned (EXPLAIN ANALYZE): figures the machine's other load barely moves."""
+    import json
+
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from annotation.services import claim_next
+
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            claim_next(clinician=clinician, campaign=campaign)
+        picks = [q["sql"] for q in queries.captured_queries if '"taken" ASC' in q["sql"]]
+        text = "-"
+        if picks and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + picks[-1])
+                plan = cursor.fetchone()[0]
+            plan = plan if isinstance(plan, list) else json.loads(plan)
+            indexes = sorted(set(re.findall(r'"Index Name": "([^"]+)"', json.dumps(plan))))
+            text = f"{plan[0]['Execution Time']:.2f} ms via {', '.join(indexes)}"
+        transaction.set_rollback(True)
+    return len(queries), text
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -341,27 +368,31 @@ def main() -> None:
         f"built {max(sizes):,} conversations and {len(campaigns)} campaigns (k = {OVERLAP}, {CLINICIANS} clinicians "
         f"each) on {connection.vendor} in {time.perf_counter() - started:.1f} s"
     )
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)
     connection.close()
     server, base = start_gunicorn(env)
     done = dict.fromkeys(campaigns, 0)
     try:
-        print(f"{'size':>7} {'design':<10} {'fill':>5} {'in process claim_next':>24} {'HTTP claim + page':>24}")
-        print(f"{'':>7} {'':<10} {'':>5} {'p50 ms':>11} {'p95 ms':>12} {'p50 ms':>11} {'p95 ms':>12}")
+        print(
+            f"{'size':>7} {'design':<10} {'fill':>5} {'in process claim_next':>24} {'HTTP claim + page':>24}"
+            "  queries  candidate query in PostgreSQL"
+        )
+        print(f"{'':>7} {'':<10} {'':>5} {'p50 ms':>11} {'p95 ms':>12} {'p50 ms':>11} {'p95 ms':>12}", flush=True)
         for fill in FILLS:
             started = time.perf_counter()
             for key, (campaign, users) in campaigns.items():
                 done[key] = fill_to(campaign=campaign, users=users, fill=fill, done=done[key])
-            if fill:
-                print(f"  (filled to {fill:.0%} in {time.perf_counter() - started:.1f} s)")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"  (filled to {fill:.0%} in {time.perf_counter() - started:.1f} s; load average {load})", flush=True)
             for (size, design), (campaign, users) in campaigns.items():
                 local = percentile_text(in_process(campaign=campaign, users=users, samples=args.samples))
                 remote = percentile_text(
                     over_http(base=base, campaign=campaign, users=users, samples=max(10, args.samples // 2))
                 )
+                count, plan = claim_plan(campaign=campaign, clinician=users[0])
                 print(
                     f"{size:>7,} {design:<10} {fill:>5.0%} {local[0]:>11.1f} {local[1]:>12.1f} "
-                    f"{remote[0]:>11.1f} {remote[1]:>12.1f}",
+                    f"{remote[0]:>11.1f} {remote[1]:>12.1f}  {count:>7}  {plan}",
                     flush=True,
                 )
     finally:
