@@ -381,7 +381,10 @@ class Annotation(models.Model):
             models.UniqueConstraint(fields=["conversation", "annotator", "rubric"], name="one_annotation_per_annotator")
         ]
         indexes = [
-            models.Index(fields=["annotator", "campaign"], condition=models.Q(status="draft"), name="annotation_drafts")
+            models.Index(
+                fields=["annotator", "campaign"], condition=models.Q(status="draft"), name="annotation_drafts"
+            ),
+            models.Index(fields=["campaign", "conversation", "status"], name="annotation_per_conversation"),
         ]
 
     def __str__(self) -> str:

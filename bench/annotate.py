@@ -157,6 +157,8 @@ def fill_to(*, campaign, users, fill: float, done: int) -> int:
     """Submitted annotations until ``fill`` of the campaign's slots are taken: conversation i is scored by
     clinicians i, i + 1, i + 2 (mod 20), the first two everywhere at 66 %, the third on 97 % of them at 99 %.
     ``done`` is how many of the three were already written; returns the new one."""
+    from django.db import connection
+
     from annotation import services
     from annotation.models import Annotation
 
@@ -183,6 +185,9 @@ def fill_to(*, campaign, users, fill: float, done: int) -> int:
         done = position + 1
     for start in range(0, len(rows), BATCH):
         Annotation.objects.bulk_create(rows[start : start + BATCH], ignore_conflicts=True)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # as autovacuum would after a bulk load
+            cursor.execute("ANALYZE annotation_annotation")
     services.rebuild_queue(campaign=campaign)
     return done
 

@@ -69,6 +69,10 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(('status', 'draft')), fields=['annotator', 'campaign'], name='annotation_drafts'),
         ),
         migrations.AddIndex(
+            model_name='annotation',
+            index=models.Index(fields=['campaign', 'conversation', 'status'], name='annotation_per_conversation'),
+        ),
+        migrations.AddIndex(
             model_name='assignment',
             index=models.Index(fields=['campaign', 'conversation', 'state'], name='assignment_per_conversation'),
         ),
