@@ -7,7 +7,9 @@ with its targeted-review conversations). It fills every campaign to 0 %, 66 % (e
 and 99 % of its slots with submitted annotations, and at each fill prints p50/p95 of ``claim_next`` in process
 and of claim + page (the claim POST and the redirect to the workspace page) over HTTP against gunicorn
 (``gunicorn.conf.py``, 2 workers, DEBUG off) on a loopback port. Each claimed item is then submitted, so the
-next claim is a fresh one.
+next claim is a fresh one. Beside them it prints the queries of one claim and, on PostgreSQL, the candidate
+query's own execution time and the indexes it used (EXPLAIN ANALYZE), which other load on the machine barely
+moves, and the load average at each fill, which moves the wall-clock figures.
 
     dropdb --if-exists -h 127.0.0.1 -U postgres bench && createdb -h 127.0.0.1 -U postgres bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/annotate.py
