@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Count
 from django.utils.html import format_html
 
+from annotation import services
 from annotation.models import (
     Annotation,
     Assignment,
@@ -164,6 +165,17 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_select_related = ("conversation", "annotator", "rubric")
     raw_id_fields = ("conversation",)
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.campaign is not None:
+            services.refresh_queue(campaign=obj.campaign, conversation_ids=[obj.conversation_id])
+
+    def delete_model(self, request, obj):
+        services.delete_annotations(annotations=Annotation.objects.filter(pk=obj.pk), actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        services.delete_annotations(annotations=queryset, actor=request.user)
+
 
 class CampaignForm(forms.ModelForm):
     """Conversations can be listed one by one or added in bulk by filters (all given filters must match)."""
@@ -270,6 +282,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if added.exists():
             form.instance.conversations.add(*added)
             messages.info(request, f"Added {added.count()} conversations matching the filters.")
+        services.rebuild_queue(campaign=form.instance)  # overlap, seed or members may have changed
 
 
 @admin.register(Assignment)
@@ -279,6 +292,21 @@ class AssignmentAdmin(admin.ModelAdmin):
     search_fields = ("conversation__key", "clinician__username")
     list_select_related = ("campaign", "conversation", "clinician")
     raw_id_fields = ("conversation",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.refresh_queue(campaign=obj.campaign, conversation_ids=[obj.conversation_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.refresh_queue(campaign=obj.campaign, conversation_ids=[obj.conversation_id])
+
+    def delete_queryset(self, request, queryset):
+        touched = list(queryset.values_list("campaign_id", "conversation_id"))
+        super().delete_queryset(request, queryset)
+        for campaign in Campaign.objects.filter(pk__in={campaign_id for campaign_id, _ in touched}):
+            ids = [conversation_id for campaign_id, conversation_id in touched if campaign_id == campaign.pk]
+            services.refresh_queue(campaign=campaign, conversation_ids=ids)
 
 
 @admin.register(AuditEvent)

@@ -303,7 +303,10 @@ class Assignment(models.Model):
 
     class Meta:
         ordering = ["-leased_at"]
-        indexes = [models.Index(fields=["campaign", "clinician", "state"])]
+        indexes = [
+            models.Index(fields=["campaign", "clinician", "state"]),
+            models.Index(fields=["campaign", "conversation", "state"], name="assignment_per_conversation"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.clinician} on {self.conversation.key} ({self.state})"
@@ -336,6 +339,37 @@ class Selection(models.Model):
         if not self._state.adding:
             raise ValueError("a recorded selection probability is never changed")
         super().save(*args, **kwargs)
+
+
+class QueueEntry(models.Model):
+    """A conversation's place in its campaign's queue: how many of its k slots are taken (clinicians who submitted
+    it or hold an active lease on it), whether it may still be handed out, and its rank. The services keep it in
+    the transaction of every write that changes one of these (``annotation.queue``), so a claim reads its next
+    candidates from one scan of the ``queue_next`` index, whatever the campaign's size and fill."""
+
+    campaign = models.ForeignKey(Campaign, related_name="queue", on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, related_name="+", on_delete=models.CASCADE)
+    taken = models.PositiveSmallIntegerField(default=0)
+    eligible = models.BooleanField(default=True, help_text="Not left out by a sampling design's selection.")
+    is_open = models.BooleanField(default=True, help_text="Eligible and fewer slots taken than the overlap.")
+    review = models.BooleanField(default=False, help_text="Targeted review under the active design: served first.")
+    priority = models.FloatField(default=0.0, help_text="The design's priority (active: the recorded π), higher first.")
+    shuffle = models.BigIntegerField(default=0, help_text="Orders ties, fixed by the campaign's seed.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "conversation"], name="one_queue_entry_per_conversation")
+        ]
+        indexes = [
+            models.Index(
+                fields=["campaign", "taken", "-review", "-priority", "shuffle"],
+                condition=models.Q(is_open=True),
+                name="queue_next",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} in {self.campaign_id}: {self.taken} taken"
 
 
 class Annotation(models.Model):
@@ -371,6 +405,12 @@ class Annotation(models.Model):
         ordering = ["conversation", "annotator"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "annotator", "rubric"], name="one_annotation_per_annotator")
+        ]
+        indexes = [
+            models.Index(
+                fields=["annotator", "campaign"], condition=models.Q(status="draft"), name="annotation_drafts"
+            ),
+            models.Index(fields=["campaign", "conversation", "status"], name="annotation_per_conversation"),
         ]
 
     def __str__(self) -> str:

@@ -3,17 +3,15 @@ work under a lease, drafts, submission, skipping, revision and adjudication. Eac
 overwrites data silently. It is long because every write a campaign's clinicians cause shares its locking and
 audit helpers here."""
 
-import heapq
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db import transaction
 from django.utils import timezone
 
+from annotation import queue
 from annotation.default_rubric import install_roles_and_default_rubric
 from annotation.models import (
     SCORE_MAX,
@@ -35,8 +33,6 @@ from annotation.selectors import needs_adjudication
 from imcbench_site import metrics
 
 FLAG_KINDS = ("unsafe advice", "factual error", "missed red flag", "overconfidence", "hallucinated finding", "other")
-TIE_BREAK_MULTIPLIER = 2654435761  # Knuth's multiplicative hash: a fixed shuffle of ids, seeded per campaign
-TIE_BREAK_MODULUS = 4294967291
 CLAIM_ATTEMPTS = 20
 
 
@@ -129,7 +125,9 @@ def set_sampling_design(*, campaign: Campaign, design: str, tag: str = "", actor
     tag = tag if design == Campaign.SamplingDesign.STRATIFIED else ""
     before = {"design": campaign.sampling_design, "tag": campaign.sampling_tag}
     campaign.sampling_design, campaign.sampling_tag = design, tag
-    campaign.save(update_fields=["sampling_design", "sampling_tag"])
+    with transaction.atomic():
+        campaign.save(update_fields=["sampling_design", "sampling_tag"])
+        queue.rerank(campaign=campaign)
     record(actor=actor, action="set_sampling_design", target=campaign.key, before=before, after=design, tag=tag)
     return campaign
 
@@ -167,7 +165,9 @@ def record_selection(
         for cid, p in probabilities.items()
         if cid not in known
     ]
-    Selection.objects.bulk_create(rows, ignore_conflicts=True)
+    with transaction.atomic():
+        Selection.objects.bulk_create(rows, ignore_conflicts=True)
+        queue.rerank(campaign=campaign, conversation_ids=None if not known else [row.conversation_id for row in rows])
     record(
         actor=actor, action="record_selection", target=campaign.key, design=campaign.sampling_design, n=len(rows),
         considered=sorted(set(considered) | set(probabilities)),
@@ -175,82 +175,65 @@ def record_selection(
     return len(rows)
 
 
-def _slots_taken_now(campaign: Campaign, conversation_id: int, now: datetime, clinician) -> int:
-    submitted = Annotation.objects.filter(
-        campaign=campaign, conversation_id=conversation_id, status=Annotation.Status.SUBMITTED
-    ).count()
-    leased = (
-        Assignment.objects.filter(
-            campaign=campaign, conversation_id=conversation_id, state=Assignment.State.ACTIVE, lease_expires_at__gt=now
-        )
-        .exclude(clinician=clinician)
-        .count()
-    )
-    return submitted + leased
+def add_conversations(*, campaign: Campaign, conversation_ids: Iterable[int], actor=None) -> int:
+    """Add conversations to the campaign (those already in it stay as they are); the queue gets their entries in
+    the same transaction (``annotation.queue.members_changed``). Returns how many were added."""
+    ids = set(conversation_ids)
+    with transaction.atomic():
+        before = campaign.conversations.count()
+        campaign.conversations.add(*ids)
+        added = campaign.conversations.count() - before
+    record(actor=actor, action="add_conversations", target=campaign.key, n=added)
+    return added
+
+
+def rebuild_queue(*, campaign: Campaign) -> None:
+    """Recompute the campaign's whole queue: after its overlap, seed or members changed in the admin, or after
+    submissions written in bulk outside these services (an import, a benchmark)."""
+    with transaction.atomic():
+        queue.rebuild(campaign=campaign)
+
+
+def refresh_queue(*, campaign: Campaign, conversation_ids: Iterable[int]) -> None:
+    """Recount the slots of these conversations after an admin changed or deleted their assignments or
+    annotations."""
+    with transaction.atomic():
+        queue.recount(campaign=campaign, conversation_ids=conversation_ids)
+
+
+def delete_annotations(*, annotations, actor=None) -> int:
+    """Delete annotations (with their revisions) and recount the slots they held, in one transaction."""
+    with transaction.atomic():
+        rows = list(annotations.values_list("pk", "campaign_id", "conversation_id"))
+        by_campaign: dict[int, set[int]] = {}
+        for _, campaign_id, conversation_id in rows:
+            if campaign_id is not None:
+                by_campaign.setdefault(campaign_id, set()).add(conversation_id)
+        Annotation.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()  # their revisions go with them
+        for campaign in Campaign.objects.filter(pk__in=by_campaign):
+            queue.recount(campaign=campaign, conversation_ids=by_campaign[campaign.pk])
+        record(actor=actor, action="delete_annotations", target=",".join(str(pk) for pk, _, _ in rows)[:300])
+    return len(rows)
 
 
 def expire_leases(*, campaign: Campaign, now: datetime | None = None) -> int:
+    """Expire the campaign's lapsed leases, giving their slots back (one query when none has lapsed)."""
     now = now or timezone.now()
-    return Assignment.objects.filter(
-        campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__lte=now
-    ).update(state=Assignment.State.EXPIRED)
-
-
-def _candidates(*, campaign: Campaign, clinician, now: datetime) -> list[int]:
-    """The best few conversation ids for this clinician, best first (see ``claim_next``).
-
-    Untouched conversations (no submission, no live lease) are found and shuffled inside the database; the
-    per-conversation counts of touched ones are only read when no untouched conversation is left, so a claim
-    costs a few indexed queries whatever the size of the campaign.
-    """
-    submitted = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
-    leased = Assignment.objects.filter(campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__gt=now)
-    done = Annotation.objects.filter(
-        annotator=clinician, rubric=campaign.rubric, status=Annotation.Status.SUBMITTED
-    ).values("conversation_id")
-    skipped = Assignment.objects.filter(campaign=campaign, clinician=clinician, state=Assignment.State.SKIPPED).values(
-        "conversation_id"
+    lapsed = list(
+        Assignment.objects.filter(
+            campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__lte=now
+        ).values_list("pk", "conversation_id")
     )
-    drafts = list(
-        Annotation.objects.filter(annotator=clinician, campaign=campaign, status=Annotation.Status.DRAFT)
-        .exclude(conversation_id__in=skipped)
-        .values_list("conversation_id", flat=True)
-    )
-    reviewed = Selection.objects.filter(campaign=campaign, conversation_id=OuterRef("conversation_id"), review=True)
-    review_first = campaign.sampling_design == Campaign.SamplingDesign.ACTIVE
-    members = Campaign.conversations.through.objects.filter(campaign=campaign)
-    chosen = Selection.objects.filter(campaign=campaign)
-    if chosen.exists():  # a design selected the conversations: only those go to clinicians
-        members = members.filter(conversation_id__in=chosen.values("conversation_id"))
-    untouched = list(
-        members.exclude(conversation_id__in=submitted.values("conversation_id"))
-        .exclude(conversation_id__in=leased.values("conversation_id"))
-        .exclude(conversation_id__in=done)
-        .exclude(conversation_id__in=skipped)
-        .annotate(shuffle=((F("conversation_id") + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS)
-        .annotate(review=Exists(reviewed))
-        .order_by(*(["-review"] if review_first else []), "shuffle")
-        .values_list("conversation_id", flat=True)[:CLAIM_ATTEMPTS]
-    )
-    if untouched:
-        return drafts + untouched
-    taken = Counter(
-        dict(submitted.values("conversation_id").annotate(n=Count("pk")).values_list("conversation_id", "n"))
-    )
-    taken.update(dict(leased.values("conversation_id").annotate(n=Count("pk")).values_list("conversation_id", "n")))
-    excluded = set(done.values_list("conversation_id", flat=True)) | set(
-        skipped.values_list("conversation_id", flat=True)
-    )
-    if chosen.exists():
-        excluded |= set(
-            Campaign.conversations.through.objects.filter(campaign=campaign).values_list("conversation_id", flat=True)
-        ) - set(chosen.values_list("conversation_id", flat=True))
-    open_ids = (pk for pk, n in taken.items() if n < campaign.overlap and pk not in excluded)
-
-    def preference(pk: int) -> tuple:
-        return (taken[pk], ((pk + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS)
-
-    return drafts + heapq.nsmallest(CLAIM_ATTEMPTS, open_ids, key=preference)
+    if not lapsed:
+        return 0
+    conversation_ids = sorted({conversation_id for _, conversation_id in lapsed})
+    with transaction.atomic():
+        queue.lock_all(campaign=campaign, conversation_ids=conversation_ids)
+        expired = Assignment.objects.filter(pk__in=[pk for pk, _ in lapsed], state=Assignment.State.ACTIVE).update(
+            state=Assignment.State.EXPIRED
+        )
+        queue.recount(campaign=campaign, conversation_ids=conversation_ids)
+    return expired
 
 
 def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) -> Assignment | None:
@@ -258,9 +241,11 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
 
     Order: a conversation this clinician holds a live lease on; else one with their unsubmitted draft; else the
     conversation with the fewest taken slots, ties in a shuffled order fixed by the campaign's seed (under the
-    ``active`` sampling design, untouched conversations recorded for targeted review come first). Candidate rows
-    are locked with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent clinicians never collide,
-    and the slot count is re-read after the lock so no conversation is ever leased beyond its overlap.
+    ``active`` sampling design, targeted-review conversations first, then the higher recorded probability). The
+    candidate comes from the campaign's queue index (``annotation.queue``), locked with ``SELECT ... FOR UPDATE
+    SKIP LOCKED`` on PostgreSQL, so concurrent clinicians never collide, and its slots are re-read under the
+    lock so no conversation is ever leased beyond its overlap. A claim runs the same few queries whatever the
+    campaign's size and fill.
     """
     now = now or timezone.now()
     if not campaign.is_open:
@@ -279,16 +264,21 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
         if held is not None:
             metrics.CLAIMS.labels(outcome="resumed").inc()
             return held
-        for conversation_id in _candidates(campaign=campaign, clinician=clinician, now=now):
-            if connection.features.has_select_for_update_skip_locked:
-                locked = Conversation.objects.select_for_update(skip_locked=True).filter(pk=conversation_id)
-                if not locked.exists():
-                    continue  # another clinician is claiming it right now
-            if _slots_taken_now(campaign, conversation_id, now, clinician) >= campaign.overlap:
+        full: list[int] = []
+        for _ in range(CLAIM_ATTEMPTS):
+            entry = queue.next_candidate(campaign=campaign, clinician=clinician, passed=full)
+            if entry is None:
+                break
+            taken = queue.taken_now(campaign=campaign, conversation_id=entry.conversation_id)
+            entry.taken = taken if taken >= campaign.overlap else taken + 1
+            entry.is_open = entry.eligible and entry.taken < campaign.overlap
+            entry.save(update_fields=["taken", "is_open"])
+            if taken >= campaign.overlap:
+                full.append(entry.pk)
                 continue
             assignment = Assignment.objects.create(
                 campaign=campaign,
-                conversation_id=conversation_id,
+                conversation_id=entry.conversation_id,
                 clinician=clinician,
                 lease_expires_at=now + timedelta(minutes=campaign.lease_minutes),
             )
@@ -405,7 +395,7 @@ def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version:
     _check_can_write(assignment, clinician)
     campaign = assignment.campaign
     with transaction.atomic():
-        Conversation.objects.select_for_update().filter(pk=assignment.conversation_id).first()
+        queue.lock(campaign=campaign, conversation_id=assignment.conversation_id)
         turn_count = assignment.conversation.turns.count()
         _validate(campaign=campaign, data=data, complete=True, turn_count=turn_count)
         annotation = _annotation_for_update(
@@ -444,6 +434,7 @@ def submit(*, assignment: Assignment, clinician, data: AnnotationInput, version:
         annotation.save()
         _keep_revision(annotation, clinician)
         Assignment.objects.filter(pk=assignment.pk).update(state=Assignment.State.SUBMITTED)
+        queue.recount(campaign=campaign, conversation_ids=[assignment.conversation_id])
         record(
             actor=clinician,
             action="revise" if already else "submit",
@@ -460,8 +451,11 @@ def skip(*, assignment: Assignment, clinician, reason: str) -> Assignment:
         raise AnnotationError("Say why you skip this item (e.g. image does not load, outside my expertise).")
     if assignment.state != Assignment.State.ACTIVE:
         raise AnnotationError("Only an item you are working on can be skipped.")
-    assignment.state, assignment.skip_reason = Assignment.State.SKIPPED, reason.strip()
-    assignment.save(update_fields=["state", "skip_reason"])
+    with transaction.atomic():
+        queue.lock(campaign=assignment.campaign, conversation_id=assignment.conversation_id)
+        assignment.state, assignment.skip_reason = Assignment.State.SKIPPED, reason.strip()
+        assignment.save(update_fields=["state", "skip_reason"])
+        queue.recount(campaign=assignment.campaign, conversation_ids=[assignment.conversation_id])
     record(actor=clinician, action="skip", target=f"{assignment.campaign.key}/{assignment.pk}", reason=reason)
     return assignment
 
@@ -481,7 +475,7 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
         raise AnnotationError(f"Campaign {campaign.name!r} is locked: annotations can no longer change.")
     lease_expires_at = now + timedelta(minutes=campaign.lease_minutes)
     with transaction.atomic():
-        Conversation.objects.select_for_update().filter(pk=annotation.conversation_id).first()
+        queue.lock(campaign=campaign, conversation_id=annotation.conversation_id)
         active = Assignment.objects.select_for_update().filter(
             campaign=campaign,
             conversation_id=annotation.conversation_id,
@@ -493,6 +487,7 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
             active.exclude(pk=held.pk).update(state=Assignment.State.EXPIRED)
             held.lease_expires_at = lease_expires_at
             held.save(update_fields=["lease_expires_at"])
+            queue.recount(campaign=campaign, conversation_ids=[annotation.conversation_id])
             return held
         assignment = Assignment.objects.create(
             campaign=campaign,
@@ -500,6 +495,7 @@ def reopen(*, annotation: Annotation, clinician, now: datetime | None = None) ->
             clinician=clinician,
             lease_expires_at=lease_expires_at,
         )
+        queue.recount(campaign=campaign, conversation_ids=[annotation.conversation_id])
         record(actor=clinician, action="reopen", target=f"{campaign.key}/{assignment.pk}", version=annotation.version)
     return assignment
 

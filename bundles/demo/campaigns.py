@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotation.models import Annotation, Campaign, Conversation, Rubric
-from annotation.services import create_campaign
+from annotation.services import create_campaign, rebuild_queue
 
 CALIBRATION_KEY = "demo-calibration"
 WORKSPACE_KEY = "demo-workspace"
@@ -30,6 +30,7 @@ def ensure_demo_campaigns() -> list[str]:
             instructions="Simulated clinician scores imported with the demo bundle.",
         )
         imported.update(campaign=campaign)
+        rebuild_queue(campaign=campaign)
         created.append(CALIBRATION_KEY)
     if not Campaign.objects.filter(key=WORKSPACE_KEY).exists():
         unscored = Conversation.objects.filter(annotations=None, condition=Conversation.Condition.FULL)
