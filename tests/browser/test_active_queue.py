@@ -47,8 +47,8 @@ def test_a_clinicians_queue_under_active_serves_the_review_conversations_first(l
             screenshot("active-queue-first-item-1440x900")
             page.set_viewport_size({"width": 1024, "height": 768})
             screenshot("active-queue-first-item-1024x768")
-        page.get_by_text("Skip this item").click()
-        page.get_by_label("Reason").fill("checking the order")
+        page.locator("details.skip > summary").click()
+        page.get_by_label("Why skip this item?").fill("checking the order")
         page.get_by_role("button", name="Skip", exact=True).click()
     conversations = [Assignment.objects.get(pk=int(pk)).conversation_id for pk in served]
     assert sorted(conversations[: len(review)]) == sorted(review)
