@@ -193,6 +193,18 @@ class ResearchViewSet(viewsets.ReadOnlyModelViewSet):
     required_roles = RESEARCH_ROLES
     pagination_class = ByIdCursor
 
+    def filtered(self, queryset, filters: dict[str, str]):
+        """A list narrowed by the query parameters ``filters`` names (parameter → lookup); an object's page ignores
+        them. A value no key can hold (a NUL character) is a 400 naming the parameter, not a database error."""
+        if self.action != "list":
+            return queryset
+        for param, lookup in filters.items():
+            if value := self.request.query_params.get(param):
+                if "\x00" in value:
+                    raise serializers.ValidationError({param: ["must not contain a NUL character"]})
+                queryset = queryset.filter(**{lookup: value})
+        return queryset
+
 
 class CaseViewSet(ResearchViewSet):
     serializer_class = CaseSerializer
@@ -213,10 +225,7 @@ class ConversationViewSet(ResearchViewSet):
     def get_queryset(self):
         conversations = Conversation.objects.select_related("case", "model").prefetch_related("turns")
         filters = {"model": "model__key", "family": "model__family", "condition": "condition", "case": "case__key"}
-        for param, lookup in filters.items():
-            if value := self.request.query_params.get(param):
-                conversations = conversations.filter(**{lookup: value})
-        return conversations
+        return self.filtered(conversations, filters)
 
 
 @extend_schema(parameters=[OpenApiParameter("campaign", str), OpenApiParameter("conversation", str)])
@@ -229,11 +238,7 @@ class AnnotationViewSet(ResearchViewSet):
         annotations = Annotation.objects.filter(status=Annotation.Status.SUBMITTED).select_related(
             "conversation", "annotator", "campaign"
         )
-        if campaign := self.request.query_params.get("campaign"):
-            annotations = annotations.filter(campaign__key=campaign)
-        if conversation := self.request.query_params.get("conversation"):
-            annotations = annotations.filter(conversation__key=conversation)
-        return annotations
+        return self.filtered(annotations, {"campaign": "campaign__key", "conversation": "conversation__key"})
 
 
 @extend_schema(parameters=[OpenApiParameter(name, str) for name in ("judge", "dimension", "conversation")])
@@ -243,10 +248,7 @@ class JudgementViewSet(ResearchViewSet):
     def get_queryset(self):
         judgements = Judgement.objects.select_related("conversation", "judge", "prompt")
         filters = {"judge": "judge__key", "dimension": "dimension", "conversation": "conversation__key"}
-        for param, lookup in filters.items():
-            if value := self.request.query_params.get(param):
-                judgements = judgements.filter(**{lookup: value})
-        return judgements
+        return self.filtered(judgements, filters)
 
 
 class CalibrationViewSet(ResearchViewSet):
@@ -320,9 +322,7 @@ class LeaderboardSnapshotViewSet(ResearchViewSet):
 
     def get_queryset(self):
         snapshots = LeaderboardSnapshot.objects.select_related("campaign", "calibration", "created_by")
-        if campaign := self.request.query_params.get("campaign"):
-            snapshots = snapshots.filter(campaign__key=campaign)
-        return snapshots
+        return self.filtered(snapshots, {"campaign": "campaign__key"})
 
 
 @extend_schema(

@@ -80,7 +80,8 @@ def test_media_and_data_are_volumes_that_outlive_containers(compose):
 def test_dockerfile_builds_from_slim_python_with_the_pins_and_collects_static():
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.12-slim\b", text, re.MULTILINE)
-    assert "-c constraints.txt" in text and "deploy]" in text
+    extras = re.search(r'-c constraints\.txt -e "\.\[([a-z,]+)\]"', text).group(1).split(",")
+    assert {"deploy", "providers", "inspect"} <= set(extras)
     assert "collectstatic --noinput" in text
     assert "USER imcbench" in text
     command = re.search(r"^CMD (.+)$", text, re.MULTILINE).group(1)
