@@ -12,14 +12,18 @@ Prints, per phase, throughput and p50/p95/p99 per operation (client-side, as the
 the jury got, and afterwards checks the database: every submit answered 2xx is a submitted annotation (none lost),
 no clinician holds two live leases or two annotations of one conversation, no conversation is above its overlap k.
 Goal on this 2-core machine: p95 < 150 ms for claim, page and autosave; during the jury run within 1.5× of idle.
+``--think S`` makes each clinician pause S seconds on average (exponential) before each request, as a person reads,
+chooses and types; with 0 (the default) every clinician sends its next request the moment the last is answered, which
+saturates the server and shows its throughput rather than the wait a clinician sees.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres CELERY_BROKER_URL=redis://127.0.0.1:6379/11 \\
-        .venv/bin/python bench/load.py [--clinicians 50] [--seconds 60] [--processes 5] [--no-jury]
+        .venv/bin/python bench/load.py [--clinicians 50] [--seconds 60] [--processes 5] [--think 2] [--no-jury]
 """
 
 import argparse
 import multiprocessing
 import os
+import random
 import re
 import signal
 import statistics
@@ -156,11 +160,13 @@ def logged_in(base: str, username: str) -> requests.Session:
     raise RuntimeError(f"{username} could not log in")
 
 
-def one_clinician(session: requests.Session, base: str, until: float, results: list, errors: list, submits: list):
+def one_clinician(session, base: str, until: float, results: list, errors: list, submits: list, think: float):
     """A clinician's session: claim, read, autosave three times and submit (which claims the next) until time is up."""
     csrf = {"X-CSRFToken": session.cookies.get("csrftoken", ""), "Referer": base}
 
     def timed(operation: str, call):
+        if think:
+            time.sleep(random.expovariate(1 / think))  # reading, choosing a score, typing
         started = time.perf_counter()
         try:
             response = call()
@@ -201,7 +207,7 @@ def one_clinician(session: requests.Session, base: str, until: float, results: l
         location = submitted.headers.get("Location", "")
 
 
-def client_process(base: str, usernames: list[str], ready, go, deadline, queue) -> None:
+def client_process(base: str, usernames: list[str], think: float, ready, go, deadline, queue) -> None:
     """Log every clinician in (not timed), wait for the others, then run them all until the shared deadline."""
     import threading
 
@@ -211,7 +217,7 @@ def client_process(base: str, usernames: list[str], ready, go, deadline, queue) 
     go.wait()
     results, errors, submits = [], [], []
     threads = [
-        threading.Thread(target=one_clinician, args=(session, base, deadline.value, results, errors, submits))
+        threading.Thread(target=one_clinician, args=(session, base, deadline.value, results, errors, submits, think))
         for session in sessions
     ]
     for thread in threads:
@@ -221,14 +227,14 @@ def client_process(base: str, usernames: list[str], ready, go, deadline, queue) 
     queue.put((results, errors, submits))
 
 
-def run_load(*, base: str, clinicians: int, processes: int, seconds: float) -> tuple[list, list, list]:
+def run_load(*, base: str, clinicians: int, processes: int, seconds: float, think: float) -> tuple[list, list, list]:
     """Latencies, errors and submit times of one timed window, which opens once every clinician is logged in."""
     context = multiprocessing.get_context("fork")
     usernames = [f"load{i:02d}" for i in range(clinicians)]
     queue, deadline = context.Queue(), context.Value("d", 0.0)
     ready, go = context.Barrier(processes + 1), context.Barrier(processes + 1)
     workers = [
-        context.Process(target=client_process, args=(base, usernames[p::processes], ready, go, deadline, queue))
+        context.Process(target=client_process, args=(base, usernames[p::processes], think, ready, go, deadline, queue))
         for p in range(processes)
     ]
     for worker in workers:
@@ -390,7 +396,7 @@ def start_workers(env: dict, scratch: Path) -> list[subprocess.Popen]:
 def phase(title: str, *, base: str, args) -> tuple[dict[str, float], int, int]:
     """One timed load; returns the p95 per operation, the submits answered and the request errors."""
     results, errors, submits = run_load(
-        base=base, clinicians=args.clinicians, processes=args.processes, seconds=args.seconds
+        base=base, clinicians=args.clinicians, processes=args.processes, seconds=args.seconds, think=args.think
     )
     return report(title, results, errors, len(submits), args.seconds), len(submits), len(errors)
 
@@ -402,6 +408,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--processes", type=int, default=5, help="client processes the clinicians are spread over")
     parser.add_argument("--no-jury", action="store_true", help="skip the phase with a jury run in progress")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a clinician spends before each request (exponential); 0: back to back, the server saturated",
+    )
     args = parser.parse_args()
     given, broker = os.environ.get("DATABASE_URL", ""), os.environ.get("CELERY_BROKER_URL", "")
     if not given.startswith("postgres") or not broker.startswith("redis"):
