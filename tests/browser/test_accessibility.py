@@ -20,6 +20,7 @@ NOT_PAGES = ("json", "csv", "plot", "download", "favicon", "healthz", "media", "
 # DRF renders every API endpoint with one browsable template: its root stands for all of them.
 API_PAGES = ("api:api-root", "api:docs")
 
+
 def pages(world) -> list[tuple[str, str, str]]:  # noqa: F811 (the fixture's value)
     """(label, persona, URL) of every HTML page."""
     found = []
