@@ -259,6 +259,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Without deep links an operation's summary is one button, not a link nested in a button.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
 }
 
 # Bundle import limits.

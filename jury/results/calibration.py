@@ -75,6 +75,12 @@ def calibration_readiness(*, campaign: Campaign) -> str | None:
     return None
 
 
+def judgements_missing(*, campaign: Campaign) -> bool:
+    """Whether the jury has yet to score some of the campaign's clinician-scored conversations."""
+    scored = Annotation.objects.filter(campaign=campaign, status=Annotation.Status.SUBMITTED)
+    return scored.exclude(conversation__judgements__status=Judgement.Status.SCORED).exists()
+
+
 def dimensions_of(campaign: Campaign) -> list[str]:
     return list(campaign.rubric.dimensions.order_by("position").values_list("key", flat=True))
 

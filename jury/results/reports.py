@@ -23,6 +23,7 @@ from jury.results.calibration import (
     dimensions_of,
     fitted_from_artifact,
     held_out_predictions,
+    judgements_missing,
     self_preference_rows,
 )
 from jury.results.inference import (
@@ -35,6 +36,7 @@ from jury.results.inference import (
 from jury.results.inputs import clinician_targets
 from jury.statistics import plots as result_plots
 from jury.statistics.calibration import METHOD_LABELS
+from jury.statistics.leaderboard import contrast_label
 from jury.statistics.plots import Estimate
 
 BOOTSTRAP_SEED = 0
@@ -173,6 +175,7 @@ def _calibration_report(campaign: Campaign, fingerprint: str) -> dict:
             )
     return {
         "problem": problem,
+        "judgements_missing": problem is not None and judgements_missing(campaign=campaign),
         "result": result,
         "dimensions": dimensions,
         "metrics": [label for _, label in METRICS],
@@ -401,4 +404,5 @@ def _ablation_plot(ablations: dict, order: list[str], columns: list[str]) -> str
             for delta in ablations["deltas"]
         },
         x_label="Δ PPI estimate (ablated − full), paired by case",
+        contrast_labels={contrast: contrast_label(contrast) for contrast in ablations["contrasts"]},
     )

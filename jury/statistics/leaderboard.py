@@ -50,12 +50,20 @@ __all__ = [
     "Standing",
     "ablation_deltas",
     "case_weights",
+    "contrast_label",
     "leaderboard",
     "self_preference",
     "subgroup_deltas",
 ]
 
 OVERALL = "overall"
+CONDITION_LABELS = {"full": "full", "no_image": "No image", "no_ehr": "No EHR"}
+
+
+def contrast_label(contrast: str) -> str:
+    """A contrast, or a bare condition, with its conditions as people read them: "no_image − full" → "No image −
+    full", "no_ehr" → "No EHR"; any other part ("malignant − rest") unchanged."""
+    return " − ".join(CONDITION_LABELS.get(part, part) for part in contrast.split(" − "))
 
 
 # --- input ------------------------------------------------------------------------------------------------

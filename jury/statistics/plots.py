@@ -494,9 +494,11 @@ def ablation_svg(
     series: Sequence[str],
     estimates: Mapping[tuple[str, str, str], Estimate],
     x_label: str = "Δ calibrated score (ablated − full), paired by case",
+    contrast_labels: Mapping[str, str] | None = None,
 ) -> str:
-    """One panel per contrast, one band per row (the last set apart, e.g. the mean over models), and in each band
-    one point with its interval per series (e.g. overall and each dimension); a reference line at 0.
+    """One panel per contrast (titled by ``contrast_labels``, else by the contrast itself), one band per row (the
+    last set apart, e.g. the mean over models), and in each band one point with its interval per series (e.g.
+    overall and each dimension); a reference line at 0.
 
     It is long because it lays out rows, series and intervals as SVG elements one by one."""
     Figure = load_matplotlib().Figure
@@ -513,6 +515,7 @@ def ablation_svg(
     band = np.arange(len(rows))[::-1].astype(float)
     offsets = (np.arange(len(series)) - (len(series) - 1) / 2) * min(0.7 / len(series), 0.2)
     in_legend: set[str] = set()
+    titles = contrast_labels or {}
     for c, (axes, contrast) in enumerate(zip(axes_list, contrasts, strict=True)):
         axes.axvline(0, color=MUTED, linewidth=1, linestyle="--")
         for s, name in enumerate(series):
@@ -534,7 +537,7 @@ def ablation_svg(
             axes.axhline(centre, color=GRID, linewidth=0.5, zorder=0)
         axes.set_xlim(*x_range)
         axes.set_ylim(-0.6, len(rows) - 0.4)
-        axes.set_title(contrast, fontsize=10, color=INK)
+        axes.set_title(titles.get(contrast, contrast), fontsize=10, color=INK)
         axes.grid(axis="x", color=GRID, linewidth=0.6)
         _tidy(axes)
     axes_list[0].set_yticks(band, rows)
@@ -546,7 +549,8 @@ def ablation_svg(
     figure.suptitle(title, fontsize=11, color=INK)
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.55 / figure.get_figheight()))
     lines = [
-        f"{row}, {contrast}: " + ", ".join(f"{name} {_plain(estimates.get((row, contrast, name)))}" for name in series)
+        f"{row}, {titles.get(contrast, contrast)}: "
+        + ", ".join(f"{name} {_plain(estimates.get((row, contrast, name)))}" for name in series)
         for contrast in contrasts
         for row in rows
     ]

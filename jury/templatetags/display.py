@@ -1,7 +1,8 @@
 """Template filters that show the jury's internal keys and raw numbers as people read them.
 
 ``{% load display %}``: ``method_label`` (``best_single`` → "best single judge"), ``metric_label`` (``qwk`` →
-"κ (quadratic)"), ``judge_prompt`` (``sim-harsh|safety-anchored@1`` → "sim-harsh · safety-anchored v1", the key in
+"κ (quadratic)"), ``contrast_label`` (``no_image − full`` → "No image − full", the key in a ``title``),
+``judge_prompt`` (``sim-harsh|safety-anchored@1`` → "sim-harsh · safety-anchored v1", the key in
 a ``title``), ``thousands`` (48015384 → "48,015,384"), ``money`` (138.093685 → "$138.09") and ``duration``
 (250 → "4 min 10 s").
 """
@@ -11,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.html import format_html
 
+from jury.statistics import leaderboard
 from jury.statistics.calibration import METHOD_LABELS
 
 register = template.Library()
@@ -42,6 +44,12 @@ def judge_prompt_name(column: str) -> str:
         return judge
     name, _, version = prompt.rpartition("@")
     return f"{judge} · {name} v{version}" if name and version else f"{judge} · {prompt}"
+
+
+@register.filter
+def contrast_label(contrast) -> str:
+    label = leaderboard.contrast_label(str(contrast))
+    return format_html('<span title="{}">{}</span>', contrast, label) if label != str(contrast) else str(contrast)
 
 
 @register.filter

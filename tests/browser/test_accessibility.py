@@ -3,8 +3,7 @@ critical violation anywhere.
 
 The pages are the site's URL names (from the resolver, as in the role × URL matrix, with the same small world), each
 opened by the first persona of ``OPENED_BY`` the matrix lets in, plus the results pages of a campaign too thin to
-calibrate and the error pages. A page listed in ``KNOWN`` still fails and says why; the test is then an expected
-failure naming those pages, and fails outright on any other page.
+calibrate and the error pages.
 """
 
 import pytest
@@ -20,16 +19,6 @@ OPENED_BY = ("rex", "carmen", "adele", "ada", "anonymous")
 NOT_PAGES = ("json", "csv", "plot", "download", "favicon", "healthz", "media", "api:schema", "api:not-found")
 # DRF renders every API endpoint with one browsable template: its root stands for all of them.
 API_PAGES = ("api:api-root", "api:docs")
-
-# Pages that still have a serious or critical violation, each with what is wrong and where it is fixed.
-KNOWN: dict[str, str] = {
-    "api:api-root": "DRF's browsable API template: <html> without lang, an unnamed dropdown toggle, a low-contrast "
-    "breadcrumb and a scrollable response not reachable by keyboard",
-    "api:docs": "Swagger UI (drf-spectacular-sidecar): <html> without lang, low-contrast version stamp and URLs, and "
-    "operation summaries that nest a button in a button",
-    "generation:list": "the new-run form's patient-simulator fieldset has a paragraph axe's experimental p-as-heading "
-    "rule takes for a heading (fieldset 5, paragraph 4)",
-}
 
 
 def pages(world) -> list[tuple[str, str, str]]:  # noqa: F811 (the fixture's value)
@@ -76,7 +65,4 @@ def test_no_page_has_a_serious_or_critical_axe_violation(live_server, browser, w
     (ARTIFACTS / "axe-violations.txt").write_text(
         "".join(f"{page}:\n  " + "\n  ".join(found) + "\n" for page, found in failures.items()) or "none\n"
     )
-    unexpected = {page: found for page, found in failures.items() if page.split(" (")[0] not in KNOWN}
-    assert not unexpected, "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in unexpected.items())
-    if failures:
-        pytest.xfail("; ".join(f"{page.split(' (')[0]}: {KNOWN[page.split(' (')[0]]}" for page in failures))
+    assert not failures, "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in failures.items())

@@ -36,7 +36,7 @@ def test_the_upload_request_queues_the_import_instead_of_running_it(client, rex,
 
     assert Case.objects.count() == 2 and not upload_path(token).exists(), "the saved zip is removed when done"
     page = client.get(response["Location"]).content.decode()
-    assert "Bundle &#x27;Test bundle&#x27; imported: created 2 models" in page and "hx-trigger" not in page
+    assert "Bundle &#x27;Test bundle&#x27; imported: created 2 models" in page and "every 3s" not in page
     assert run_bundle_upload(token) == "skipped", "a finished upload is never imported twice"
     assert "bundle.zip" in client.get(UPLOAD).content.decode()
 

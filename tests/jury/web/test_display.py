@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from generation.models import GenerationRun
-from jury.templatetags.display import judge_prompt, method_label, metric_label, money, thousands
+from jury.templatetags.display import contrast_label, judge_prompt, method_label, metric_label, money, thousands
 from tests.factories import JuryRunFactory
 from tests.worlds import seed_results_world
 
@@ -23,6 +23,9 @@ def test_the_filters():
     assert judge_prompt("sim-harsh-vision|safety-anchored@1") == (
         '<span title="sim-harsh-vision|safety-anchored@1">sim-harsh-vision · safety-anchored v1</span>'
     )
+    assert contrast_label("no_ehr − full") == '<span title="no_ehr − full">No EHR − full</span>'
+    assert contrast_label("no_image") == '<span title="no_image">No image</span>'
+    assert contrast_label("malignant − rest") == "malignant − rest"
     assert judge_prompt("<b>|x@2") == '<span title="&lt;b&gt;|x@2">&lt;b&gt; · x v2</span>'
     assert thousands(48015384) == "48,015,384" and thousands("12") == "12" and thousands(None) == ""
     assert money(138.093685) == "$138.09" and money("1234.5") == "$1,234.50" and money(0) == "$0.00"

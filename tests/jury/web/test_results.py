@@ -86,8 +86,9 @@ def test_leaderboard_page_draws_the_forest_plots_heatmaps_and_ablations(client, 
     assert "specialty: pathology (1 case in it, 43 outside)" in page
     ablations = drawn["ablation-figure"]
     assert len(re.findall(r'id="ablations-point-', ablations)) == (4 + 1) * 2 * 4
-    assert "mean over models, no_image − full: overall -" in ablations
-    for table, row in (("leaderboard-subgroups", "malignant − rest"), ("leaderboard-ablations", "no_image − full")):
+    assert "mean over models, No image − full: overall -" in ablations
+    ablation_row = '<span title="no_image − full">No image − full</span>'
+    for table, row in (("leaderboard-subgroups", "malignant − rest"), ("leaderboard-ablations", ablation_row)):
         assert f'<th scope="row">{row}</th>' in page.split(f'id="{table}"')[1].split("</table>")[0]
     assert "<script" not in page.split("</head>")[1] and ' style="' not in page
 
@@ -130,7 +131,10 @@ def test_a_leaderboard_without_ablated_conversations_says_so_instead_of_drawing(
     client.force_login(rex)
     page = client.get("/campaigns/results/leaderboard/").content.decode()
     assert "ablation-figure" not in page
-    assert "no_image: not computable: no conversation has condition &#x27;no_image&#x27;" in page
+    assert (
+        '<span title="no_image">No image</span>: not computable: no conversation has condition &#x27;no_image&#x27;'
+        in page
+    )
     assert "forest-models-figure" in page
 
 
