@@ -6,6 +6,7 @@ Token or session authentication; researchers and admins only; cursor pagination;
 
 import re
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -193,16 +194,19 @@ class ResearchViewSet(viewsets.ReadOnlyModelViewSet):
     required_roles = RESEARCH_ROLES
     pagination_class = ByIdCursor
 
+    def get_object(self):
+        if "\x00" in str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")):
+            raise Http404("No such object.")  # no stored key holds a NUL character (PostgreSQL refuses them)
+        return super().get_object()
+
     def filtered(self, queryset, filters: dict[str, str]):
         """A list narrowed by the query parameters ``filters`` names (parameter → lookup); an object's page ignores
-        them. A value no key can hold (a NUL character) is a 400 naming the parameter, not a database error."""
+        them. A value no stored text can hold (a NUL character, which PostgreSQL refuses) matches nothing."""
         if self.action != "list":
             return queryset
         for param, lookup in filters.items():
             if value := self.request.query_params.get(param):
-                if "\x00" in value:
-                    raise serializers.ValidationError({param: ["must not contain a NUL character"]})
-                queryset = queryset.filter(**{lookup: value})
+                queryset = queryset.none() if "\x00" in value else queryset.filter(**{lookup: value})
         return queryset
 
 
