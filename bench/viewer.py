@@ -4,7 +4,8 @@ Three images, each the only image of its case, imported into a scratch site (a f
 database; the shared one is never touched):
 
 * the demo's 512x512 CT (pydicom-data ``eCT_Supplemental.dcm``, 2 frames), drawn by Cornerstone3D;
-* a multi-frame series: pydicom's 30-frame ultrasound cine ``examples_ybr_color.dcm``, drawn by Cornerstone3D;
+* the demo's multi-frame ultrasound: pydicom's 30-frame echocardiogram cine ``examples_ybr_color.dcm``, drawn by
+  Cornerstone3D;
 * a 50-megapixel photograph (8,660 x 5,774 JPEG, generated: smooth colour gradients with fine noise), shown as
   Deep Zoom tiles by OpenSeadragon.
 
@@ -76,11 +77,11 @@ def large_photo(width: int = 8660, height: int = 5774) -> bytes:
 
 
 def write_bundle(root: Path) -> Path:
-    from pydicom.data import get_testdata_file
+    from bundles.demo.builder import IMAGES, read_image_bytes
 
     (root / "images").mkdir(parents=True)
-    (root / "images" / "ct.dcm").write_bytes(Path(get_testdata_file("eCT_Supplemental.dcm")).read_bytes())
-    (root / "images" / "cine.dcm").write_bytes(Path(get_testdata_file("examples_ybr_color.dcm")).read_bytes())
+    (root / "images" / "ct.dcm").write_bytes(read_image_bytes(IMAGES["ct_perfusion"]))
+    (root / "images" / "cine.dcm").write_bytes(read_image_bytes(IMAGES["echo_us"]))
     (root / "images" / "large.jpg").write_bytes(large_photo())
     manifest = {
         "format": "imcbench-bundle",
