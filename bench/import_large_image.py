@@ -1,12 +1,14 @@
-"""Benchmark: peak memory and time of importing one large, highly compressible 16-bit greyscale PNG.
+"""Benchmark: peak memory and time of importing one large image.
 
-Builds a 7,700 x 7,700 16-bit PNG (about 59 million pixels, just under IMAGE_MAX_PIXELS; a smooth gradient that
-compresses to ~130 KB) with numpy, puts it in a one-case bundle (a directory and a .zip), migrates a scratch
-SQLite database, then imports each bundle with ``manage.py import_bundle`` in a subprocess of its own and prints
-that subprocess's peak RSS (``ru_maxrss`` from ``os.wait4``) and wall-clock time. A fresh scratch folder is used
-every run; the shared database is never touched.
+Builds, with numpy, either a 7,700 x 7,700 16-bit greyscale PNG (about 59 million pixels; a smooth gradient that
+compresses to ~130 KB; shrunk to its derivative, no tiles) or, with ``--photo``, an 8-bit colour JPEG of
+``--edge`` squared pixels (smooth colour gradients with fine noise, like a slide or dermoscopy photograph; cut
+into Deep Zoom tiles: 10,000 makes the 100 million pixels IMAGE_MAX_PIXELS allows). It puts the image in a
+one-case bundle (a directory and a .zip), migrates a scratch SQLite database, then imports each bundle with
+``manage.py import_bundle`` in a subprocess of its own and prints that subprocess's peak RSS (``ru_maxrss`` from
+``os.wait4``) and wall-clock time. A fresh scratch folder is used every run; the shared database is never touched.
 
-    .venv/bin/python bench/import_large_image.py [--edge 7700]
+    .venv/bin/python bench/import_large_image.py [--edge 7700] [--photo]
 """
 
 import argparse
@@ -30,9 +32,22 @@ def large_png(path: Path, edge: int) -> None:
     Image.fromarray(np.broadcast_to(row, (edge, edge)).copy()).save(path, "PNG", optimize=True)
 
 
-def write_bundle(root: Path, edge: int) -> Path:
+def large_photo(path: Path, edge: int) -> None:
+    rng = np.random.default_rng(7)
+    pixels = np.empty((edge, edge, 3), dtype=np.uint8)
+    x = np.arange(edge, dtype=np.float32)
+    for top in range(0, edge, 1000):  # in bands, so the generator's floats stay small
+        y = np.arange(top, min(edge, top + 1000), dtype=np.float32)[:, None]
+        for channel, phase in enumerate((0.0, 1.3, 2.6)):
+            band = 128 + 90 * np.sin(x / 900 + phase) * np.cos(y / 700 - phase) + rng.normal(0, 6, (len(y), edge))
+            pixels[top : top + len(y), :, channel] = np.clip(band, 0, 255)
+    Image.fromarray(pixels).save(path, "JPEG", quality=88)
+
+
+def write_bundle(root: Path, edge: int, photo: bool) -> Path:
     (root / "images").mkdir(parents=True)
-    large_png(root / "images" / "large.png", edge)
+    name = "images/large.jpg" if photo else "images/large.png"
+    (large_photo if photo else large_png)(root / name, edge)
     manifest = {
         "format": "imcbench-bundle",
         "version": 1,
@@ -44,7 +59,7 @@ def write_bundle(root: Path, edge: int) -> Path:
         "id": "case-large",
         "title": "Large radiograph",
         "tags": {"malignant": False, "rare": False},
-        "images": [{"file": "images/large.png", "source": "generated", "license": "CC0-1.0"}],
+        "images": [{"file": name, "source": "generated", "license": "CC0-1.0"}],
         "profile": {"age": 50, "sex": "female"},
     }
     conversation = {
@@ -76,12 +91,18 @@ def run(command: list[str], env: dict) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edge", type=int, default=7700, help="width and height in pixels (default 7700)")
-    edge = parser.parse_args().edge
+    parser.add_argument("--photo", action="store_true", help="an 8-bit colour JPEG, cut into Deep Zoom tiles")
+    options = parser.parse_args()
+    edge = options.edge
     work = Path(tempfile.mkdtemp(prefix="imcbench-large-image-"))
-    bundle = write_bundle(work / "bundle", edge)
+    bundle = write_bundle(work / "bundle", edge, options.photo)
     archive = Path(shutil.make_archive(str(work / "bundle"), "zip", root_dir=bundle))
-    png_kib = (bundle / "images" / "large.png").stat().st_size / 1024
-    print(f"{edge} x {edge} 16-bit PNG: {png_kib:.0f} KiB; zipped bundle {archive.stat().st_size / 1024:.0f} KiB")
+    image = next((bundle / "images").iterdir())
+    kind = "8-bit colour JPEG" if options.photo else "16-bit PNG"
+    print(
+        f"{edge} x {edge} {kind} ({edge * edge / 1e6:.0f} million pixels): {image.stat().st_size / 1024:.0f} KiB; "
+        f"zipped bundle {archive.stat().st_size / 1024:.0f} KiB"
+    )
     manage = [sys.executable, str(ROOT / "manage.py")]
     for label, path in (("directory", bundle), ("zip", archive)):
         env = os.environ | {

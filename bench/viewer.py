@@ -4,11 +4,15 @@ Three images, each the only image of its case, imported into a scratch site (a f
 database; the shared one is never touched):
 
 * the demo's 512x512 CT (pydicom-data ``eCT_Supplemental.dcm``, 2 frames), drawn by Cornerstone3D;
-* a multi-frame series: pydicom's 30-frame ultrasound cine ``examples_ybr_color.dcm``, drawn by Cornerstone3D;
+* the demo's multi-frame ultrasound: pydicom's 30-frame echocardiogram cine ``examples_ybr_color.dcm``, drawn by
+  Cornerstone3D;
 * a 50-megapixel photograph (8,660 x 5,774 JPEG, generated: smooth colour gradients with fine noise), shown as
   Deep Zoom tiles by OpenSeadragon.
 
-It serves the site with ``manage.py runserver`` on a loopback port (DEBUG, static files by Django), signs a
+It serves the site with ``manage.py runserver`` on a loopback port (DEBUG, static files by Django, uncompressed;
+with ``--deployed``, DEBUG off and the static files collected into a scratch folder and served by WhiteNoise
+from its compressed manifest storage, gzip and, where the brotli package is installed, Brotli, as in production;
+only the HTTPS settings are relaxed for plain loopback HTTP), signs a
 clinician in with Debian's Chromium (Playwright) and, for each image, opens its workspace page in a fresh browser
 context (empty cache) and reads the viewer's ``data-rendered-at`` (``performance.now()`` when the first complete
 view was drawn: the first DICOM frame, or every tile of OpenSeadragon's first view) and the transfer sizes of
@@ -19,7 +23,7 @@ derivative (the PNG/JPEG shown until the library draws, and without JavaScript) 
 (when the deferred scripts, the viewer libraries among them, have run). All times are ms from navigation start.
 Goal: under 1 s each.
 
-    .venv/bin/python bench/viewer.py [--runs 5] [--port 8791]
+    .venv/bin/python bench/viewer.py [--runs 5] [--port 8791] [--deployed]
 """
 
 import argparse
@@ -42,6 +46,16 @@ sys.path.insert(0, str(ROOT))
 FACTORY_PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
+DEPLOYED_ENV = {  # production's settings but for HTTPS, which a loopback bench cannot serve
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-for-a-scratch-site-on-loopback",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_HSTS_SECONDS": "0",
+}
+
 CASES = {
     "ct-512": ("images/ct.dcm", "CT", "512x512 CT (eCT_Supplemental, 2 frames)"),
     "us-cine": ("images/cine.dcm", "ultrasound", "multi-frame ultrasound (examples_ybr_color, 30 frames)"),
@@ -63,11 +77,11 @@ def large_photo(width: int = 8660, height: int = 5774) -> bytes:
 
 
 def write_bundle(root: Path) -> Path:
-    from pydicom.data import get_testdata_file
+    from bundles.demo.builder import IMAGES, read_image_bytes
 
     (root / "images").mkdir(parents=True)
-    (root / "images" / "ct.dcm").write_bytes(Path(get_testdata_file("eCT_Supplemental.dcm")).read_bytes())
-    (root / "images" / "cine.dcm").write_bytes(Path(get_testdata_file("examples_ybr_color.dcm")).read_bytes())
+    (root / "images" / "ct.dcm").write_bytes(read_image_bytes(IMAGES["ct_perfusion"]))
+    (root / "images" / "cine.dcm").write_bytes(read_image_bytes(IMAGES["echo_us"]))
     (root / "images" / "large.jpg").write_bytes(large_photo())
     manifest = {
         "format": "imcbench-bundle",
@@ -213,13 +227,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="page loads per image (default 5)")
     parser.add_argument("--port", type=int, default=8791, help="loopback port of the scratch server")
+    parser.add_argument("--deployed", action="store_true", help="DEBUG off, compressed static files (WhiteNoise)")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="imcbench-viewer-bench-"))
     os.environ.update(IMCBENCH_DATA_DIR=str(work / "data"), DJANGO_SETTINGS_MODULE="imcbench_site.settings")
+    if options.deployed:
+        os.environ.update(DEPLOYED_ENV, STATIC_ROOT=str(work / "static"))
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("CELERY_BROKER_URL", None)
     (work / "data").mkdir()
     assignments = prepare_site(write_bundle(work / "bundle"))
+    if options.deployed:
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options.port}", "--noreload"],
         cwd=ROOT,

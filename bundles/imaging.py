@@ -28,7 +28,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, p
 from bundles.deidentify import DeidentificationRefused, DeidentifiedDicom, deidentified_copy
 from bundles.tiles import TILE_MIN_PIXELS, DeepZoom, deep_zoom
 
-MAX_PIXELS = 60_000_000
+MAX_PIXELS = 100_000_000  # pathology and dermoscopy photographs run to 20-100 million pixels
 MAX_DERIVATIVE_EDGE = 2048
 ACCEPTED_FORMATS = ("JPEG", "PNG", "TIFF", "DICOM")
 JPEG_QUALITY = 90
@@ -111,8 +111,9 @@ def process_image(*, data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -
 
 
 def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Image, str, DeepZoom | None]:
-    # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS: make that an error too.
-    with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning):
+    # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS (about 89 million) and refuses twice that: the
+    # limit checked below, right after the header, decides instead of the warning; the refusal still stands.
+    with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning):
         try:
             image = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "TIFF"])  # reads the header only
         except UnidentifiedImageError:
@@ -135,7 +136,8 @@ def _from_pillow(data: bytes, filename: str, max_pixels: int) -> tuple[Image.Ima
             # float images are shrunk first, before their values become floats (the memory budget).
             if width * height >= TILE_MIN_PIXELS and not image.mode.startswith(("I", "F")):
                 image.load()
-                image = _to_display_mode(ImageOps.exif_transpose(image))
+                ImageOps.exif_transpose(image, in_place=True)  # no second full-size copy
+                image = _to_display_mode(image)
                 tiles = deep_zoom(image=image)
                 image = _shrink(image)
             else:
@@ -186,9 +188,8 @@ def _to_display_mode(image: Image.Image) -> Image.Image:
             return ImageCms.profileToProfile(image, source, target, outputMode="RGBA" if has_alpha else "RGB")
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # broken profile: fall back to a plain conversion
-    if image.mode in ("1", "L"):
-        return image.convert("L")
-    return image.convert("RGBA" if has_alpha else "RGB")
+    mode = "L" if image.mode in ("1", "L") else "RGBA" if has_alpha else "RGB"
+    return image if image.mode == mode else image.convert(mode)  # convert() to the same mode would copy
 
 
 # --- DICOM ------------------------------------------------------------------------------------

@@ -44,7 +44,9 @@ def deep_zoom(*, image: Image.Image) -> DeepZoom:
         scale = 2 ** (max_level - level)
         size = (max(1, math.ceil(width / scale)), max(1, math.ceil(height / scale)))
         if level_image.size != size:
-            level_image = level_image.resize(size, Image.Resampling.BOX)
+            # Halving by block means in one pass (its size rounds up, as size does); resize() would first build an
+            # intermediate image of half the pixels of the level above.
+            level_image = level_image.reduce(2)
         for column in range(math.ceil(size[0] / TILE_SIZE)):
             for row in range(math.ceil(size[1] / TILE_SIZE)):
                 tiles[f"{level}/{column}_{row}.jpg"] = _tile(level_image, column, row)

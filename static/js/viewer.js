@@ -19,6 +19,9 @@
       window.addEventListener("cornerstone:ready", function () { resolve(window.Cornerstone); }, { once: true });
     }).then(function (cs) {
       cs.core.init();
+      // A software rasteriser (no GPU, as in many virtual desktops) emulates WebGL slowly: Cornerstone's CPU path
+      // draws a stack faster there. A real GPU keeps WebGL.
+      if (cs.core.getRenderingCapabilities().softwareRasterizer) { cs.core.setUseCPURendering(true); }
       cs.dicomImageLoader.init({ maxWebWorkers: 1 });
       engine = new cs.core.RenderingEngine("imcbench-viewer");
       return cs;
@@ -100,9 +103,11 @@
         document.head.appendChild(marker);
       }
       item.canvas.hidden = false;
+      // The canvas drawer: a flat pyramid needs none of the WebGL drawer's effects, and the WebGL one costs a
+      // context probe and, without a GPU, a software-rendered first view several times slower.
       item.osd = window.OpenSeadragon({
         element: item.canvas, tileSources: item.config.tiles, showNavigationControl: false,
-        maxZoomPixelRatio: 4, visibilityRatio: 0.5, crossOriginPolicy: false
+        maxZoomPixelRatio: 4, visibilityRatio: 0.5, crossOriginPolicy: false, drawer: "canvas"
       });
       item.osd.world.addHandler("add-item", function (event) {
         event.item.addHandler("fully-loaded-change", function (change) {
@@ -129,7 +134,8 @@
         engine.enableElement({ viewportId: viewportId, type: cs.core.Enums.ViewportType.STACK, element: item.canvas });
         item.viewport = engine.getViewport(viewportId);
         item.canvas.addEventListener(cs.core.Enums.Events.IMAGE_RENDERED, function () {
-          if (!item.node.dataset.rendered) {
+          // The CPU path also reports the empty canvas drawn when the element is enabled: wait for an image.
+          if (!item.node.dataset.rendered && item.viewport.getCornerstoneImage()) {
             rendered(item);
             item.defaultInvert = !!item.viewport.getProperties().invert;  // MONOCHROME1 starts inverted
             item.state.invert = item.defaultInvert;
@@ -398,7 +404,8 @@
     showTools();
     record();
   }
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-viewer]").forEach(init);
-  });
+  // A deferred script runs once the document is parsed: start at once rather than after every other script's
+  // DOMContentLoaded work (htmx processing the page among them), so the libraries begin drawing sooner.
+  function start() { document.querySelectorAll("[data-viewer]").forEach(init); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();

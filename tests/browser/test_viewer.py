@@ -1,32 +1,31 @@
-"""The image viewer in Chromium on the demo's CT slice (pydicom's CT_small), its liver MR (pydicom-data's
-MR-SIEMENS-DICOM-WithOverlays) and pydicom's 30-frame ultrasound cine (examples_ybr_color; the demo has no
-multi-frame ultrasound): dragging and keys change window/level in the pixels drawn, presets apply their window,
-the slider and keys move frames with the model's frame marked, the state is saved with the draft, and the console
-holds no error or CSP violation, at 1440×900 and 1024×768."""
+"""The image viewer in Chromium on three of the demo's DICOM images (bundles/demo/data/images.toml): its CT slice
+(pydicom's CT_small), its liver MR (pydicom-data's MR-SIEMENS-DICOM-WithOverlays) and its 30-frame ultrasound cine
+(pydicom's examples_ybr_color): dragging and keys change window/level in the pixels drawn, presets apply their
+window, the slider and keys move frames with the model's frame marked, the state is saved with the draft, and the
+console holds no error or CSP violation, at 1440×900 and 1024×768."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image as PILImage
 from playwright.sync_api import expect
-from pydicom.data import get_testdata_file
 
 from annotation.models import Annotation, Conversation, Rubric
 from annotation.services import claim_next, create_campaign
 from bundles import imaging
+from bundles.demo.builder import IMAGES, read_image_bytes
 from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
 from tests.bundle_files import base_records, write_bundle
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
-SERIES = {
-    "images/ct.dcm": ("CT_small.dcm", "CT", "Axial CT slice through a thoracic vertebra"),
-    "images/mr.dcm": ("MR-SIEMENS-DICOM-WithOverlays.dcm", "MR", "Axial T1 MR of the upper abdomen"),
-    "images/cine.dcm": ("examples_ybr_color.dcm", "ultrasound", "Apical four-chamber echocardiogram, 30 frames"),
+SERIES = {  # the file in the test bundle: the demo's image and a caption
+    "images/ct.dcm": ("thoracic_ct", "Axial CT slice through a thoracic vertebra"),
+    "images/mr.dcm": ("liver_mr", "Axial T1 MR of the upper abdomen"),
+    "images/cine.dcm": ("echo_us", "Apical four-chamber echocardiogram, 30 frames"),
 }
 
 
@@ -36,14 +35,14 @@ def assignment(tmp_path):
     records["cases"][1]["images"] = [
         {
             "file": name,
-            "modality": modality,
-            "source": f"pydicom test file {source}",
-            "license": "MIT",
+            "modality": IMAGES[key].modality,
+            "source": IMAGES[key].source,
+            "license": IMAGES[key].license,
             "caption": caption,
         }
-        for name, (source, modality, caption) in SERIES.items()
+        for name, (key, caption) in SERIES.items()
     ]
-    images = {name: Path(get_testdata_file(source)).read_bytes() for name, (source, _, _) in SERIES.items()}
+    images = {name: read_image_bytes(IMAGES[key]) for name, (key, _) in SERIES.items()}
     import_bundle(path=write_bundle(tmp_path / "bundle", records, images=images))
     carmen = UserFactory(username="carmen", roles=["clinician"])
     campaign = create_campaign(

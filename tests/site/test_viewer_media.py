@@ -74,6 +74,8 @@ def test_no_byte_served_to_the_clinician_carries_the_originals_identity(client, 
         assert response.status_code == 200, url
         served.append(body(response))
     workspace = served[-1].decode()
+    head = workspace.split("</head>")[0]  # the DICOM viewer's bundle is fetched from the head, while the page arrives
+    assert re.search(r'<link rel="modulepreload" href="[^"]*/vendor/cornerstone/cornerstone\.js">', head)
     assets = same_origin_urls(workspace)
     image = Image.objects.get(case__key="case-0002")
     assert image.web_dicom.url in assets and image.derivative.url in assets
