@@ -99,11 +99,11 @@ def test_a_clinician_meets_styled_forbidden_and_not_found_pages(live_server, pag
     log_in(page, live_server, "carmen", PASSWORD)
 
     page.goto(f"{live_server.url}/jury/runs/")
-    expect(page.locator("h1")).to_have_text("You may not open this page")
+    expect(page.locator("h1")).to_have_text("403 You may not open this page")
     expect(page.locator("main")).to_contain_text("Your account may not run the jury.")
     look(page, screenshot, "error-403")
     page.goto(f"{live_server.url}/no-such-page/")
-    expect(page.locator("h1")).to_have_text("There is nothing at this address")
+    expect(page.locator("h1")).to_have_text("404 There is nothing at this address")
     look(page, screenshot, "error-404")
     page.get_by_role("link", name="Back to the start page").click()
     expect(page.locator("h1")).to_contain_text("Welcome, carmen")
