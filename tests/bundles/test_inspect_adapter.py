@@ -1,12 +1,26 @@
 """Inspect logs: a small Inspect task run here with Inspect's mockllm model writes the log the adapter imports.
 
-Skipped when the optional ``inspect`` extra (inspect-ai) is not installed."""
+The ``inspect`` extra (inspect-ai) is installed by make install, so this runs wherever the tests do."""
 
 import base64
 from pathlib import Path
 
+import inspect_ai
 import pytest
 from django.core.management import call_command
+from inspect_ai.dataset import Sample
+from inspect_ai.log import read_eval_log, write_eval_log
+from inspect_ai.model import (
+    ChatMessageSystem,
+    ChatMessageUser,
+    ContentImage,
+    ContentText,
+    ModelOutput,
+    ModelUsage,
+    get_model,
+)
+from inspect_ai.scorer import Score, mean, scorer
+from inspect_ai.solver import generate
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -16,22 +30,6 @@ from bundles.adapters.mapping import ChatMapping
 from bundles.problems import BundleInvalid
 from jury.models import Judgement
 from tests.bundle_files import png_bytes
-
-inspect_ai = pytest.importorskip("inspect_ai")
-
-from inspect_ai.dataset import Sample  # noqa: E402
-from inspect_ai.log import read_eval_log, write_eval_log  # noqa: E402
-from inspect_ai.model import (  # noqa: E402
-    ChatMessageSystem,
-    ChatMessageUser,
-    ContentImage,
-    ContentText,
-    ModelOutput,
-    ModelUsage,
-    get_model,
-)
-from inspect_ai.scorer import Score, mean, scorer  # noqa: E402
-from inspect_ai.solver import generate  # noqa: E402
 
 pytestmark = pytest.mark.django_db
 
