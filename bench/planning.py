@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.reps} replications × 8 models, {args.resamples} resamples; from a {START:.0%} budget")
     print(f"{'scenario':<8} {'design':<8} {'more':>5} {'projected':>9} {'simulated':>9} {'ratio':>6} {'MAE':>6}")
-    for name in SCENARIOS:
+    for name in ("even", "uneven"):  # one scenario of each kind: the planning is the same machinery in all
         for design in ("uniform", "active"):
             with ProcessPoolExecutor(args.jobs) as pool:
                 runs = list(pool.map(replicate, [name] * args.reps, [design] * args.reps, range(args.reps),

@@ -44,8 +44,10 @@ __all__ = [
     "batches",
     "draw",
     "expected_error",
+    "oracle_probabilities",
     "predicted_error",
     "queue_order",
+    "rectifier_variance",
     "review_mask",
     "selection_probabilities",
     "strata",
@@ -307,6 +309,34 @@ def selection_probabilities(
         weight = e
     weight = (1 - uniform_share) * weight / weight.mean() + uniform_share
     return _scale(weight, fixed, budget=budget, floor=floor)
+
+
+def rectifier_variance(*, residual: object, selection_probability: object) -> float:
+    """Var of the 1/π-weighted rectifier mean (1/N) Σ ξ_i r_i / π_i under Poisson sampling, given the residuals:
+    (1/N²) Σ r_i² (1 − π_i) / π_i (Särndal, Swensson & Wretman 1992, *Model Assisted Survey Sampling*, eq.
+    3.5.4 for the Horvitz–Thompson total under Poisson sampling; Zrnic & Candès 2024 §3). A conversation sent
+    with π = 1 adds nothing."""
+    r = np.asarray(residual, dtype=float)
+    pi = np.asarray(selection_probability, dtype=float)
+    if r.ndim != 1 or r.shape != pi.shape or r.size == 0 or np.isnan(r).any() or np.isnan(pi).any():
+        raise ValueError("residual and selection_probability must be vectors of one number per conversation")
+    if (pi <= 0).any() or (pi > 1).any():
+        raise ValueError("selection_probability must be in (0, 1]")
+    return float((r**2 * (1 - pi) / pi).sum() / r.size**2)
+
+
+def oracle_probabilities(*, residual: object, budget: float) -> np.ndarray:
+    """The Poisson design of least :func:`rectifier_variance` with Σ π = ``budget``, had the residuals been
+    known: π_i = min(1, c |r_i|) (Zrnic & Candès 2024, §3: π ∝ |r| for a known r; capped at 1 and the rest
+    rescaled). Not a design anyone can run — it needs the clinicians' scores before they are given — but the
+    bound no design can beat: its variance is the least any π with that budget reaches."""
+    r = np.abs(np.asarray(residual, dtype=float))
+    if r.ndim != 1 or r.size == 0 or np.isnan(r).any():
+        raise ValueError("residual must be a vector of one number per conversation")
+    if not 0 < budget <= r.size:
+        raise ValueError(f"budget must be in (0, {r.size}]; got {budget!r}")
+    floor = 1e-9 * budget / r.size  # a residual of 0 needs no clinician; the floor keeps π in (0, 1]
+    return _scale(r + floor, np.zeros(r.size, dtype=bool), budget=budget, floor=floor)
 
 
 def draw(selection_probability: object, *, seed: int | None) -> tuple[np.ndarray, np.ndarray]:

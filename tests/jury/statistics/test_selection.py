@@ -11,8 +11,10 @@ from jury.statistics.selection import (
     batches,
     draw,
     expected_error,
+    oracle_probabilities,
     predicted_error,
     queue_order,
+    rectifier_variance,
     review_mask,
     selection_probabilities,
     strata,
@@ -100,6 +102,32 @@ def test_expected_error_grows_with_the_judges_spread_and_near_the_decision_point
 def test_bad_input_raises(kwargs):
     with pytest.raises(ValueError):
         selection_probabilities(kwargs.pop("design"), judge_scores=_judges(), **kwargs)
+
+
+def test_the_rectifier_variance_is_the_poisson_sampling_variance_of_the_weighted_residual_mean():
+    rng = np.random.default_rng(4)
+    r = rng.normal(0, 1, 50) * np.where(np.arange(50) < 10, 3.0, 0.5)
+    pi = np.clip(rng.uniform(0.05, 1.2, 50), 0.05, 1.0)
+    draws = rng.random((100_000, 50)) < pi
+    simulated = (draws * r / pi).mean(1).var()
+    assert rectifier_variance(residual=r, selection_probability=pi) == pytest.approx(simulated, rel=0.02)
+    assert rectifier_variance(residual=r, selection_probability=np.ones(50)) == 0
+
+
+def test_no_design_with_the_same_budget_has_a_smaller_rectifier_variance_than_the_oracle():
+    rng = np.random.default_rng(5)
+    r = rng.normal(0, 1, 200) * np.where(np.arange(200) < 20, 4.0, 0.3)
+    best = oracle_probabilities(residual=r, budget=40)
+    assert best.sum() == pytest.approx(40) and best.max() <= 1
+    assert best[np.abs(r).argmax()] == 1  # the largest residuals are sent for sure once c|r| passes 1
+    least = rectifier_variance(residual=r, selection_probability=best)
+    for design in DESIGNS:
+        pi = selection_probabilities(design, judge_scores=_judges(n=200), budget=40, stratum=np.arange(200) % 4)
+        assert rectifier_variance(residual=r, selection_probability=pi) >= least
+    uniform = rectifier_variance(residual=r, selection_probability=np.full(200, 0.2))
+    assert least < 0.5 * uniform
+    with pytest.raises(ValueError):
+        oracle_probabilities(residual=r, budget=0)
 
 
 def test_the_active_design_covers_the_truth_within_tolerance():
