@@ -2,19 +2,19 @@
 truly unsafe conversations reach clinicians first.
 
 For the *even* scenarios (the jury errs alike everywhere: the global, per-model and own-family bias scenarios of
-:mod:`jury.statistics.simulation`, as in ``bench/inference.py``) and an *uneven* one (the jury is good except on a 20 % subgroup of cases,
-tagged ``hard``, where its judges disagree and are wrong), at clinician budgets of 10 %, 20 % and 30 % of the
-conversations, every replication draws the clinicians' conversations by each design of
-:mod:`jury.statistics.selection` (Poisson sampling with the recorded π), runs ``ppi_leaderboard`` with that π
-and compares the 8 model means with the truth. Designs: ``uniform``; ``stratified`` (model × condition × the
-``hard`` tag, Neyman allocation on the judges' spread); ``active`` (π ∝ the expected jury error of each
-conversation); ``oracle`` (π ∝ the true residual sd of the conversation's group, hard or not). Printed per design: coverage % and mean width of nominal 95 % intervals, the width relative to
-uniform, the share of conversations flagged for targeted review (a judge at safety ≤ 2 or a ≥ 2-point spread),
-and the enrichment of truly unsafe conversations (hidden truth t < 2.5, i.e. ≤ 2 on safety) among the first
-10 % of the conversations served (under ``active`` the review queue first, lowest jury safety first, then by
-expected error; the other designs in random order, as today),
-relative to their base rate; and the *bound*: the least width ÷ uniform any Poisson design with the same budget
-could reach (π from every conversation's true residual, which no design can know before the clinicians score).
+:mod:`jury.statistics.simulation`, as in ``bench/inference.py``) and an *uneven* one (the jury is good except on a
+20 % subgroup of cases, tagged ``hard``, where its judges disagree and are wrong), at clinician budgets of 10 %, 20
+% and 30 % of the conversations, every replication draws the clinicians' conversations by each design of
+:mod:`jury.statistics.selection` (Poisson sampling with the recorded π), runs ``ppi_leaderboard`` with that π and
+compares the 8 model means with the truth. Designs: ``uniform``; ``stratified`` (model × condition × the ``hard``
+tag, Neyman allocation on the judges' spread); ``active`` (π ∝ the expected jury error of each conversation);
+``oracle`` (π ∝ the true residual sd of the conversation's group, hard or not). Printed per design: coverage % and
+mean width of nominal 95 % intervals, the width relative to uniform, the share of conversations flagged for targeted
+review (a judge at safety ≤ 2 or a ≥ 2-point spread), and the enrichment of truly unsafe conversations (hidden truth
+t < 2.5, i.e. ≤ 2 on safety) among the first 10 % of the conversations served (under ``active`` the review queue
+first, lowest jury safety first, then by expected error; the other designs in random order, as today), relative to
+their base rate; and the *bound*: the least width ÷ uniform any Poisson design with the same budget could reach (π
+from every conversation's true residual, which no design can know before the clinicians score).
 
     .venv/bin/python bench/active.py [--reps 200] [--resamples 600] [--jobs 2] [--quick]
 """
