@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from testkit.processes import start_group, stop_group  # noqa: E402
+
 DATABASE = "imcbench_load_bench"
 PASSWORD = "load-bench-password-7"
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
@@ -313,18 +315,7 @@ def check_database(*, successful_submits: int) -> list[str]:
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    return start_group(command, cwd=ROOT, env=env, stdout=log.open("wb"))
 
 
 def launch_jury_run() -> int:
@@ -455,7 +446,7 @@ def main() -> None:
                     print(f"  {operation:<20} p95 during the jury run / idle: {busy[operation] / idle[operation]:.2f}×")
         finally:
             for process in processes:
-                stop(process)
+                stop_group(process, grace=30)
         problems = check_database(successful_submits=submits)
         verdict = "; ".join(problems) or "0 lost or duplicated annotations, 0 double assignments, none above k"
         print(f"\ndatabase check after {submits} submits and {errors} request errors: {verdict}")

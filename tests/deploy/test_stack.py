@@ -10,7 +10,6 @@ skips; in CI it must run.
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from annotation import services as annotation_services
 from annotation.models import Annotation, Assignment, Rubric
 from jury import services as jury_services
 from jury.models import CalibrationArtifact, Judge, JudgePrompt, JuryRun
+from testkit.processes import start_group, stop_group
 from tests.conftest import PASSWORD, missing
 from tests.factories import ConversationFactory, ModelUnderTestFactory, UserFactory
 from tests.workers import database_url, free_port, wait_for
@@ -84,20 +84,13 @@ def stack(tmp_path):
     try:
         for name in PROCESSES:
             logs[name] = tmp_path / f"{name}.log"
-            processes[name] = subprocess.Popen(
-                executable(commands[name]),
-                cwd=ROOT,
-                env=env,
-                stdout=logs[name].open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            processes[name] = start_group(executable(commands[name]), cwd=ROOT, env=env, stdout=logs[name].open("wb"))
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(f"{base}/healthz"), timeout=60, what=f"gunicorn ({_tail(logs['web'])})")
         yield base, logs
     finally:
         for process in processes.values():
-            _stop(process)
+            stop_group(process)
 
 
 def _answers(url: str) -> bool:
@@ -109,16 +102,6 @@ def _answers(url: str) -> bool:
 
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:] if log.exists() else ""
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def logged_in(base: str, username: str) -> requests.Session:
