@@ -21,13 +21,12 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
-from annotation import services as annotation_services
-from annotation.models import Annotation, Assignment, Rubric
+from annotation.models import Annotation, Assignment
 from jury import services as jury_services
 from jury.models import CalibrationArtifact, Judge, JudgePrompt, JuryRun
 from testkit.processes import start_group, stop_group
 from tests.conftest import PASSWORD, missing
-from tests.factories import ConversationFactory, ModelUnderTestFactory, UserFactory
+from tests.factories import ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 from tests.workers import database_url, free_port, wait_for
 from tests.worlds import DIMENSIONS
 
@@ -137,25 +136,16 @@ def a_study():
         ConversationFactory(model=models[i % 2], turns=[f"Patient {i}: my mole changed.", f"Reply {i}: see a GP."])
         for i in range(24)
     ]
-    campaign = annotation_services.create_campaign(
+    campaign = scored_campaign(
         key="stack",
-        name="Stack",
-        rubric=Rubric.objects.get(is_default=True),
-        conversations=conversations,
+        conversations=conversations[:22],
+        unscored=conversations[22:],
         clinicians=clinicians,
-        overlap=2,
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            conversation=conversation,
-            annotator=clinician,
-            rubric=campaign.rubric,
-            campaign=campaign,
-            status="submitted",
-            scores={d: 4 if conversation.model == models[0] else 2 + (i + j) % 2 for d in DIMENSIONS},
-        )
-        for i, conversation in enumerate(conversations[:22])
-        for j, clinician in enumerate(clinicians)
+        state="open",
+        # steady scores 4 from both; shaky 3 from carmen and 2 from chidi, so the clinicians disagree on it
+        score_of=lambda c, clinician: dict.fromkeys(
+            DIMENSIONS, 4 if c.model == models[0] else 3 - clinicians.index(clinician)
+        ),
     )
     Judge.objects.create(key="sim-a", provider="simulated", model_id="simulated/judge-a", accepts_images=False)
     Judge.objects.create(key="sim-b", provider="simulated", model_id="simulated/judge-b", accepts_images=False)
