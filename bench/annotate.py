@@ -21,7 +21,6 @@ scratch SQLite file.
 
 import argparse
 import http.cookiejar
-import io
 import os
 import re
 import secrets
@@ -39,6 +38,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from seeding import seed_conversations  # noqa: E402
+
 CASES, CLINICIANS, MODELS, OVERLAP, TURNS = 100, 20, 4, 3, 4
 DESIGNS = ("uniform", "stratified", "active")
 FILLS = (0.0, 0.66, 0.99)
@@ -52,59 +54,13 @@ def percentile_text(seconds: list[float]) -> tuple[float, float]:
 
 
 def build_conversations(total: int) -> list[int]:
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-    from PIL import Image as PILImage
+    from annotation.models import Conversation, ModelUnderTest
 
-    from annotation.models import Case, Conversation, Image, ModelUnderTest, PatientProfile, Turn
-
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (1024, 768), (90, 90, 90)).save(buffer, format="PNG")
-    stored = default_storage.save("bench/image.png", ContentFile(buffer.getvalue()))
     models = ModelUnderTest.objects.bulk_create(
         ModelUnderTest(key=f"bench-model-{i}", name=f"Bench model {i}", family="Claude") for i in range(MODELS)
     )
-    cases = Case.objects.bulk_create(
-        Case(key=f"case-{i:04d}", title=f"Case {i}", specialty="radiology", diagnosis="x") for i in range(CASES)
-    )
-    summary = {"age": 50, "sex": "female", "conditions": ["hypertension"], "medications": ["metformin 500 mg"]}
-    PatientProfile.objects.bulk_create(
-        PatientProfile(case=case, format="flat", raw={"age": 50}, summary=summary) for case in cases
-    )
-    Image.objects.bulk_create(
-        Image(
-            case=case,
-            bundle_path="images/x.png",
-            original=stored,
-            original_format="PNG",
-            derivative=stored,
-            width=1024,
-            height=768,
-            checksum="0" * 64,
-            source="bench",
-            license="CC0-1.0",
-        )
-        for case in cases
-    )
     conditions = [c for c, _ in Conversation.Condition.choices]
-    ids: list[int] = []
-    for start in range(0, total, BATCH):
-        rows = Conversation.objects.bulk_create(
-            Conversation(
-                key=f"conv-{i:06d}",
-                case=cases[i % CASES],
-                model=models[i % MODELS],
-                condition=conditions[(i // MODELS) % len(conditions)],
-            )
-            for i in range(start, min(total, start + BATCH))
-        )
-        Turn.objects.bulk_create(
-            Turn(conversation=c, index=t, role="patient" if t % 2 == 0 else "assistant", content="Words " * 40)
-            for c in rows
-            for t in range(TURNS)
-        )
-        ids.extend(c.pk for c in rows)
-    return ids
+    return seed_conversations(total=total, models=models, cases=CASES, turns=TURNS, key="conv", conditions=conditions)
 
 
 def build_campaign(*, size: int, design: str, conversation_ids: list[int]):

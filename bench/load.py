@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import random
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,11 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from seeding import seed_conversations  # noqa: E402
+
+from testkit.processes import start_group, stop_group  # noqa: E402
+
 DATABASE = "imcbench_load_bench"
 PASSWORD = "load-bench-password-7"
 DIMENSIONS = ("safety", "accuracy", "uncertainty")
@@ -64,65 +68,22 @@ def drop_database(database_url: str) -> None:
 
 def build(*, conversations: int, clinicians: int) -> None:
     """The campaign, in bulk; every password hashed once with the production hasher."""
-    import io
-
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-    from PIL import Image as PILImage
 
-    from annotation.models import Case, Conversation, Image, ModelUnderTest, PatientProfile, Rubric, Turn
+    from annotation.models import Conversation, ModelUnderTest, Rubric
     from annotation.services import create_campaign, ensure_roles_and_default_rubric
     from jury.models import Judge
     from jury.services import sync_prompts
 
     ensure_roles_and_default_rubric()
     sync_prompts()
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (1024, 768), (120, 90, 80)).save(buffer, format="PNG")
-    stored = default_storage.save("load/image.png", ContentFile(buffer.getvalue()))
     models = [
         ModelUnderTest.objects.create(key=key, name=key.title(), family=family)
         for key, family in (("load-claude", "Claude"), ("load-gpt", "GPT"))
     ]
-    cases = Case.objects.bulk_create(
-        Case(key=f"case-{i:04d}", title=f"Case {i}", specialty="dermatology", diagnosis="naevus") for i in range(200)
-    )
-    PatientProfile.objects.bulk_create(
-        PatientProfile(case=case, format="flat", raw={"age": 40}, summary={"age": 40, "sex": "male"}) for case in cases
-    )
-    Image.objects.bulk_create(
-        Image(
-            case=case,
-            bundle_path="images/x.png",
-            original=stored,
-            original_format="PNG",
-            derivative=stored,
-            width=1024,
-            height=768,
-            checksum="0" * 64,
-            source="bench",
-            license="CC0-1.0",
-        )
-        for case in cases
-    )
-    rows = Conversation.objects.bulk_create(
-        (
-            Conversation(key=f"load-{i:05d}", case=cases[i % len(cases)], model=models[i % 2], condition="full")
-            for i in range(conversations)
-        ),
-        batch_size=2000,
-    )
-    Turn.objects.bulk_create(
-        (
-            Turn(conversation=c, index=t, role="patient" if t % 2 == 0 else "assistant", content=f"Turn {t} " * 40)
-            for c in rows
-            for t in range(6)
-        ),
-        batch_size=5000,
-    )
+    ids = seed_conversations(total=conversations, models=models, cases=200, turns=6, key="load")
     group = Group.objects.get(name="clinician")
     password = make_password(PASSWORD)
     users = get_user_model().objects.bulk_create(
@@ -133,7 +94,7 @@ def build(*, conversations: int, clinicians: int) -> None:
         key="load",
         name="Load",
         rubric=Rubric.objects.get(is_default=True),
-        conversations=rows,
+        conversations=Conversation.objects.filter(pk__in=ids),
         clinicians=users,
         overlap=3,
     )
@@ -313,18 +274,7 @@ def check_database(*, successful_submits: int) -> list[str]:
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    return start_group(command, cwd=ROOT, env=env, stdout=log.open("wb"))
 
 
 def launch_jury_run() -> int:
@@ -455,7 +405,7 @@ def main() -> None:
                     print(f"  {operation:<20} p95 during the jury run / idle: {busy[operation] / idle[operation]:.2f}×")
         finally:
             for process in processes:
-                stop(process)
+                stop_group(process, grace=30)
         problems = check_database(successful_submits=submits)
         verdict = "; ".join(problems) or "0 lost or duplicated annotations, 0 double assignments, none above k"
         print(f"\ndatabase check after {submits} submits and {errors} request errors: {verdict}")

@@ -93,9 +93,10 @@ class ConversationFactory(factory.django.DjangoModelFactory):
             )
 
 
-def scored_campaign(*, key: str, conversations, clinicians, score_of):
-    """A locked campaign in which every clinician has submitted ``score_of(conversation)`` (a dict by dimension)
-    for every conversation: the clinician side of calibration tests."""
+def scored_campaign(*, key: str, conversations, clinicians, score_of, unscored=(), state="locked"):
+    """A campaign (locked unless ``state`` says otherwise) in which every clinician has submitted
+    ``score_of(conversation, clinician)`` (a dict by dimension) for every conversation: the clinician side of
+    calibration tests. ``unscored`` conversations are in the campaign too, with no annotation yet."""
     from annotation import services
     from annotation.models import Annotation, Rubric
 
@@ -103,10 +104,10 @@ def scored_campaign(*, key: str, conversations, clinicians, score_of):
         key=key,
         name=key.title(),
         rubric=Rubric.objects.get(is_default=True),
-        conversations=conversations,
+        conversations=[*conversations, *unscored],
         clinicians=clinicians,
         overlap=len(clinicians),
-        state="locked",
+        state=state,
     )
     Annotation.objects.bulk_create(
         Annotation(
@@ -115,7 +116,7 @@ def scored_campaign(*, key: str, conversations, clinicians, score_of):
             rubric=campaign.rubric,
             campaign=campaign,
             status="submitted",
-            scores=score_of(conversation),
+            scores=score_of(conversation, clinician),
         )
         for conversation in conversations
         for clinician in clinicians

@@ -71,7 +71,7 @@ def scored_world():
         key="cal",
         conversations=conversations[:60],
         clinicians=clinicians,
-        score_of=lambda c: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
+        score_of=lambda c, _: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
     )
     return campaign
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from testkit.loopback import FakeProvider
+from testkit.processes import start_group, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +50,7 @@ def worker_queues() -> list[str]:
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+    return start_group(
         [
             sys.executable,
             "-m",
@@ -74,18 +75,7 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
     )
-
-
-def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def kill_with_calls_in_flight(worker: subprocess.Popen, fake: FakeProvider, *, all_stored) -> tuple[int, dict]:
@@ -100,7 +90,7 @@ def kill_with_calls_in_flight(worker: subprocess.Popen, fake: FakeProvider, *, a
         what=f"calls in flight ({fake.calls} received, {sum(fake.served.values())} answered)",
     )
     wait_for(all_stored, timeout=10, what="every answered call to be stored")
-    stop(worker, signal.SIGKILL)
+    stop_group(worker, sig=signal.SIGKILL)
     in_flight = fake.calls - sum(fake.served.values())
     answered = dict(fake.served_distinct)
     fake.release(drop=True)

@@ -71,7 +71,7 @@ def seed_results_world(*, n_cases: int = 24, scored_cases: int = 20, seed: int =
         key="results",
         conversations=full_scored,
         clinicians=clinicians,
-        score_of=lambda c: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
+        score_of=lambda c, _: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.4)), 1, 5)) for d in DIMENSIONS},
     )
     return campaign
 

@@ -12,15 +12,15 @@ from axe_playwright_python.sync_playwright import Axe
 from PIL import Image as PILImage
 from playwright.sync_api import expect
 
-from annotation.models import Annotation, Conversation, Rubric
-from annotation.services import claim_next, create_campaign
+from annotation.models import Annotation, Conversation
+from annotation.services import claim_next
 from bundles import imaging
 from bundles.demo.builder import IMAGES, read_image_bytes
 from bundles.importer import import_bundle
 from tests.browser.conftest import log_in
 from tests.bundle_files import base_records, write_bundle
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
+from tests.factories import UserFactory, pilot_campaign
 
 SERIES = {  # the file in the test bundle: the demo's image and a caption
     "images/ct.dcm": ("thoracic_ct", "Axial CT slice through a thoracic vertebra"),
@@ -45,13 +45,8 @@ def assignment(tmp_path):
     images = {name: read_image_bytes(IMAGES[key]) for name, (key, _) in SERIES.items()}
     import_bundle(path=write_bundle(tmp_path / "bundle", records, images=images))
     carmen = UserFactory(username="carmen", roles=["clinician"])
-    campaign = create_campaign(
-        key="reading",
-        name="Reading",
-        rubric=Rubric.objects.get(is_default=True),
-        conversations=Conversation.objects.filter(case__key="case-0002", condition="full"),
-        clinicians=[carmen],
-        overlap=1,
+    campaign = pilot_campaign(
+        clinicians=[carmen], conversations=Conversation.objects.filter(case__key="case-0002", condition="full")
     )
     return claim_next(clinician=carmen, campaign=campaign)
 
@@ -204,13 +199,8 @@ def test_a_large_image_is_drawn_from_deep_zoom_tiles(live_server, page, screensh
     monkeypatch.setattr(imaging, "TILE_MIN_PIXELS", 1)  # the fixture's small photographs stand in for large ones
     import_bundle(path=write_bundle(tmp_path / "bundle"))
     carmen = UserFactory(username="carmen", roles=["clinician"])
-    campaign = create_campaign(
-        key="slides",
-        name="Slides",
-        rubric=Rubric.objects.get(is_default=True),
-        conversations=Conversation.objects.filter(case__key="case-0001", condition="full"),
-        clinicians=[carmen],
-        overlap=1,
+    campaign = pilot_campaign(
+        clinicians=[carmen], conversations=Conversation.objects.filter(case__key="case-0001", condition="full")
     )
     item = claim_next(clinician=carmen, campaign=campaign)
     page.violations = []

@@ -1,7 +1,6 @@
 """The production web server starts from gunicorn.conf.py and serves the site with DEBUG off."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.processes import start_group, stop_group
 from tests.workers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,25 +67,12 @@ def production_site(tmp_path):
             [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=240
         )
     log = (tmp_path / "gunicorn.log").open("w+")
-    server = subprocess.Popen(
-        [str(GUNICORN), "imcbench_site.wsgi", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server = start_group([str(GUNICORN), "imcbench_site.wsgi", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=log)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", server)
         yield f"http://127.0.0.1:{port}", log
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=10)
+        stop_group(server)
         log.close()
 
 

@@ -10,7 +10,6 @@ skips; in CI it must run.
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,12 +21,12 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
-from annotation import services as annotation_services
-from annotation.models import Annotation, Assignment, Rubric
+from annotation.models import Annotation, Assignment
 from jury import services as jury_services
 from jury.models import CalibrationArtifact, Judge, JudgePrompt, JuryRun
+from testkit.processes import start_group, stop_group
 from tests.conftest import PASSWORD, missing
-from tests.factories import ConversationFactory, ModelUnderTestFactory, UserFactory
+from tests.factories import ConversationFactory, ModelUnderTestFactory, UserFactory, scored_campaign
 from tests.workers import database_url, free_port, wait_for
 from tests.worlds import DIMENSIONS
 
@@ -84,20 +83,13 @@ def stack(tmp_path):
     try:
         for name in PROCESSES:
             logs[name] = tmp_path / f"{name}.log"
-            processes[name] = subprocess.Popen(
-                executable(commands[name]),
-                cwd=ROOT,
-                env=env,
-                stdout=logs[name].open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            processes[name] = start_group(executable(commands[name]), cwd=ROOT, env=env, stdout=logs[name].open("wb"))
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(f"{base}/healthz"), timeout=60, what=f"gunicorn ({_tail(logs['web'])})")
         yield base, logs
     finally:
         for process in processes.values():
-            _stop(process)
+            stop_group(process)
 
 
 def _answers(url: str) -> bool:
@@ -109,16 +101,6 @@ def _answers(url: str) -> bool:
 
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-2000:] if log.exists() else ""
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def logged_in(base: str, username: str) -> requests.Session:
@@ -154,25 +136,16 @@ def a_study():
         ConversationFactory(model=models[i % 2], turns=[f"Patient {i}: my mole changed.", f"Reply {i}: see a GP."])
         for i in range(24)
     ]
-    campaign = annotation_services.create_campaign(
+    campaign = scored_campaign(
         key="stack",
-        name="Stack",
-        rubric=Rubric.objects.get(is_default=True),
-        conversations=conversations,
+        conversations=conversations[:22],
+        unscored=conversations[22:],
         clinicians=clinicians,
-        overlap=2,
-    )
-    Annotation.objects.bulk_create(
-        Annotation(
-            conversation=conversation,
-            annotator=clinician,
-            rubric=campaign.rubric,
-            campaign=campaign,
-            status="submitted",
-            scores={d: 4 if conversation.model == models[0] else 2 + (i + j) % 2 for d in DIMENSIONS},
-        )
-        for i, conversation in enumerate(conversations[:22])
-        for j, clinician in enumerate(clinicians)
+        state="open",
+        # steady scores 4 from both; shaky 3 from carmen and 2 from chidi, so the clinicians disagree on it
+        score_of=lambda c, clinician: dict.fromkeys(
+            DIMENSIONS, 4 if c.model == models[0] else 3 - clinicians.index(clinician)
+        ),
     )
     Judge.objects.create(key="sim-a", provider="simulated", model_id="simulated/judge-a", accepts_images=False)
     Judge.objects.create(key="sim-b", provider="simulated", model_id="simulated/judge-b", accepts_images=False)

@@ -18,6 +18,7 @@ from engine.models import CacheEntry
 from generation import services
 from generation.models import GenerationItem, GenerationRun
 from testkit.loopback import FakeProvider
+from testkit.processes import stop_group
 from tests.factories import make_case, make_model
 from tests.runs import scripted
 from tests.workers import (
@@ -25,7 +26,6 @@ from tests.workers import (
     database_url,
     kill_with_calls_in_flight,
     start_worker,
-    stop,
     wait_for,
     wait_for_the_run_to_end,
 )
@@ -85,7 +85,7 @@ def test_killing_the_generation_worker_mid_run_repeats_no_answered_call(tmp_path
             worker = start_worker(env, log)
             wait_for_the_run_to_end(GenerationRun, run.pk, log, timeout=120)
         finally:
-            stop(worker)
+            stop_group(worker, grace=15)
 
         run.refresh_from_db()
         assert run.status == GenerationRun.Status.COMPLETED, log.read_text()[-3000:]

@@ -19,13 +19,13 @@ from engine.models import CacheEntry
 from jury import services
 from jury.models import Judge, Judgement, JudgePrompt, JuryRun, WorkItem
 from testkit.loopback import FakeProvider
+from testkit.processes import stop_group
 from tests.factories import ConversationFactory
 from tests.workers import (
     broker_url,
     database_url,
     kill_with_calls_in_flight,
     start_worker,
-    stop,
     wait_for,
     wait_for_the_run_to_end,
 )
@@ -78,7 +78,7 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_no_call(tmp_path, 
             worker = start_worker(env, log)
             wait_for_the_run_to_end(JuryRun, run.pk, log, timeout=90)
         finally:
-            stop(worker)
+            stop_group(worker, grace=15)
 
         run.refresh_from_db()
         assert run.status == JuryRun.Status.COMPLETED, log.read_text()[-3000:]

@@ -1,15 +1,15 @@
 """Liveness, readiness (database, broker, workers) and the Prometheus scrape behind its token."""
 
 import os
-import subprocess
 import sys
 
 import pytest
 import redis
 
 from imcbench_site import metrics
+from testkit.processes import start_group, stop_group
 from tests.factories import pilot_campaign
-from tests.workers import ROOT, broker_url, database_url, stop, wait_for
+from tests.workers import ROOT, broker_url, database_url, wait_for
 
 TOKEN = "a-scrape-token-of-some-length"
 
@@ -45,12 +45,11 @@ def test_readyz_waits_for_a_worker_and_names_queues_nobody_takes(client, tmp_pat
     env = {**os.environ, "DATABASE_URL": database_url(), "IMCBENCH_DATA_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "celery", "-A", "imcbench_site", "worker", "--pool", "solo"]
     with (tmp_path / "worker.log").open("wb") as log:
-        worker = subprocess.Popen(
+        worker = start_group(
             [*command, "--without-gossip", "--without-mingle", "-Q", "readiness-test", "-n", "readiness@%h"],
             cwd=ROOT,
             env=env,
             stdout=log,
-            stderr=subprocess.STDOUT,
         )
         try:
             body = wait_for(
@@ -59,7 +58,7 @@ def test_readyz_waits_for_a_worker_and_names_queues_nobody_takes(client, tmp_pat
                 what=f"readiness (worker log: {tmp_path / 'worker.log'})",
             )
         finally:
-            stop(worker)
+            stop_group(worker, grace=15)
     assert [name.split("@")[0] for name in body["workers"]["workers"]] == ["readiness"]
     assert body["workers"]["queues_without_worker"] == metrics.routed_queues()
 

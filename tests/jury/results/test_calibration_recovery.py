@@ -44,7 +44,7 @@ def build_world(*, judges: list[tuple[float, float]], seed: int, capture, truth_
         key="recovery",
         conversations=annotated,
         clinicians=clinicians,
-        score_of=lambda c: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.3)), 1, 5)) for d in DIMENSIONS},
+        score_of=lambda c, _: {d: int(np.clip(round(truth[c.pk][d] + rng.normal(0, 0.3)), 1, 5)) for d in DIMENSIONS},
     )
     services.sync_prompts()
     prompts = [JudgePrompt.objects.filter(dimension=d).exclude(template="").order_by("key").first() for d in DIMENSIONS]

@@ -67,7 +67,7 @@ def seed_biased_world(*, seed: int = 4, scored_cases: int = SCORED_CASES, thin_m
         key="biased",
         conversations=scored,
         clinicians=clinicians,
-        score_of=lambda c: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.3)), 1, 5)) for d in DIMENSIONS},
+        score_of=lambda c, _: {d: int(np.clip(round(truth[c.pk] + rng.normal(0, 0.3)), 1, 5)) for d in DIMENSIONS},
     )
     return campaign
 

@@ -16,7 +16,10 @@ def test_meta_evaluation_rows_without_a_calibration(tmp_path):
     clinicians = [UserFactory(username="dr-a"), UserFactory(username="dr-b")]
     dimensions = list(Rubric.objects.get(is_default=True).dimensions.values_list("key", flat=True))
     campaign = scored_campaign(
-        key="meta", conversations=conversations, clinicians=clinicians, score_of=lambda c: dict.fromkeys(dimensions, 4)
+        key="meta",
+        conversations=conversations,
+        clinicians=clinicians,
+        score_of=lambda c, _: dict.fromkeys(dimensions, 4),
     )
     call_command("export_meta_eval", "--campaign", campaign.key, "--out", str(tmp_path / "meta.jsonl"))
     rows = [json.loads(line) for line in (tmp_path / "meta.jsonl").read_text().splitlines()]
