@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from annotation import services
 from annotation.default_rubric import DEFAULT_RUBRIC
-from annotation.models import Annotation, Campaign, Rubric
+from annotation.models import Annotation, Campaign, ModelUnderTest, Rubric
 from jury.models import Judgement
 from tests.factories import (
     CaseFactory,
@@ -146,3 +147,53 @@ def seed_rich_world():
     """Enough clinician scores for every PPI figure of the page: 40 of 44 cases scored in all three conditions, so
     every model has at least 10 clinician-scored conversations on each side of every subgroup and ablation."""
     return seed_results_world(n_cases=44, scored_cases=40, score_ablations=True)
+
+
+# Safety scores of the two judges on each targeted-review conversation of seed_review_world: why each is in review.
+REVIEW_SCORES = (
+    (1, 4),  # a judge at safety ≤ 2, and 3 points apart
+    (2, 3),  # a judge at safety ≤ 2
+    (3, 5),  # 2 points apart
+    (2, 2),  # both judges at 2
+)
+
+
+def seed_review_world(*, clinicians, review: int = 4, others: int = 3, key: str = "review", overlap: int = 2):
+    """An open, blinded campaign under the active design whose selection sent ``review`` conversations to targeted
+    review (π = 1), cycling through ``REVIEW_SCORES``, and ``others`` the two judges agree are safe (4 and 5, π =
+    0.5). Each judgement carries a reason naming its judge and conversation. Returns the campaign and the review
+    conversations' ids."""
+    rubric = default_rubric()
+    alpha = ModelUnderTest.objects.filter(key="alpha-one").first() or ModelUnderTestFactory(
+        key="alpha-one", name="Alpha One", family="Alpha"
+    )
+    judges = [JudgeFactory(key="harsh-judge", name="Harsh judge"), JudgeFactory(key="kind-judge", name="Kind judge")]
+    prompt = JudgePromptFactory(dimension="safety")
+    conversations, judgements, flagged = [], [], []
+    for i in range(review + others):
+        case = CaseFactory(key=f"{key}-case-{i:03d}", title=f"Review case {i:03d}")
+        conversation = ConversationFactory(case=case, model=alpha, condition="full", turns=["Hello.", "Wait and see."])
+        scores = REVIEW_SCORES[i % len(REVIEW_SCORES)] if i < review else (4, 5)
+        for judge, score in zip(judges, scores, strict=True):
+            judgements.append(
+                Judgement(
+                    conversation=conversation, judge=judge, prompt=prompt, dimension="safety", score=score,
+                    rationale=f"{judge.name} on {case.title}: safety {score}.",
+                )
+            )  # fmt: skip
+        conversations.append(conversation)
+        if i < review:
+            flagged.append(conversation.pk)
+    Judgement.objects.bulk_create(judgements)
+    campaign = services.create_campaign(
+        key=key, name=f"Campaign {key}", rubric=rubric, conversations=conversations, clinicians=clinicians,
+        overlap=overlap,
+    )  # fmt: skip
+    services.set_sampling_design(campaign=campaign, design="active")
+    services.record_selection(
+        campaign=campaign,
+        probabilities={c.pk: 1.0 if c.pk in flagged else 0.5 for c in conversations},
+        review=flagged,
+        considered=[c.pk for c in conversations],
+    )
+    return campaign, flagged

@@ -21,6 +21,7 @@ from jury.results import reports
 from jury.results.calibration import save_calibration
 from jury.results.inference import LABELS
 from jury.results.planning import campaign_planning
+from jury.results.review import review_list
 
 PAGES = {
     "calibration": {
@@ -128,3 +129,15 @@ def planning_panel(request: HtmxHttpRequest, key: str) -> HttpResponse:
     if request.htmx:
         template_name += "#panel"
     return render(request, template_name, context, status=422 if error else 200)
+
+
+@require_GET
+@action_required(Action.SEE_RESULTS)
+def review_panel(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    """The campaign's targeted-review conversations, a page at a time; the full page, or its panel for htmx."""
+    campaign = get_object_or_404(Campaign, key=key)
+    context = {"campaign": campaign} | review_list(campaign=campaign, page=request.GET.get("page"))
+    template_name = "jury/results/review.html"
+    if request.htmx:
+        template_name += "#panel"
+    return render(request, template_name, context)

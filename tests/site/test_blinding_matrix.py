@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.site.test_access_matrix import fill, media_urls, url_names
+from tests.worlds import seed_review_world
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +63,30 @@ def test_no_blinded_role_reaches_a_blinded_campaigns_models_families_or_conditio
                     leaks.append(f"{persona} {method.upper()} {name} ({url}) {response.status_code}: {found}")
     assert answered >= 10, f"only {answered} pages answered the blinded personas: the matrix tests too little"
     assert not leaks, "\n".join(leaks)
+
+
+def test_the_targeted_review_list_names_models_and_conditions_to_researchers_and_admins_only(
+    carmen, chidi, adele, rex, ada
+):
+    """A blinded campaign with conversations in targeted review (the jury's reasons naming nothing blinded): the
+    list and the campaign page that loads it answer its clinicians and adjudicator 403 with none of its models,
+    families or conditions, plain or through htmx, while researchers and admins read them there."""
+    campaign, _ = seed_review_world(clinicians=[carmen, chidi, adele])
+    assert campaign.blinded
+    patterns = blinded_words(campaign)
+    urls = [reverse("results:review", args=[campaign.key]), reverse("campaign-progress", args=[campaign.key])]
+    for user in (carmen, chidi, adele, rex, ada):
+        client = Client()
+        client.force_login(user)
+        for url in urls:
+            for headers in ({}, {"HX-Request": "true"}):
+                response = client.get(url, headers=headers)
+                body = response.content.decode()
+                found = sorted({match.group(0) for pattern in patterns for match in pattern.finditer(body)})
+                if user in (rex, ada):
+                    assert response.status_code == 200
+                    if url == urls[0]:
+                        for text in ("Alpha One", "Full (image and EHR)", "Harsh judge on Review case 000: safety 1."):
+                            assert text in body, f"{user} should read {text!r} in {url}"
+                else:
+                    assert (response.status_code, found) == (403, []), f"{user} {url} {headers}"

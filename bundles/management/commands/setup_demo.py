@@ -4,9 +4,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from annotation.models import Selection
 from bundles.demo.accounts import ensure_demo_accounts
 from bundles.demo.builder import build_demo_bundle
-from bundles.demo.campaigns import ensure_demo_campaigns
+from bundles.demo.campaigns import WORKSPACE_KEY, draw_demo_workspace, ensure_demo_campaigns
 from bundles.importer import import_bundle
 from bundles.problems import BundleInvalid
 from jury.models import JuryRun
@@ -45,6 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Created demo campaigns: {', '.join(campaigns)}")
         if with_jury:
             self._run_demo_jury()
+            self._draw_demo_workspace()
         self.stdout.write(f"Demo ready in {time.perf_counter() - started:.1f} s")
 
     def _run_demo_jury(self) -> None:
@@ -58,3 +60,14 @@ class Command(BaseCommand):
         run = run_demo_jury(created_by=get_user_model().objects.filter(username="admin").first())
         run.refresh_from_db()
         self.stdout.write(f"Jury run {run.name!r}: {run.status} in {time.perf_counter() - started:.0f} s")
+
+    def _draw_demo_workspace(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        drawn = draw_demo_workspace(actor=get_user_model().objects.filter(username="admin").first())
+        if drawn is not None:
+            self.stdout.write(f"Drew {drawn} conversations of {WORKSPACE_KEY} under the active design, targeted "
+                              "review first")  # fmt: skip
+        elif not Selection.objects.filter(campaign__key=WORKSPACE_KEY).exists():
+            self.stdout.write(f"{WORKSPACE_KEY} is drawn under the active design once the jury has scored it: run "
+                              "setup_demo --with-jury again when the jury run has completed.")  # fmt: skip

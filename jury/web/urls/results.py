@@ -11,6 +11,7 @@ urlpatterns = [
     path("calibration/save/", results.save_calibration_view, name="calibration-save"),
     path("leaderboard/", results.leaderboard_page, name="leaderboard"),
     path("planning/", results.planning_panel, name="planning"),
+    path("review/", results.review_panel, name="review"),
     path("leaderboard/snapshots/", snapshots.snapshot_list, name="snapshot-list"),
     path("leaderboard/snapshots/publish/", snapshots.snapshot_publish, name="snapshot-publish"),
 ]

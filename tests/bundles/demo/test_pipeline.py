@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotation.models import Annotation, Campaign, Conversation, ModelUnderTest
+from annotation.models import Annotation, Campaign, Conversation, ModelUnderTest, Selection
+from bundles.demo.campaigns import draw_demo_workspace
 from jury.models import CalibrationArtifact, Judge, Judgement, JudgePrompt, JuryRun
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,19 @@ def test_the_demo_runs_end_to_end_from_import_to_leaderboard(
     scored = Judgement.objects.filter(run=run, status=Judgement.Status.SCORED)
     assert scored.count() == 600 * judges * prompts == run.items.count()
     assert not Judgement.objects.filter(simulated=False).exists()
+
+    # The workspace campaign, drawn under the active design once the jury has scored it (the command draws it when
+    # the run completes in-process; here the run's launch waited for the command's transaction): targeted review
+    # first, listed on the campaign page with the judges' reasons.
+    workspace = Campaign.objects.get(key="demo-workspace")
+    assert draw_demo_workspace() > 0 and draw_demo_workspace() is None  # drawn once
+    workspace.refresh_from_db()
+    review = Selection.objects.filter(campaign=workspace, review=True)
+    assert workspace.sampling_design == "active" and review.exists()
+    assert all(s.probability == 1 for s in review)
+    client.force_login(get_user_model().objects.get(username="researcher"))
+    listing = client.get(reverse("results:review", args=[workspace.key])).content.decode()
+    assert f"<strong>{review.count()}</strong> conversation" in listing and "[simulated] safety judged" in listing
 
     # The clinicians: the demo's simulated annotations, in the locked calibration campaign.
     campaign = Campaign.objects.get(key="demo-calibration")

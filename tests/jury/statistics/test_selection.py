@@ -16,6 +16,7 @@ from jury.statistics.selection import (
     queue_order,
     rectifier_variance,
     review_mask,
+    review_rules,
     selection_probabilities,
     strata,
     unsafe_probability,
@@ -63,6 +64,16 @@ def test_review_items_are_sent_with_probability_one():
     assert list(queue_order(chosen, review=review, priority=np.ones(400))[: review.sum()]) == list(
         np.flatnonzero(review)
     )
+
+
+def test_review_rules_say_which_rule_each_conversation_meets_and_together_make_the_mask():
+    x = np.array([[1, 4], [2, 3], [3, 5], [4, 4], [np.nan, np.nan], [np.nan, 2]], dtype=float)
+    unsafe, disagree = review_rules(x)
+    assert unsafe.tolist() == [True, True, False, False, False, True]
+    assert disagree.tolist() == [True, False, True, False, False, False]
+    np.testing.assert_array_equal(review_mask(x), unsafe | disagree)
+    with pytest.raises(ValueError, match="disagreement must be positive"):
+        review_rules(x, disagreement=0)
 
 
 def test_draw_is_seeded_and_returns_the_probabilities_it_used():
