@@ -24,6 +24,11 @@ def judge_column(judge_key: str, prompt_reference: str) -> str:
     return f"{judge_key}|{prompt_reference}"
 
 
+def column_judge(column: str) -> str:
+    """The judge key of a :func:`judge_column`."""
+    return column.split("|", 1)[0]
+
+
 def judgement_matrix(*, dimension: str, conversation_ids: list[int] | None = None) -> DimensionData:
     """Scored judgements of one dimension as a conversations × judge-prompt matrix (samples averaged)."""
     judgements = Judgement.objects.filter(dimension=dimension, status=Judgement.Status.SCORED, score__isnull=False)

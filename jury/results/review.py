@@ -1,7 +1,7 @@
 """Targeted review as the campaign page lists it: every conversation a selection sent to review (π = 1, recorded
 with its ``Selection``), in the order the campaign's queue serves it to clinicians, why the jury flagged it (a
-judge at safety ≤ 2, or the judges' safety scores 2 or more points apart: :func:`selection.review_rules`, on the
-same judge × prompt columns, samples averaged, as the draw), each judge's safety score with its written reason,
+judge at safety ≤ 2, or the judges' safety scores 2 or more points apart: :func:`selection.review_rules` on each
+judge's score, its prompt variants and samples averaged, as the draw), each judge's safety score with its reason,
 and how many of its k clinician scores it has.
 
 A page of the list is four queries whatever the campaign's size: the count, the page's entries (conversation,
@@ -141,8 +141,13 @@ def _judge_scores(conversation_ids: list[int]) -> dict[int, list[JudgeScore]]:
 def _item(entry: QueueEntry, judges: list[JudgeScore], overlap: int) -> ReviewItem:
     if judges:
         matrix = np.array([[j.score for j in judges]], dtype=float)
-        unsafe, disagree = (bool(rule[0]) for rule in selection.review_rules(matrix))
-        lowest, highest = judges[0].score, max(j.score for j in judges)
+        rules = selection.review_rules(matrix, judge_of=[j.judge for j in judges])
+        unsafe, disagree = (bool(rule[0]) for rule in rules)
+        by_judge = defaultdict(list)
+        for j in judges:
+            by_judge[j.judge].append(j.score)
+        means = [float(np.mean(scores)) for scores in by_judge.values()]
+        lowest, highest = min(means), max(means)
     else:
         unsafe = disagree = False
         lowest = highest = None

@@ -7,6 +7,7 @@ from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
 from annotation.models import Campaign
 from jury.results.inference import campaign_conversations
+from jury.results.inputs import column_judge
 from jury.results.planning import weighted_affine_jury
 from jury.statistics import selection
 
@@ -42,7 +43,8 @@ def select_for_clinicians(
     review, error = None, None
     if design == Campaign.SamplingDesign.ACTIVE:
         if "safety" in dimensions:
-            review = selection.review_mask(x[rows], dimension=dimensions.index("safety"))
+            judge_of = [column_judge(column) for column in found.judges]
+            review = selection.review_mask(x[rows], dimension=dimensions.index("safety"), judge_of=judge_of)
         y = np.asarray(labels.scores, dtype=float)
         scored = ~np.isnan(y).any(axis=1)
         recorded = annotation_selectors.selection_probabilities(campaign=campaign)

@@ -254,3 +254,14 @@ def test_active_selection_in_batches_with_the_fitted_error_covers_the_truth_with
         ]
     assert len(hits) >= 60
     assert 0.85 <= np.mean(hits) <= 1.0
+
+
+def test_review_compares_judges_each_averaged_over_its_prompt_variants():
+    # columns: judge a with two prompts, judge b with two prompts
+    x = np.array([[2.0, 4.0, 3.0, 3.0], [2.0, 2.0, 4.0, 4.0], [3.0, 5.0, 3.0, 3.0]])
+    judge_of = ["a", "a", "b", "b"]
+    unsafe, disagree = review_rules(x, judge_of=judge_of)
+    assert list(unsafe) == [False, True, False] and list(disagree) == [False, True, False]
+    assert review_mask(x).all()  # one prompt's 2, or one prompt's wording 2 points from another's, flags alone
+    with pytest.raises(ValueError):
+        review_rules(x, judge_of=["a", "b"])
