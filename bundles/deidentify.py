@@ -4,8 +4,10 @@ Pure module: no Django imports. :func:`deidentified_copy` rebuilds a dataset fro
 attributes (``data/dicom_deidentification.toml``), so it meets the DICOM PS3.15 Annex E Basic Application Level
 Confidentiality Profile by construction: every attribute not needed to show the pixels, every private element and
 every overlay, curve or unlisted sequence is left behind, and the study, series, instance and frame-of-reference
-UIDs are regenerated from the original's SHA-256. Pixel data is decoded and written as Explicit VR Little Endian,
-so the browser never needs a codec; palette and YBR colour become RGB.
+UIDs are regenerated from the original's SHA-256. :func:`check_deidentified` then looks for every attribute of
+the profile's Table E.1-1 (``data/basic_profile_attributes.toml``, with the edition it comes from). Pixel data is
+decoded and written as Explicit VR Little Endian, so the browser never needs a codec; palette and YBR colour
+become RGB.
 
 A file whose Burned In Annotation (0028,0301) is YES carries identifying text in its pixels, which no header
 rule removes: it is refused.
@@ -20,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_color_lut
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 RULES_FILE = Path(__file__).parent / "data" / "dicom_deidentification.toml"
+PROFILE_FILE = Path(__file__).parent / "data" / "basic_profile_attributes.toml"
 METHOD = "PS3.15 E.1 Basic Application Level Confidentiality Profile"
 # PS3.16 CID 7050 De-identification Method: "Basic Application Confidentiality Profile".
 METHOD_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
@@ -32,6 +36,21 @@ METHOD_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 
 class DeidentificationRefused(ValueError):
     """The file cannot be made safe for a browser; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProfileAttribute:
+    """One row of PS3.15 Table E.1-1. ``tag`` is None for the rows that name a range (curves, overlays, private)."""
+
+    tag: int | None
+    keyword: str
+    vr: str
+    action: str  # the Basic Profile's action: X, Z, D, U, or a choice such as "X/Z/D"
+    name: str
+
+    @property
+    def new_uid(self) -> bool:
+        return self.action == "U"
 
 
 @dataclass(frozen=True)
@@ -47,16 +66,39 @@ def _load_rules() -> dict:
     with RULES_FILE.open("rb") as handle:
         rules = tomllib.load(handle)
     unknown = [
-        keyword
-        for keyword in [*rules["keep"], *rules["new_uids"], *rules["basic_profile"]["removed"]]
-        if keyword not in pydicom.datadict.keyword_dict
+        keyword for keyword in [*rules["keep"], *rules["new_uids"]] if keyword not in pydicom.datadict.keyword_dict
     ]
     if unknown:
         raise ValueError(f"{RULES_FILE}: unknown DICOM keywords {unknown}")
     return rules
 
 
+def _load_profile() -> tuple[str, tuple[ProfileAttribute, ...]]:
+    """The edition and rows of Table E.1-1; a row's keyword and VR must agree with pydicom's dictionary when the
+    dictionary knows its tag (an attribute newer than the dictionary is checked by its tag alone)."""
+    with PROFILE_FILE.open("rb") as handle:
+        table = tomllib.load(handle)
+    rows, problems = [], []
+    for row in table["attributes"]:
+        text = row["tag"]
+        single = len(text) == 11 and all(c in "0123456789ABCDEF" for c in text[1:5] + text[6:10])
+        tag = int(text[1:5] + text[6:10], 16) if single else None
+        if tag is not None and pydicom.datadict.dictionary_has_tag(tag):
+            if (row["keyword"], row["vr"]) != (keyword_for_tag(tag), dictionary_VR(tag)):
+                problems.append(f"{text} is {keyword_for_tag(tag)} ({dictionary_VR(tag)}) in PS3.6")
+        elif tag is not None and not row["vr"]:
+            problems.append(f"{text} needs its VR")
+        rows.append(ProfileAttribute(tag, row["keyword"], row["vr"], row["action"], row["name"]))
+    if problems:
+        raise ValueError(f"{PROFILE_FILE}: {'; '.join(problems)}")
+    return table["edition"], tuple(rows)
+
+
 RULES = _load_rules()
+PROFILE_EDITION, PROFILE = _load_profile()
+# What check_deidentified looks for: every single-tag row but the UIDs the copy regenerates.
+_REGENERATED = frozenset(tag_for_keyword(k) for k in [*RULES["new_uids"], "MediaStorageSOPInstanceUID"])
+_MUST_GO = frozenset(row.tag for row in PROFILE if row.tag is not None) - _REGENERATED
 
 
 def deidentified_copy(*, ds: Dataset, checksum: str, filename: str, shown_frame: int) -> DeidentifiedDicom:
@@ -113,11 +155,19 @@ def deidentified_copy(*, ds: Dataset, checksum: str, filename: str, shown_frame:
 
 
 def check_deidentified(ds: Dataset) -> None:
-    """Raise when ``ds`` still carries a private element or a Basic Profile attribute that must be removed."""
-    left = [keyword for keyword in RULES["basic_profile"]["removed"] if keyword in ds and ds[keyword].value]
-    private = [str(element.tag) for element in ds.iterall() if element.tag.is_private]
-    if left or private:
-        raise AssertionError(f"de-identification left {left + private}")
+    """Raise when ``ds`` (its file meta and every nested item too) still carries an attribute of PS3.15 Table
+    E.1-1 other than the regenerated UIDs and the emptied Patient's Name and ID: a private element, a curve or
+    overlay group, or any listed tag with a value."""
+    meta = getattr(ds, "file_meta", None) or []
+    left = [
+        str(element.tag)
+        for element in [*meta, *ds.iterall()]
+        if element.tag.is_private
+        or element.tag.group & 0xFF01 in (0x5000, 0x6000)
+        or (element.tag in _MUST_GO and not element.is_empty)
+    ]
+    if left:
+        raise AssertionError(f"de-identification left {left}")
 
 
 def _stored_as_is(ds: Dataset) -> bool:
