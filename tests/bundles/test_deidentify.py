@@ -1,5 +1,6 @@
 """bundles.deidentify: the browser's DICOM copy carries nothing of PS3.15 Table E.1-1 (no private element, curve
-or overlay), regenerated UIDs and the original's pixels; burned-in annotation is refused.
+or overlay), regenerated UIDs and the original's pixels; burned-in annotation is refused, and so is a file whose
+header says its pixels may carry identifying text unless they were reviewed.
 
 Pure tests: no database. The demo's DICOM files come from pydicom and pydicom-data; the crafted file carries every
 row of Table E.1-1 (bundles/data/basic_profile_attributes.toml, edition 2024b), each with a value found nowhere
@@ -18,7 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 
-from bundles.deidentify import PROFILE, PROFILE_EDITION, RULES, check_deidentified
+from bundles.deidentify import PROFILE, PROFILE_EDITION, RULES, burned_in_risk, check_deidentified
 from bundles.imaging import ImageRejected, process_image
 
 PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) in Explicit VR Little Endian
@@ -64,6 +65,10 @@ def demo_images() -> dict:
 
 def demo_dicom_files() -> list[str]:
     return sorted({entry["file"] for entry in demo_images().values() if entry["file"].endswith(".dcm")})
+
+
+def reviewed_demo_files() -> set[str]:
+    return {entry["file"] for entry in demo_images().values() if "pixel_review" in entry}
 
 
 @cache
@@ -250,7 +255,7 @@ def test_a_copy_left_with_a_profile_attribute_fails_the_check():
 @pytest.mark.parametrize("name", demo_dicom_files())
 def test_the_demo_files_lose_identity_but_keep_pixels_and_frames(name):
     source = pydicom.dcmread(io.BytesIO(original(name)))
-    data = processed(original(name), name).dicom.data
+    data = processed(original(name), name, pixels_reviewed=name in reviewed_demo_files()).dicom.data
     copy = pydicom.dcmread(io.BytesIO(data))
     # A short value (PatientID '204') may turn up by chance among the pixels or in the new UIDs' digits.
     header = data.split(PIXEL_DATA_TAG)[0]
@@ -272,7 +277,7 @@ def test_the_demo_files_lose_identity_but_keep_pixels_and_frames(name):
 
 
 def test_a_multi_frame_ultrasound_keeps_every_frame_and_marks_the_one_the_model_saw():
-    result = processed(original("examples_ybr_color.dcm"), "cine.dcm")
+    result = processed(original("examples_ybr_color.dcm"), "cine.dcm", pixels_reviewed=True)
     assert (result.dicom.frames, result.dicom.shown_frame) == (30, 15)
     copy = pydicom.dcmread(io.BytesIO(result.dicom.data))
     assert copy.pixel_array.shape == (30, 240, 320, 3)
@@ -280,15 +285,108 @@ def test_a_multi_frame_ultrasound_keeps_every_frame_and_marks_the_one_the_model_
 
 
 def test_burned_in_annotation_yes_is_refused_with_the_reason():
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    ds.BurnedInAnnotation = "YES"
-    out = io.BytesIO()
-    ds.save_as(out)
-    with pytest.raises(ImageRejected, match=r"burned.dcm: Burned In Annotation is YES"):
-        processed(out.getvalue(), "burned.dcm")
+    with pytest.raises(ImageRejected, match=r"burned.dcm: Burned In Annotation \(0028,0301\) is YES"):
+        processed(ct_with(BurnedInAnnotation="YES"), "burned.dcm")
+    with pytest.raises(ImageRejected, match="is YES"):  # a review cannot overrule what the file says
+        processed(ct_with(BurnedInAnnotation="YES"), "burned.dcm", pixels_reviewed=True)
 
 
 def test_the_same_original_always_gives_the_same_copy():
     first = processed(original("CT_small.dcm"), "a.dcm").dicom.data
     again = processed(original("CT_small.dcm"), "b.dcm").dicom.data
     assert first == again
+
+
+# --- text burned into the pixels, decided by the header rules (bundles/data/burned_in_text.toml) ---------------
+
+
+def ct_with(**changes) -> bytes:
+    """CT_small with header attributes set (None removes one)."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for keyword, value in changes.items():
+        if value is None:
+            ds.pop(keyword, None)
+        else:
+            setattr(ds, keyword, value)
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+SC = "1.2.840.10008.5.1.4.1.1.7"
+US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
+VL_PHOTO = "1.2.840.10008.5.1.4.1.1.77.1.4"
+
+
+@pytest.mark.parametrize(
+    ("changes", "rules"),
+    [
+        ({}, []),
+        ({"Modality": "US"}, ["ultrasound"]),
+        ({"SOPClassUID": US_MULTIFRAME}, ["ultrasound storage class"]),
+        ({"SOPClassUID": SC}, ["secondary capture"]),
+        ({"SOPClassUID": "1.2.840.10008.5.1.4.1.1.7.4"}, ["secondary capture"]),
+        ({"ConversionType": "DF"}, ["secondary capture equipment"]),
+        ({"ImageType": ["DERIVED", "SECONDARY", "MPR"]}, ["derived secondary image"]),
+        ({"ImageType": ["DERIVED", "PRIMARY"]}, []),
+        ({"ImageType": ["ORIGINAL", "PRIMARY", "SCREEN SHOT"]}, ["screen capture"]),
+        ({"Modality": "XA", "ImageType": ["DERIVED", "PRIMARY"]}, ["angiography or fluoroscopy capture"]),
+        ({"Modality": "RF"}, []),
+        ({"Modality": "XC"}, ["external-camera photograph"]),
+        ({"SOPClassUID": VL_PHOTO, "BurnedInAnnotation": "NO"}, ["visible-light photograph"]),
+        ({"SOPClassUID": VL_PHOTO, "BurnedInAnnotation": "NO", "RecognizableVisualFeatures": "NO"}, []),
+        ({"RecognizableVisualFeatures": "YES", "BurnedInAnnotation": "NO"}, ["recognizable visual features"]),
+        ({"Modality": "US", "SOPClassUID": SC, "BurnedInAnnotation": "NO"}, []),
+        ({"Modality": "us"}, ["ultrasound"]),
+    ],
+    ids=lambda value: "-".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else None,
+)
+def test_the_header_rules_say_which_files_may_carry_burned_in_text(changes, rules):
+    ds = pydicom.dcmread(io.BytesIO(ct_with(**changes)))
+    assert [reason.split(":")[0] for reason in burned_in_risk(ds)] == rules
+
+
+def test_a_file_at_risk_is_refused_saying_why_and_how_to_go_on():
+    with pytest.raises(ImageRejected) as caught:
+        processed(ct_with(Modality="US"), "images/scan.dcm")
+    message = str(caught.value)
+    assert message.startswith("images/scan.dcm: its pixels may carry text or features that identify the patient")
+    assert "Burned In Annotation (0028,0301) is absent" in message
+    assert "ultrasound (ultrasound scanners write the patient's name or id" in message
+    assert '"pixel_review": {"identifying": false' in message
+    assert "set Burned In Annotation (0028,0301) to NO in the file after that review" in message
+    assert "supply a copy with the text removed from the pixels" in message
+
+
+def test_recognizable_features_cannot_be_cleared_by_the_burned_in_flag():
+    with pytest.raises(ImageRejected) as caught:
+        processed(ct_with(RecognizableVisualFeatures="YES", BurnedInAnnotation="NO"), "face.dcm")
+    assert "recognizable visual features" in str(caught.value)
+    assert "to NO in the file" not in str(caught.value)
+
+
+def test_a_reviewed_file_at_risk_is_taken_and_keeps_the_rules_it_matched():
+    result = processed(ct_with(Modality="US"), "scan.dcm", pixels_reviewed=True)
+    assert [reason.split(":")[0] for reason in result.dicom.burned_in_risk] == ["ultrasound"]
+    assert processed(original("CT_small.dcm")).dicom.burned_in_risk == ()
+
+
+@pytest.mark.parametrize("name", demo_dicom_files())
+def test_each_demo_file_is_refused_without_its_review_exactly_when_the_rules_flag_it(name):
+    flagged = bool(burned_in_risk(pydicom.dcmread(io.BytesIO(original(name)), stop_before_pixels=True)))
+    assert flagged == (name in reviewed_demo_files())
+    if flagged:
+        with pytest.raises(ImageRejected, match="may carry text"):
+            processed(original(name), name)
+    else:
+        assert processed(original(name), name).dicom.burned_in_risk == ()
+
+
+def test_the_demos_echo_and_ultrasound_files_are_the_ones_flagged():
+    assert reviewed_demo_files() == {
+        "US1_UNCR.dcm",
+        "OBXXXX1A.dcm",
+        "examples_ybr_color.dcm",
+        "gdcm-US-ALOKA-16.dcm",
+        "MR-SIEMENS-DICOM-WithOverlays.dcm",  # DERIVED\SECONDARY
+    }
