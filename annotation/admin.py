@@ -33,18 +33,22 @@ def thumbnail(image: Image | None, size: int = 64) -> str:
     )
 
 
-def burned_in_text(image: Image) -> str:
+def burned_in_text(image: Image, *, brief: bool = False) -> str:
     """What is known of text burned into the pixels: what the DICOM header says, the header rules that flagged
-    the file on import, and the review the bundle declared for it."""
+    the file on import, and the review the bundle declared for it (``brief``: rule names and reviewer only, for
+    the case page's image table; the image's own page has the rest)."""
     display = image.display or {}
     review = image.pixel_review or {}
     parts = []
     if display.get("burned_in_annotation") == "NO":
         parts.append("The file says Burned In Annotation NO.")
     if risk := display.get("burned_in_risk"):
-        parts.append("Flagged on import by the header rules: " + "; ".join(risk) + ".")
+        shown = [reason.split(":")[0] for reason in risk] if brief else risk
+        parts.append(f"Flagged on import by the header rules: {'; '.join(shown)}.")
     if review:
-        parts.append(f"Reviewed by {review.get('by')} on {review.get('on')}: {review.get('note')}")
+        parts.append(
+            f"Reviewed by {review.get('by')} on {review.get('on')}" + ("." if brief else f": {review.get('note')}")
+        )
     if not parts:
         return "No header rule flags this image." if display.get("kind") == "dicom" else "—"
     return " ".join(parts)
@@ -76,7 +80,7 @@ class ImageInline(admin.TabularInline):
 
     @admin.display(description="Burned-in text")
     def burned_in(self, image: Image) -> str:
-        return burned_in_text(image)
+        return burned_in_text(image, brief=True)
 
 
 class PatientProfileInline(admin.StackedInline):
