@@ -49,6 +49,8 @@ def burned_in_text(image: Image, *, brief: bool = False) -> str:
         parts.append(
             f"Reviewed by {review.get('by')} on {review.get('on')}" + ("." if brief else f": {review.get('note')}")
         )
+    if display.get("kind") == "dicom" and "burned_in_risk" not in display:
+        parts.append("Imported before the burned-in text rules: not checked by them.")
     if not parts:
         return "No header rule flags this image." if display.get("kind") == "dicom" else "—"
     return " ".join(parts)

@@ -441,6 +441,12 @@ def test_a_reviewed_file_is_imported_with_its_review_for_admins_and_exported_aga
     summary = burned_in_text(image)
     assert summary.startswith("Flagged on import by the header rules: ultrasound: ")
     assert summary.endswith(f"Reviewed by Dr Ward, radiology on 2026-11-30: {REVIEW['note']}")
+    assert burned_in_text(Image.objects.get(case__key="case-0002", position=0), brief=True) == (
+        "Flagged on import by the header rules: ultrasound. Reviewed by Dr Ward, radiology on 2026-11-30."
+    )
+    ct = Image(display={"kind": "dicom", "burned_in_annotation": ""})  # imported before the rules existed
+    assert burned_in_text(ct) == "Imported before the burned-in text rules: not checked by them."
+    assert burned_in_text(Image(display={"kind": "dicom", "burned_in_risk": []})) == "No header rule flags this image."
 
     out = tmp_path / "export"
     export_bundle(out=out)
