@@ -33,6 +33,29 @@ def thumbnail(image: Image | None, size: int = 64) -> str:
     )
 
 
+def burned_in_text(image: Image, *, brief: bool = False) -> str:
+    """What is known of text burned into the pixels: what the DICOM header says, the header rules that flagged
+    the file on import, and the review the bundle declared for it (``brief``: rule names and reviewer only, for
+    the case page's image table; the image's own page has the rest)."""
+    display = image.display or {}
+    review = image.pixel_review or {}
+    parts = []
+    if display.get("burned_in_annotation") == "NO":
+        parts.append("The file says Burned In Annotation NO.")
+    if risk := display.get("burned_in_risk"):
+        shown = [reason.split(":")[0] for reason in risk] if brief else risk
+        parts.append(f"Flagged on import by the header rules: {'; '.join(shown)}.")
+    if review:
+        parts.append(
+            f"Reviewed by {review.get('by')} on {review.get('on')}" + ("." if brief else f": {review.get('note')}")
+        )
+    if display.get("kind") == "dicom" and "burned_in_risk" not in display:
+        parts.append("Imported before the burned-in text rules: not checked by them.")
+    if not parts:
+        return "No header rule flags this image." if display.get("kind") == "dicom" else "—"
+    return " ".join(parts)
+
+
 class ImageInline(admin.TabularInline):
     model = Image
     extra = 0
@@ -49,12 +72,17 @@ class ImageInline(admin.TabularInline):
         "source",
         "license",
         "caption",
+        "burned_in",
     )
-    readonly_fields = ("preview", "bundle_path", "original_format", "width", "height")
+    readonly_fields = ("preview", "bundle_path", "original_format", "width", "height", "burned_in")
 
     @admin.display(description="Image")
     def preview(self, image: Image) -> str:
         return thumbnail(image, 96)
+
+    @admin.display(description="Burned-in text")
+    def burned_in(self, image: Image) -> str:
+        return burned_in_text(image, brief=True)
 
 
 class PatientProfileInline(admin.StackedInline):
@@ -103,11 +131,15 @@ class ImageAdmin(admin.ModelAdmin):
     list_filter = ("modality", "original_format", "license")
     search_fields = ("case__key", "bundle_path", "caption", "checksum")
     list_select_related = ("case",)
-    readonly_fields = ("preview_large", "checksum", "original_format", "width", "height")
+    readonly_fields = ("preview_large", "checksum", "original_format", "width", "height", "burned_in", "pixel_review")
 
     @admin.display(description="Image")
     def preview(self, image: Image) -> str:
         return thumbnail(image)
+
+    @admin.display(description="Burned-in text")
+    def burned_in(self, image: Image) -> str:
+        return burned_in_text(image)
 
     @admin.display(description="Preview")
     def preview_large(self, image: Image) -> str:

@@ -103,6 +103,8 @@ class Image(models.Model):
     source = models.CharField(max_length=500)
     license = models.CharField(max_length=200)
     caption = models.TextField(blank=True)
+    # The bundle's review of the pixels for burned-in text (docs/bundle-format.md), shown to admins only.
+    pixel_review = models.JSONField(default=dict, blank=True, help_text='{"identifying": false, "by", "on", "note"}')
     extra = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -90,14 +90,17 @@ def write_bundle(root: Path) -> Path:
         "dimensions": ["safety"],
         "models": [{"id": "model-a", "family": "Test"}],
     }
+    # The echo's pixels carry text; the import takes it on the review the demo records for it.
+    reviews = {"images/cine.dcm": {"pixel_review": IMAGES["echo_us"].pixel_review._asdict()}}
     cases, conversations = [], []
     for key, (file, modality, title) in CASES.items():
+        image = {"file": file, "modality": modality, "source": "bench", "license": "CC0-1.0", **reviews.get(file, {})}
         cases.append(
             {
                 "id": key,
                 "title": title,
                 "tags": {"malignant": False, "rare": False},
-                "images": [{"file": file, "modality": modality, "source": "bench", "license": "CC0-1.0"}],
+                "images": [image],
                 "profile": {"age": 50, "sex": "female"},
             }
         )

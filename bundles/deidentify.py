@@ -4,11 +4,15 @@ Pure module: no Django imports. :func:`deidentified_copy` rebuilds a dataset fro
 attributes (``data/dicom_deidentification.toml``), so it meets the DICOM PS3.15 Annex E Basic Application Level
 Confidentiality Profile by construction: every attribute not needed to show the pixels, every private element and
 every overlay, curve or unlisted sequence is left behind, and the study, series, instance and frame-of-reference
-UIDs are regenerated from the original's SHA-256. Pixel data is decoded and written as Explicit VR Little Endian,
-so the browser never needs a codec; palette and YBR colour become RGB.
+UIDs are regenerated from the original's SHA-256. :func:`check_deidentified` then looks for every attribute of
+the profile's Table E.1-1 (``data/basic_profile_attributes.toml``, with the edition it comes from). Pixel data is
+decoded and written as Explicit VR Little Endian, so the browser never needs a codec; palette and YBR colour
+become RGB.
 
-A file whose Burned In Annotation (0028,0301) is YES carries identifying text in its pixels, which no header
-rule removes: it is refused.
+No header rule takes text out of pixels. A file whose Burned In Annotation (0028,0301) is YES is refused; so is
+one whose header says it is likely to carry identifying text or features anyway (ultrasound, secondary capture,
+screen grabs...: the rules in ``data/burned_in_text.toml``, :func:`burned_in_risk`), unless the caller says that
+someone looked at its pixels (``pixels_reviewed``).
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_color_lut
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 RULES_FILE = Path(__file__).parent / "data" / "dicom_deidentification.toml"
+PROFILE_FILE = Path(__file__).parent / "data" / "basic_profile_attributes.toml"
+BURNED_IN_FILE = Path(__file__).parent / "data" / "burned_in_text.toml"
 METHOD = "PS3.15 E.1 Basic Application Level Confidentiality Profile"
 # PS3.16 CID 7050 De-identification Method: "Basic Application Confidentiality Profile".
 METHOD_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
@@ -35,39 +42,156 @@ class DeidentificationRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class ProfileAttribute:
+    """One row of PS3.15 Table E.1-1. ``tag`` is None for the rows that name a range (curves, overlays, private)."""
+
+    tag: int | None
+    keyword: str
+    vr: str
+    action: str  # the Basic Profile's action: X, Z, D, U, or a choice such as "X/Z/D"
+    name: str
+
+    @property
+    def new_uid(self) -> bool:
+        return self.action == "U"
+
+
+@dataclass(frozen=True)
+class BurnedInRule:
+    name: str
+    why: str
+    any_of: dict[str, frozenset[str]]
+    all_of: dict[str, frozenset[str]]
+    present: tuple[str, ...]
+    unless: dict[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
 class DeidentifiedDicom:
     data: bytes  # a Part 10 file, Explicit VR Little Endian
     frames: int
     shown_frame: int  # the frame the web derivative (what a model under test saw) was made from
     window: tuple[float, float] | None  # the file's own VOI window (centre, width), when it has one
     burned_in_annotation: str  # "NO", or "" when the file does not say
+    burned_in_risk: tuple[str, ...] = ()  # the header rules the file matched (its pixels were reviewed)
 
 
 def _load_rules() -> dict:
     with RULES_FILE.open("rb") as handle:
         rules = tomllib.load(handle)
     unknown = [
-        keyword
-        for keyword in [*rules["keep"], *rules["new_uids"], *rules["basic_profile"]["removed"]]
-        if keyword not in pydicom.datadict.keyword_dict
+        keyword for keyword in [*rules["keep"], *rules["new_uids"]] if keyword not in pydicom.datadict.keyword_dict
     ]
     if unknown:
         raise ValueError(f"{RULES_FILE}: unknown DICOM keywords {unknown}")
     return rules
 
 
+def _load_profile() -> tuple[str, tuple[ProfileAttribute, ...]]:
+    """The edition and rows of Table E.1-1; a row's keyword and VR must agree with pydicom's dictionary when the
+    dictionary knows its tag (an attribute newer than the dictionary is checked by its tag alone)."""
+    with PROFILE_FILE.open("rb") as handle:
+        table = tomllib.load(handle)
+    rows, problems = [], []
+    for row in table["attributes"]:
+        text = row["tag"]
+        single = len(text) == 11 and all(c in "0123456789ABCDEF" for c in text[1:5] + text[6:10])
+        tag = int(text[1:5] + text[6:10], 16) if single else None
+        if tag is not None and pydicom.datadict.dictionary_has_tag(tag):
+            if (row["keyword"], row["vr"]) != (keyword_for_tag(tag), dictionary_VR(tag)):
+                problems.append(f"{text} is {keyword_for_tag(tag)} ({dictionary_VR(tag)}) in PS3.6")
+        elif tag is not None and not row["vr"]:
+            problems.append(f"{text} needs its VR")
+        rows.append(ProfileAttribute(tag, row["keyword"], row["vr"], row["action"], row["name"]))
+    if problems:
+        raise ValueError(f"{PROFILE_FILE}: {'; '.join(problems)}")
+    return table["edition"], tuple(rows)
+
+
+def _load_burned_in_rules() -> tuple[BurnedInRule, ...]:
+    with BURNED_IN_FILE.open("rb") as handle:
+        table = tomllib.load(handle)
+
+    def values(mapping: dict) -> dict[str, frozenset[str]]:
+        return {keyword: frozenset(_normal(v) for v in listed) for keyword, listed in mapping.items()}
+
+    rules = tuple(
+        BurnedInRule(
+            name=rule["name"],
+            why=rule["why"],
+            any_of=values(rule.get("any_of", {})),
+            all_of=values(rule.get("all_of", {})),
+            present=tuple(rule.get("present", ())),
+            unless=values(rule.get("unless", {})),
+        )
+        for rule in table["rule"]
+    )
+    named = [k for r in rules for k in (*r.any_of, *r.all_of, *r.present, *r.unless)]
+    unknown = sorted({k for k in named if k not in pydicom.datadict.keyword_dict})
+    if unknown:
+        raise ValueError(f"{BURNED_IN_FILE}: unknown DICOM keywords {unknown}")
+    return rules
+
+
+def _normal(value: object) -> str:
+    return str(value).strip().upper()
+
+
 RULES = _load_rules()
+PROFILE_EDITION, PROFILE = _load_profile()
+BURNED_IN_RULES = _load_burned_in_rules()
+# What check_deidentified looks for: every single-tag row but the UIDs the copy regenerates.
+_REGENERATED = frozenset(tag_for_keyword(k) for k in [*RULES["new_uids"], "MediaStorageSOPInstanceUID"])
+_MUST_GO = frozenset(row.tag for row in PROFILE if row.tag is not None) - _REGENERATED
 
 
-def deidentified_copy(*, ds: Dataset, checksum: str, filename: str, shown_frame: int) -> DeidentifiedDicom:
+def burned_in_risk(ds: Dataset) -> tuple[str, ...]:
+    """The header rules (``data/burned_in_text.toml``) that say the pixels of ``ds`` may identify the patient,
+    each as "name: why"; empty when none applies."""
+    return tuple(f"{rule.name}: {rule.why}" for rule in _matching_rules(ds))
+
+
+def _matching_rules(ds: Dataset) -> list[BurnedInRule]:
+    found = []
+    for rule in BURNED_IN_RULES:
+        if rule.unless and all(_values(ds, k) & allowed for k, allowed in rule.unless.items()):
+            continue
+        if (
+            (rule.any_of or rule.all_of or rule.present)
+            and all(_values(ds, k) & listed for k, listed in rule.any_of.items())
+            and all(listed <= _values(ds, k) for k, listed in rule.all_of.items())
+            and all(_values(ds, k) for k in rule.present)
+        ):
+            found.append(rule)
+    return found
+
+
+def _values(ds: Dataset, keyword: str) -> set[str]:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return set()
+    items = value if isinstance(value, pydicom.multival.MultiValue | list | tuple) else [value]
+    return {_normal(item) for item in items if str(item).strip()}
+
+
+def deidentified_copy(
+    *, ds: Dataset, checksum: str, filename: str, shown_frame: int, pixels_reviewed: bool = False
+) -> DeidentifiedDicom:
     """Return the de-identified, uncompressed copy of ``ds`` (already flattened to frame ``shown_frame``'s
-    rescale and window). Raises :class:`DeidentificationRefused` for burned-in annotation."""
-    burned_in = str(ds.get("BurnedInAnnotation") or "").strip().upper()
+    rescale and window).
+
+    Raises :class:`DeidentificationRefused` for Burned In Annotation YES, and for a file whose header says its
+    pixels may identify the patient (:func:`burned_in_risk`) unless ``pixels_reviewed``: someone looked at every
+    frame and found nothing identifying."""
+    burned_in = _normal(ds.get("BurnedInAnnotation") or "")
     if burned_in == "YES":
         raise DeidentificationRefused(
-            f"{filename}: Burned In Annotation is YES: the pixels carry text that may identify the patient; "
-            "remove it from the pixels (and set the flag to NO) before importing"
+            f"{filename}: Burned In Annotation (0028,0301) is YES: the file says its pixels carry text that "
+            "identifies the patient; remove the text from the pixels (and set the flag to NO) before importing"
         )
+    risk = burned_in_risk(ds)
+    if risk and not pixels_reviewed:
+        raise DeidentificationRefused(_risk_message(ds, filename))
     frames = max(int(ds.get("NumberOfFrames") or 1), 1)
     out = Dataset()
     for keyword in RULES["keep"]:
@@ -109,15 +233,56 @@ def deidentified_copy(*, ds: Dataset, checksum: str, filename: str, shown_frame:
         shown_frame=shown_frame,
         window=_window(out),
         burned_in_annotation=burned_in,
+        burned_in_risk=risk,
     )
 
 
+def _risk_message(ds: Dataset, filename: str) -> str:
+    rules = _matching_rules(ds)
+    flags = sorted({k for rule in rules for k in rule.unless}, key=tag_for_keyword)
+    said = ", ".join(f"{_attribute(k)} is {_normal(ds.get(k) or '') or 'absent'}" for k in flags)
+    remedies = [
+        'record the review in this image entry as "pixel_review": {"identifying": false, "by": "<who looked>", '
+        '"on": "YYYY-MM-DD", "note": "<what the pixels show>"}',
+        "supply a copy with the text removed from the pixels",
+    ]
+    if all(rule.unless for rule in rules):  # the file can say so itself
+        remedies.insert(1, f"set {' and '.join(_attribute(k) for k in flags)} to NO in the file after that review")
+    return (
+        f"{filename}: its pixels may carry text or features that identify the patient"
+        + (f", and nothing says they were checked ({said})" if said else "")
+        + f"; header rules matched: {'; '.join(f'{names} ({why})' for why, names in _by_reason(rules).items())}. "
+        + f"Look at every frame, then either {', or '.join(remedies)}"
+    )
+
+
+def _by_reason(rules: list[BurnedInRule]) -> dict[str, str]:
+    """The matched rules' names, joined when they give the same reason."""
+    names: dict[str, list[str]] = {}
+    for rule in rules:
+        names.setdefault(rule.why, []).append(rule.name)
+    return {why: ", ".join(listed) for why, listed in names.items()}
+
+
+def _attribute(keyword: str) -> str:
+    tag = tag_for_keyword(keyword)
+    return f"{pydicom.datadict.dictionary_description(tag)} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
 def check_deidentified(ds: Dataset) -> None:
-    """Raise when ``ds`` still carries a private element or a Basic Profile attribute that must be removed."""
-    left = [keyword for keyword in RULES["basic_profile"]["removed"] if keyword in ds and ds[keyword].value]
-    private = [str(element.tag) for element in ds.iterall() if element.tag.is_private]
-    if left or private:
-        raise AssertionError(f"de-identification left {left + private}")
+    """Raise when ``ds`` (its file meta and every nested item too) still carries an attribute of PS3.15 Table
+    E.1-1 other than the regenerated UIDs and the emptied Patient's Name and ID: a private element, a curve or
+    overlay group, or any listed tag with a value."""
+    meta = getattr(ds, "file_meta", None) or []
+    left = [
+        str(element.tag)
+        for element in [*meta, *ds.iterall()]
+        if element.tag.is_private
+        or element.tag.group & 0xFF01 in (0x5000, 0x6000)
+        or (element.tag in _MUST_GO and not element.is_empty)
+    ]
+    if left:
+        raise AssertionError(f"de-identification left {left}")
 
 
 def _stored_as_is(ds: Dataset) -> bool:

@@ -84,6 +84,7 @@ def _case_records() -> tuple[list[dict], dict[str, Path]]:
                         "source": image.source,
                         "license": image.license,
                         "caption": image.caption,
+                        **({"pixel_review": image.pixel_review} if image.pixel_review else {}),
                         **image.extra,
                     }
                     for image in case_images

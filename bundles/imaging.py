@@ -61,11 +61,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def process_image(*, data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -> ProcessedImage:
+def process_image(
+    *, data: bytes, filename: str, max_pixels: int = MAX_PIXELS, pixels_reviewed: bool = False
+) -> ProcessedImage:
     """Validate ``data`` and build its web derivative.
 
     ``filename`` is used only in error messages. Images with more than ``max_pixels`` pixels
-    (for DICOM: Rows x Columns x frames) are refused before decoding.
+    (for DICOM: Rows x Columns x frames) are refused before decoding. A DICOM file whose header says its pixels
+    may identify the patient (:func:`bundles.deidentify.burned_in_risk`) is refused unless ``pixels_reviewed``:
+    someone looked at every frame and recorded that nothing in them identifies anyone.
 
     Raises :class:`ImageRejected` for anything that is not a readable JPEG, PNG, TIFF or DICOM
     within the size limit.
@@ -77,7 +81,7 @@ def process_image(*, data: bytes, filename: str, max_pixels: int = MAX_PIXELS) -
         raise ImageRejected(f"{filename}: empty file")
     dicom = tiles = None
     if data[128:132] == b"DICM":
-        image, original_format, modality, description, dicom = _from_dicom(data, filename, max_pixels)
+        image, original_format, modality, description, dicom = _from_dicom(data, filename, max_pixels, pixels_reviewed)
     else:
         image, original_format, tiles = _from_pillow(data, filename, max_pixels)
         modality = description = None
@@ -196,7 +200,7 @@ def _to_display_mode(image: Image.Image) -> Image.Image:
 
 
 def _from_dicom(
-    data: bytes, filename: str, max_pixels: int
+    data: bytes, filename: str, max_pixels: int, pixels_reviewed: bool
 ) -> tuple[Image.Image, str, str | None, str | None, DeidentifiedDicom]:
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=False)  # parses elements; pixels stay encoded
@@ -222,7 +226,9 @@ def _from_dicom(
     except Exception as exc:
         raise ImageRejected(f"{filename}: cannot decode DICOM pixel data ({exc})") from None
     try:
-        copy = deidentified_copy(ds=ds, checksum=sha256_hex(data), filename=filename, shown_frame=index)
+        copy = deidentified_copy(
+            ds=ds, checksum=sha256_hex(data), filename=filename, shown_frame=index, pixels_reviewed=pixels_reviewed
+        )
     except DeidentificationRefused as exc:
         raise ImageRejected(str(exc)) from None
     except Exception as exc:

@@ -408,6 +408,7 @@ def _create_case(record: Record, parsed: ParsedBundle, bundle: BundleImport, wri
             source=image["source"],
             license=image["license"],
             caption=image["caption"],
+            pixel_review=image.get("pixel_review") or parsed.pixel_reviews.get(image["file"], {}),
             extra=image["extra"],
         )
     return case

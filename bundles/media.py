@@ -78,6 +78,7 @@ def viewer_files(*, processed, store) -> dict:
             "shown_frame": copy.shown_frame,
             "window": list(copy.window) if copy.window else None,
             "burned_in_annotation": copy.burned_in_annotation,
+            "burned_in_risk": list(copy.burned_in_risk),
             "modality": processed.modality_hint or "",
         }
     elif processed.tiles is not None:

@@ -13,6 +13,7 @@ import math
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.contrib.auth import get_user_model
 
@@ -47,7 +48,11 @@ ROLES = tuple(Turn.Role.values)
 MANIFEST_KEYS = {"format", "version", "name", "description", "dimensions", "scale", "models", "synthetic"}
 MODEL_KEYS = {"id", "name", "family", "provider"}
 CASE_KEYS = {"id", "title", "specialty", "diagnosis", "tags", "images", "profile"}
-IMAGE_KEYS = {"file", "modality", "source", "license", "caption"}
+IMAGE_KEYS = {"file", "modality", "source", "license", "caption", "pixel_review"}
+PIXEL_REVIEW_KEYS = ("identifying", "by", "on", "note")
+PIXEL_REVIEW_LIMITS = {"by": 200, "note": 2000}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INVALID = object()  # a pixel_review that was refused (the bundle fails on that problem already)
 CONVERSATION_KEYS = {"id", "case", "model", "condition", "turns", "synthetic"}
 TURN_KEYS = {"role", "content"}
 ANNOTATION_KEYS = {"conversation", "annotator", "scores", "rationale", "flags"}
@@ -99,6 +104,7 @@ class ParsedBundle:
     judgements: dict[tuple, Record] = field(default_factory=dict)
     images: dict[str, ProcessedImage] = field(default_factory=dict)
     image_bytes: dict[str, bytes] = field(default_factory=dict)
+    pixel_reviews: dict[str, dict] = field(default_factory=dict)  # by image path, from whichever entry gave it
     content_hash: str = ""
 
 
@@ -255,7 +261,58 @@ def _parse_dimensions(fields: Fields) -> list[str]:
     return [d for d in dimensions if isinstance(d, str)]
 
 
-def _parse_case_images(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> list[dict]:
+@dataclass(frozen=True)
+class ImageUse:
+    """Where a case names an image file, and the pixel review that entry records (None, a dict, or _INVALID)."""
+
+    line: int | None
+    field_path: str
+    review: object
+
+
+def _parse_pixel_review(image: Fields):
+    """An image entry's ``pixel_review``: who looked at every frame, when, what they saw, and that nothing in the
+    pixels identifies anyone. None when the entry has none; _INVALID (after logging why) when it is malformed."""
+    review = image.record.get("pixel_review")
+    if review is None:
+        return None
+    if not isinstance(review, dict):
+        image.problem("pixel_review", 'must be an object {"identifying": false, "by", "on": "YYYY-MM-DD", "note"}')
+        return _INVALID
+    fields = image.nested(review, "pixel_review.")
+    problems = len(image.log.problems)
+    for key in sorted(set(review) - set(PIXEL_REVIEW_KEYS)):
+        fields.problem(key, f"is not a field of a pixel review ({', '.join(PIXEL_REVIEW_KEYS)})")
+    identifying = review.get("identifying")
+    if identifying is True:
+        fields.problem(
+            "identifying",
+            "is true: pixels that identify someone cannot be imported; supply a copy with the text removed",
+        )
+    elif identifying is not False:
+        fields.problem(
+            "identifying", f"must be false (the reviewer found nothing identifying), not {shown(identifying)}"
+        )
+    checked = {key: fields.text(key, max_length=limit) for key, limit in PIXEL_REVIEW_LIMITS.items()}
+    on = fields.text("on")
+    if on is not None and not _is_iso_date(on):
+        fields.problem("on", f"{shown(on)} is not a date written YYYY-MM-DD")
+    if len(image.log.problems) > problems:
+        return _INVALID
+    return {"identifying": False, "by": checked["by"], "on": on, "note": checked["note"]}
+
+
+def _is_iso_date(text: str) -> bool:
+    if not _ISO_DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_case_images(fields: Fields, source: BundleSource, images_seen: dict[str, list[ImageUse]]) -> list[dict]:
     """A case's ``images`` entries, each file checked to lie inside the bundle and exist there."""
     images = []
     for index, image in fields.objects("images"):
@@ -263,6 +320,7 @@ def _parse_case_images(fields: Fields, source: BundleSource, images_seen: dict[s
         source_text = image.text("source", max_length=column(Image, "source"))
         license_text = image.text("license", max_length=column(Image, "license"))
         modality = image.text("modality", required=False, blank=True, max_length=column(Image, "modality"))
+        review = _parse_pixel_review(image)
         path = safe_member_path(raw_path) if raw_path else None
         if raw_path and path is None:
             image.problem("file", f"{shown(raw_path)} is absolute or escapes the bundle")
@@ -270,21 +328,22 @@ def _parse_case_images(fields: Fields, source: BundleSource, images_seen: dict[s
             image.problem("file", f"{path} not found in bundle")
             path = None
         elif path:
-            images_seen.setdefault(path, (fields.line, f"images[{index}].file"))
-        images.append(
-            {
-                "file": path,
-                "modality": modality or "",
-                "source": source_text,
-                "license": license_text,
-                "caption": image.text("caption", required=False, blank=True) or "",
-                "extra": image.extra(IMAGE_KEYS),
-            }
-        )
+            images_seen.setdefault(path, []).append(ImageUse(fields.line, f"images[{index}]", review))
+        entry = {
+            "file": path,
+            "modality": modality or "",
+            "source": source_text,
+            "license": license_text,
+            "caption": image.text("caption", required=False, blank=True) or "",
+            "extra": image.extra(IMAGE_KEYS),
+        }
+        if isinstance(review, dict):  # only then: the content hash of a case without one stays what it was
+            entry["pixel_review"] = review
+        images.append(entry)
     return images
 
 
-def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, tuple[int, str]]) -> dict | None:
+def _parse_case(fields: Fields, source: BundleSource, images_seen: dict[str, list[ImageUse]]) -> dict | None:
     key = fields.key("id")
     title = fields.text("title", max_length=column(Case, "title"))
     specialty = fields.text("specialty", required=False, blank=True, max_length=column(Case, "specialty"))
@@ -441,6 +500,21 @@ def _add_unique(store: dict, record: Record, fields: Fields, what: str) -> None:
         store[key] = record
 
 
+def _file_review(path: str, uses: list[ImageUse], log: ProblemLog):
+    """The pixel review of one image file, from whichever entries name it; two different ones are a problem.
+    A refused review counts as one here, since the bundle already fails on it."""
+    reviews = [use for use in uses if use.review is not None]
+    for use in reviews[1:]:
+        if use.review != reviews[0].review and _INVALID not in (use.review, reviews[0].review):
+            log.add(
+                CASES,
+                use.line,
+                f"{use.field_path}.pixel_review",
+                f"differs from the review of {path} at {CASES}:{reviews[0].line}; one file has one review",
+            )
+    return reviews[0].review if reviews else None
+
+
 def parse_bundle(source: BundleSource, *, limits: Limits) -> ParsedBundle:
     """Read and validate a whole bundle without touching the database; raise BundleInvalid on any problem."""
     log = ProblemLog(limits.max_problems)
@@ -460,19 +534,24 @@ def _parse_all(source: BundleSource, log: ProblemLog, limits: Limits) -> ParsedB
     manifest, dimensions, models = header
     parsed = ParsedBundle(manifest=manifest, dimensions=dimensions, models=models)
     synthetic_bundle = manifest.get("synthetic") is True
-    images_seen: dict[str, tuple[int, str]] = {}
+    images_seen: dict[str, list[ImageUse]] = {}
     for line, raw in read_json_lines(source, CASES, log, required=True):
         fields = Fields(raw, log=log, file=CASES, line=line)
         data = _parse_case(fields, source, images_seen)
         if data:
             _add_unique(parsed.cases, Record((data["id"],), data, CASES, line), fields, "id")
-    for path, (line, field_path) in sorted(images_seen.items()):
+    for path, uses in sorted(images_seen.items()):
+        reviewed = _file_review(path, uses, log)
+        if isinstance(reviewed, dict):
+            parsed.pixel_reviews[path] = reviewed
         data = source.read(path)
         try:
-            parsed.images[path] = process_image(data=data, filename=path, max_pixels=limits.max_pixels)
+            parsed.images[path] = process_image(
+                data=data, filename=path, max_pixels=limits.max_pixels, pixels_reviewed=reviewed is not None
+            )
             parsed.image_bytes[path] = data
         except ImageRejected as error:
-            log.add(CASES, line, field_path, str(error))
+            log.add(CASES, uses[0].line, f"{uses[0].field_path}.file", str(error))
     for case in parsed.cases.values():
         case.data["image_checksums"] = [
             parsed.images[image["file"]].checksum for image in case.data["images"] if image["file"] in parsed.images

@@ -144,6 +144,7 @@ def _image_entry(key: str, caption: str) -> dict:
         "caption": caption,
         "package": source.package,
         "sha256": source.sha256,
+        **({"pixel_review": source.pixel_review._asdict()} if source.pixel_review else {}),
     }
 
 

@@ -115,7 +115,11 @@ def _convert(value: object, hint: object, place: _Place, path: str):
         for member in args:
             if type(value) is member or (member is float and type(value) is int and int not in args):
                 return _convert(value, member, place, path)
-        wanted = " or ".join("nothing" if a is type(None) else _TOML_TYPES[a] for a in args)
+            if _is_record(member) and isinstance(value, dict):
+                return build_record(member, value, place, path)
+        wanted = " or ".join(
+            "nothing" if a is type(None) else "a table" if _is_record(a) else _TOML_TYPES[a] for a in args
+        )
         raise place.error(path, f"expected {wanted}, got {_describe(value)}")
     if origin is tuple:
         if not isinstance(value, list):

@@ -40,6 +40,13 @@ class DataFileError(DemoDataError):
 # ------------------------------------------------------------------------------------------------------------
 
 
+class PixelReview(NamedTuple):  # the bundle's "pixel_review" of an image (docs/bundle-format.md)
+    identifying: bool  # always false: the reviewer found nothing in the pixels that identifies anyone
+    by: str
+    on: str  # YYYY-MM-DD
+    note: str  # what text the pixels carry, frame by frame where it changes
+
+
 @dataclass(frozen=True)
 class ImageSource:  # images.toml, one table per image key
     file: str
@@ -50,6 +57,9 @@ class ImageSource:  # images.toml, one table per image key
     license: str
     shows: str
     sha256: str
+    # For a file whose header says its pixels may carry identifying text (bundles/data/burned_in_text.toml),
+    # the review that lets the import take it; the import refuses the file without one.
+    pixel_review: PixelReview | None = None
 
 
 class CaseImage(NamedTuple):

@@ -39,6 +39,8 @@ def assignment(tmp_path):
             "source": IMAGES[key].source,
             "license": IMAGES[key].license,
             "caption": caption,
+            # the echo and the MR are imported on the pixel review the demo records for them
+            **({"pixel_review": IMAGES[key].pixel_review._asdict()} if IMAGES[key].pixel_review else {}),
         }
         for name, (key, caption) in SERIES.items()
     ]

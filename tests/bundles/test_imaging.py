@@ -76,7 +76,8 @@ def dicom_bytes(name: str) -> bytes:
 
 @cache
 def processed(name: str) -> ProcessedImage:
-    return process_image(data=dicom_bytes(name), filename=name)
+    # These tests are about decoding; which files need a pixel review first is tested in test_deidentify.py.
+    return process_image(data=dicom_bytes(name), filename=name, pixels_reviewed=True)
 
 
 def pixels(result: ProcessedImage) -> np.ndarray:

@@ -1,13 +1,18 @@
 """Bundle import: a valid bundle, each kind of bad input (exact message, nothing changed), re-import, zips."""
 
 import copy
+import io
 import json
 import zipfile
 
+import pydicom
 import pytest
 from django.core.management import CommandError, call_command
+from pydicom.data import get_testdata_file
 
+from annotation.admin import burned_in_text
 from annotation.models import Annotation, AuditEvent, BundleImport, Case, Conversation, Image, ModelUnderTest, Turn
+from bundles.exporter import export_bundle
 from bundles.importer import import_bundle
 from bundles.problems import BundleInvalid
 from jury.models import Judge, Judgement, JudgePrompt
@@ -378,3 +383,135 @@ def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(BundleInvalid) as caught:
         import_bundle(path=tmp_path / "nowhere")
     assert str(caught.value) == "nowhere: no such file or directory"
+
+
+# --- text burned into the pixels: a DICOM file whose header says it may carry some needs a pixel review --------
+
+REVIEW = {
+    "identifying": False,
+    "by": "Dr Ward, radiology",
+    "on": "2026-11-30",
+    "note": "Scanner settings and the depth scale only; no name, id, date or institution in any frame.",
+}
+
+
+def ultrasound_bytes() -> bytes:
+    """CT_small relabelled as ultrasound, without Burned In Annotation: what many scanners send."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.Modality = "US"
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+def with_review(review) -> dict:
+    records = copy.deepcopy(base_records())
+    records["cases"][1]["images"][0]["pixel_review"] = review
+    return records
+
+
+def test_a_dicom_file_that_may_carry_burned_in_text_is_refused_without_a_review(tmp_path, media_in_tmp):
+    path = write_bundle(tmp_path / "bundle", images={"images/ct.dcm": ultrasound_bytes()})
+    before, files_before = snapshot(), media_files(media_in_tmp)
+    with pytest.raises(BundleInvalid) as caught:
+        import_bundle(path=path)
+    [problem] = caught.value.problems
+    assert str(problem).startswith(
+        "cases.jsonl:2: images[0].file: images/ct.dcm: its pixels may carry text or features that identify the "
+        "patient, and nothing says they were checked (Burned In Annotation (0028,0301) is absent); header rules "
+        "matched: ultrasound ("
+    )
+    assert str(problem).endswith(
+        'Look at every frame, then either record the review in this image entry as "pixel_review": '
+        '{"identifying": false, "by": "<who looked>", "on": "YYYY-MM-DD", "note": "<what the pixels show>"}, or '
+        "set Burned In Annotation (0028,0301) to NO in the file after that review, or supply a copy with the text "
+        "removed from the pixels"
+    )
+    assert snapshot() == before and media_files(media_in_tmp) == files_before
+
+
+def test_a_reviewed_file_is_imported_with_its_review_for_admins_and_exported_again(tmp_path, media_in_tmp):
+    path = write_bundle(tmp_path / "bundle", with_review(REVIEW), images={"images/ct.dcm": ultrasound_bytes()})
+    import_bundle(path=path)
+
+    image = Image.objects.get(case__key="case-0002")
+    assert image.pixel_review == REVIEW
+    assert [reason.split(":")[0] for reason in image.display["burned_in_risk"]] == ["ultrasound"]
+    assert Image.objects.get(case__key="case-0001", position=0).pixel_review == {}
+    summary = burned_in_text(image)
+    assert summary.startswith("Flagged on import by the header rules: ultrasound: ")
+    assert summary.endswith(f"Reviewed by Dr Ward, radiology on 2026-11-30: {REVIEW['note']}")
+    assert burned_in_text(Image.objects.get(case__key="case-0002", position=0), brief=True) == (
+        "Flagged on import by the header rules: ultrasound. Reviewed by Dr Ward, radiology on 2026-11-30."
+    )
+    ct = Image(display={"kind": "dicom", "burned_in_annotation": ""})  # imported before the rules existed
+    assert burned_in_text(ct) == "Imported before the burned-in text rules: not checked by them."
+    assert burned_in_text(Image(display={"kind": "dicom", "burned_in_risk": []})) == "No header rule flags this image."
+
+    out = tmp_path / "export"
+    export_bundle(out=out)
+    exported = [json.loads(line) for line in (out / "cases.jsonl").read_text().splitlines()]
+    assert exported[1]["images"][0]["pixel_review"] == REVIEW
+    assert "pixel_review" not in exported[0]["images"][0]
+
+
+@pytest.mark.parametrize(
+    ("review", "expected"),
+    [
+        (
+            dict(REVIEW, identifying=True),
+            "cases.jsonl:2: images[0].pixel_review.identifying: is true: pixels that identify someone cannot be "
+            "imported; supply a copy with the text removed",
+        ),
+        (
+            {k: v for k, v in REVIEW.items() if k != "identifying"},
+            "cases.jsonl:2: images[0].pixel_review.identifying: must be false (the reviewer found nothing "
+            "identifying), not None",
+        ),
+        (
+            dict(REVIEW, on="30/11/2026"),
+            "cases.jsonl:2: images[0].pixel_review.on: '30/11/2026' is not a date written YYYY-MM-DD",
+        ),
+        (
+            dict(REVIEW, on="2026-02-30"),
+            "cases.jsonl:2: images[0].pixel_review.on: '2026-02-30' is not a date written YYYY-MM-DD",
+        ),
+        ({k: v for k, v in REVIEW.items() if k != "by"}, "cases.jsonl:2: images[0].pixel_review.by: is required"),
+        (dict(REVIEW, note=" "), "cases.jsonl:2: images[0].pixel_review.note: must not be empty"),
+        (
+            dict(REVIEW, reviewer="someone"),
+            "cases.jsonl:2: images[0].pixel_review.reviewer: is not a field of a pixel review "
+            "(identifying, by, on, note)",
+        ),
+        (
+            "looked at it",
+            'cases.jsonl:2: images[0].pixel_review: must be an object {"identifying": false, "by", "on": '
+            '"YYYY-MM-DD", "note"}',
+        ),
+    ],
+    ids=[
+        "identifying",
+        "no-identifying",
+        "date-format",
+        "no-such-date",
+        "no-reviewer",
+        "blank-note",
+        "unknown",
+        "text",
+    ],
+)
+def test_a_malformed_pixel_review_is_refused_by_its_field(tmp_path, media_in_tmp, review, expected):
+    path = write_bundle(tmp_path / "bundle", with_review(review), images={"images/ct.dcm": ultrasound_bytes()})
+    error = assert_rejected(path, expected, media_in_tmp)
+    assert len(error.problems) == 1  # the file's own refusal would only repeat it
+
+
+def test_one_file_named_twice_with_two_different_reviews_is_refused(tmp_path, media_in_tmp):
+    records = with_review(REVIEW)
+    records["cases"][0]["images"].append(dict(records["cases"][1]["images"][0], pixel_review=dict(REVIEW, by="X")))
+    assert_rejected(
+        write_bundle(tmp_path / "bundle", records, images={"images/ct.dcm": ultrasound_bytes()}),
+        "cases.jsonl:2: images[0].pixel_review: differs from the review of images/ct.dcm at cases.jsonl:1; one "
+        "file has one review",
+        media_in_tmp,
+    )

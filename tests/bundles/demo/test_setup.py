@@ -1,9 +1,10 @@
 """`setup_demo`: the demo bundle goes through the real importer, and one account per role is created."""
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django.urls import reverse
 
 from annotation.models import Case, Conversation, Image, ModelUnderTest
 from annotation.roles import Role, roles_of
@@ -39,3 +40,25 @@ def test_setup_demo_refuses_published_passwords_with_debug_off(settings, tmp_pat
     settings.DEBUG = False
     with pytest.raises(CommandError, match="Demo accounts have a published password"):
         call_command("setup_demo", "--bundle-dir", str(tmp_path / "demo"))
+
+
+def test_the_demos_ultrasound_is_imported_on_its_recorded_review_which_admins_see(tmp_path, client):
+    call_command("setup_demo", "--force", "--bundle-dir", str(tmp_path / "demo"))
+    echo = Image.objects.get(case__key="case-0011", bundle_path="images/examples_ybr_color.dcm")
+    assert echo.display["frames"] == 30
+    assert [reason.split(":")[0] for reason in echo.display["burned_in_risk"]] == [
+        "ultrasound",
+        "ultrasound storage class",
+    ]
+    assert echo.pixel_review["identifying"] is False
+    assert (echo.pixel_review["by"], echo.pixel_review["on"]) == ("IMCBench demo maintainers", "2026-12-02")
+    assert "'PLA'" in echo.pixel_review["note"]
+    unflagged = Image.objects.filter(original_format="DICOM", display__burned_in_risk=[])
+    assert unflagged.exists() and not unflagged.exclude(pixel_review={}).exists()
+
+    client.force_login(get_user_model().objects.get(username="admin"))
+    page = client.get(reverse("admin:annotation_image_change", args=[echo.pk])).content.decode()
+    assert "Flagged on import by the header rules: ultrasound:" in page
+    assert "Reviewed by IMCBench demo maintainers on 2026-12-02: Every one of the 30 frames" in page
+    case_page = client.get(reverse("admin:annotation_case_change", args=[echo.case.pk])).content.decode()
+    assert "Reviewed by IMCBench demo maintainers on 2026-12-02" in case_page
