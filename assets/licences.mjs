@@ -1,15 +1,18 @@
 // Copy the licence file of every npm package that esbuild put into a bundle (read from its --metafile) beside
 // the bundle, as licences/<package>.txt, and list package, version and licence in licences/index.tsv.
-// Usage: node assets/licences.mjs META.json OUTDIR
+// Usage: node assets/licences.mjs META.json [MORE-META.json ...] OUTDIR
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const [metaFile, outDir] = process.argv.slice(2);
-const meta = JSON.parse(readFileSync(metaFile, "utf8"));
+const metaFiles = process.argv.slice(2, -1);
+const outDir = process.argv[process.argv.length - 1];
 const packages = new Set();
-for (const input of Object.keys(meta.inputs)) {
-  const match = input.match(/node_modules\/((@[^/]+\/)?[^/]+)/);
-  if (match) { packages.add(match[1]); }
+for (const metaFile of metaFiles) {
+  const meta = JSON.parse(readFileSync(metaFile, "utf8"));
+  for (const input of Object.keys(meta.inputs)) {
+    const match = input.match(/node_modules\/((@[^/]+\/)?[^/]+)/);
+    if (match) { packages.add(match[1]); }
+  }
 }
 const licences = join(outDir, "licences");
 mkdirSync(licences, { recursive: true });

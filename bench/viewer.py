@@ -19,8 +19,10 @@ view was drawn: the first DICOM frame, or every tile of OpenSeadragon's first vi
 every resource the page loaded (Resource Timing ``transferSize``). Each image is opened ``--runs`` times in a new
 context ("cold": nothing cached) and once more in that context ("warm": the browser's cache and V8's code cache,
 as for a clinician's second item); the median and the worst of each are printed, with the median time the
-derivative (the PNG/JPEG shown until the library draws, and without JavaScript) had arrived, and DOMContentLoaded
-(when the deferred scripts, the viewer libraries among them, have run). All times are ms from navigation start.
+derivative (the PNG/JPEG shown until the library draws, and without JavaScript) had arrived, DOMContentLoaded
+(when the deferred scripts have run), the median time every module of the Cornerstone bundle had run ("library",
+its ``cornerstone:evaluated`` performance mark) and the requests answered by the first frame. All times are ms
+from navigation start.
 Goal: under 1 s each.
 
     .venv/bin/python bench/viewer.py [--runs 5] [--port 8791] [--deployed]
@@ -161,9 +163,10 @@ def wait_for(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"the server at {url} did not answer within {seconds:.0f} s")
 
 
-def first_frame(page) -> tuple[float, float, float, list]:
+def first_frame(page) -> tuple[float, float, float, list, float | None]:
     """(ms until the library drew its first view, ms until the derivative <img> had arrived, ms to
-    DOMContentLoaded, [(resource, bytes transferred)]) of a loaded page."""
+    DOMContentLoaded, [(resource, bytes transferred, ms when it had arrived)], ms when every module of the
+    Cornerstone bundle had run or None) of a loaded page."""
     item = page.locator('.viewer-item[data-image-index="0"][data-rendered-at]')
     item.wait_for(timeout=30000)
     rendered = float(item.get_attribute("data-rendered-at"))
@@ -173,9 +176,10 @@ def first_frame(page) -> tuple[float, float, float, list]:
     ready = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
     resources = page.evaluate(
         "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
-        ".map(e => [e.name, e.transferSize])"
+        ".map(e => [e.name, e.transferSize, e.responseEnd])"
     )
-    return rendered, derivative, ready, resources
+    library = page.evaluate("(performance.getEntriesByName('cornerstone:evaluated')[0] || {}).startTime || null")
+    return rendered, derivative, ready, resources, library
 
 
 def measure(base: str, assignments: dict[str, int], runs: int) -> None:
@@ -196,7 +200,7 @@ def measure(base: str, assignments: dict[str, int], runs: int) -> None:
         login.close()
         print(
             f"{'image':<58} {'load':<5} {'drawn: median':>13} {'worst':>6} {'derivative':>10} {'DOM ready':>9} "
-            f"{'transferred':>11}"
+            f"{'library':>7} {'transferred':>11} {'requests':>8}"
         )
         for key, assignment in assignments.items():
             runs_by_load = {"cold": [], "warm": []}
@@ -213,15 +217,19 @@ def measure(base: str, assignments: dict[str, int], runs: int) -> None:
                 times = [m[0] for m in measured]
                 derivative = statistics.median(m[1] for m in measured)
                 ready = statistics.median(m[2] for m in measured)
-                total = statistics.median(sum(size for _, size in m[3]) for m in measured)
+                total = statistics.median(sum(size for _, size, _ in m[3]) for m in measured)
+                # the requests the page had answered by its first frame, the page itself included
+                requests = statistics.median(sum(1 for _, _, end in m[3] if end <= m[0]) for m in measured)
+                libraries = [m[4] for m in measured if m[4] is not None]
+                library = f"{statistics.median(libraries):>7.0f}" if libraries else f"{'-':>7}"
                 print(
                     f"{CASES[key][2]:<58} {load:<5} {statistics.median(times):>13.0f} {max(times):>6.0f} "
-                    f"{derivative:>10.0f} {ready:>9.0f} {total / 1e6:>8.2f} MB"
+                    f"{derivative:>10.0f} {ready:>9.0f} {library} {total / 1e6:>8.2f} MB {requests:>8.0f}"
                 )
             largest = sorted(runs_by_load["cold"][0][3], key=lambda entry: -entry[1])[:3]
             print(
                 "    largest:",
-                ", ".join(f"{name.rsplit('/', 1)[-1][:24]} {size / 1e6:.2f} MB" for name, size in largest),
+                ", ".join(f"{name.rsplit('/', 1)[-1][:24]} {size / 1e6:.2f} MB" for name, size, _ in largest),
             )
         browser.close()
 

@@ -180,6 +180,35 @@ def test_mr_and_ultrasound_frames_by_slider_and_keys(live_server, page, screensh
 
 
 @pytest.mark.django_db(transaction=True)
+def test_uncompressed_frames_are_decoded_in_the_page_and_compressed_ones_by_the_worker(live_server, page, assignment):
+    open_item(page, live_server, assignment, {"width": 1440, "height": 900})
+    for index in (1, 2):  # the other images are loaded once the first is drawn
+        page.locator(f'.viewer-item[data-image-index="{index}"][data-frame]').wait_for(state="attached")
+    loaded = "performance.getEntriesByType('resource').map(e => e.name)"
+    assert not [url for url in page.evaluate(loaded) if "decodeImageFrameWorker" in url]  # three images, no worker
+    # An RLE frame (2x2, 8-bit: one segment holding a literal run of four values), which the studio never serves,
+    # still goes to the loader's worker, started for it; an Explicit VR Little Endian one is decoded in the page.
+    decoded = page.evaluate("""async () => {
+      const manager = window.Cornerstone.core.getWebWorkerManager();
+      const frame = { rows: 2, columns: 2, bitsAllocated: 8, bitsStored: 8, samplesPerPixel: 1,
+                      pixelRepresentation: 0, planarConfiguration: 0, photometricInterpretation: "MONOCHROME2" };
+      const rle = new Uint8Array(69);
+      new DataView(rle.buffer).setUint32(0, 1, true);
+      new DataView(rle.buffer).setUint32(4, 64, true);
+      rle.set([3, 10, 20, 30, 40], 64);
+      const decode = (syntax, pixelData) => manager.executeTask("dicomImageLoader", "decodeTask", {
+        imageFrame: { ...frame }, transferSyntax: syntax, pixelData: pixelData,
+        options: { preScale: { enabled: false } }, decodeConfig: {} });
+      const plain = await decode("1.2.840.10008.1.2.1", new Uint8Array([1, 2, 3, 4]));
+      const runs = await decode("1.2.840.10008.1.2.5", rle);
+      return [Array.from(plain.pixelData), Array.from(runs.pixelData)];
+    }""")
+    assert decoded == [[1, 2, 3, 4], [10, 20, 30, 40]]
+    assert [url for url in page.evaluate(loaded) if "decodeImageFrameWorker" in url]
+    assert page.console_errors == [] and page.violations == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_full_screen_redraws_the_dicom_at_the_screens_size(live_server, page, assignment):
     open_item(page, live_server, assignment, {"width": 1024, "height": 768})
     small = page.locator(".viewer-item:not(.hidden) .viewer-canvas canvas").bounding_box()

@@ -78,6 +78,8 @@ def test_no_byte_served_to_the_clinician_carries_the_originals_identity(client, 
     assert re.search(r'<link rel="modulepreload" href="[^"]*/vendor/cornerstone/cornerstone\.js">', head)
     assets = same_origin_urls(workspace)
     image = Image.objects.get(case__key="case-0002")
+    # ... and so is the image's de-identified copy, as the loader will request it (a same-origin fetch)
+    assert f'<link rel="preload" href="{image.web_dicom.url}" as="fetch" crossorigin="anonymous">' in head
     assert image.web_dicom.url in assets and image.derivative.url in assets
     assert f"/media/{image.original.name}" not in workspace
     for url in sorted(assets):
