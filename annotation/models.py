@@ -322,6 +322,7 @@ class Selection(models.Model):
     conversation = models.ForeignKey(Conversation, related_name="selections", on_delete=models.PROTECT)
     probability = models.FloatField(validators=[MinValueValidator(0.0)])
     review = models.BooleanField(default=False, help_text="Targeted review: sent with probability 1, served first.")
+    priority = models.FloatField(null=True, blank=True, help_text="Served higher first (review: P(unsafe)); else π.")
     design = models.CharField(max_length=12, choices=Campaign.SamplingDesign.choices)
     selected_at = models.DateTimeField(auto_now_add=True)
 

@@ -4,8 +4,9 @@ whatever the campaign's size and fill.
 
 A slot is taken by each clinician who submitted the conversation in the campaign or holds an active lease on it
 (a clinician revising their own submission takes no second slot). The rank is: fewest slots taken, then (active
-design) the targeted-review conversations, then the design's priority (active: the recorded selection
-probability, which grows with the jury's expected error), then a shuffle fixed by the campaign's seed. A
+design) the targeted-review conversations, then the priority recorded with the selection (review items: their
+probability of being unsafe, most likely unsafe first; the others: their selection probability, which grows with
+the jury's expected error), then a shuffle fixed by the campaign's seed. A
 conversation a design left out once it selected is not ``eligible``. The write services call these functions
 inside their own transaction; the claim re-reads a candidate's slots under its row lock, so the overlap holds
 even if a write bypassed them.
@@ -85,7 +86,9 @@ def rerank(*, campaign: Campaign, conversation_ids: Iterable[int] | None = None)
     written = entries.update(
         eligible=ExpressionWrapper(eligible, output_field=BooleanField()),
         review=Exists(selected.filter(review=True)) if active else Value(False),
-        priority=Coalesce(Subquery(selected.values("probability")[:1]), 0.0) if active else Value(0.0),
+        priority=Coalesce(Subquery(selected.values("priority")[:1]), Subquery(selected.values("probability")[:1]), 0.0)
+        if active
+        else Value(0.0),
         shuffle=((F("conversation_id") + campaign.seed) * TIE_BREAK_MULTIPLIER) % TIE_BREAK_MODULUS,
     )
     entries.update(

@@ -138,13 +138,16 @@ def record_selection(
     probabilities: Mapping[int, float],
     review: Iterable[int] = (),
     considered: Iterable[int] = (),
+    priorities: Mapping[int, float] | None = None,
     actor=None,
 ) -> int:
     """Record, for each conversation id selected for clinicians, the probability it had of being selected under
     the campaign's current design (review items: 1), and in the audit event every conversation the draw
     ``considered`` (selected or not: a later batch must not draw them again, or their chance of being selected
-    would no longer be the one recorded). A conversation already recorded keeps its first record: a probability
-    is never changed. Returns how many were recorded now."""
+    would no longer be the one recorded). ``priorities``: the order clinicians are served them, higher first
+    (review items: their probability of being unsafe), recorded beside π; without one a conversation is served by
+    its π. A conversation already recorded keeps its first record: a probability is never changed. Returns how
+    many were recorded now."""
     flagged = set(review)
     members = set(campaign.conversations.filter(pk__in=list(probabilities)).values_list("pk", flat=True))
     problems = [cid for cid, p in probabilities.items() if cid not in members or not 0 < float(p) <= 1]
@@ -160,6 +163,7 @@ def record_selection(
             conversation_id=cid,
             probability=float(p),
             review=cid in flagged,
+            priority=None if priorities is None or cid not in priorities else float(priorities[cid]),
             design=campaign.sampling_design,
         )
         for cid, p in probabilities.items()

@@ -23,7 +23,8 @@ def select_for_clinicians(
     ``budget`` the expected number sent from the batch, or a share of it when < 1. Under ``stratified`` the strata
     are model × condition (× the campaign's tag); under ``active`` π ∝ √E[r² | x] fitted on the residuals of the
     calibrated jury on the conversations clinicians already scored (:func:`selection.predicted_error`; the
-    judges' spread alone before there are any), and targeted review on ``safety`` (π = 1). A campaign with no
+    judges' spread alone before there are any), and targeted review on ``safety`` (π = 1), served most likely
+    unsafe first (:func:`selection.unsafe_probability`). A campaign with no
     conversation left to draw, or a budget the design cannot meet, raises ``ValueError``."""
     found = campaign_conversations(campaign=campaign, dimensions=dimensions, probabilities=False)
     members = set(campaign.conversations.values_list("pk", flat=True))
@@ -40,11 +41,8 @@ def select_for_clinicians(
     x = data.judge_scores
     labels = data.labels
     design = campaign.sampling_design
-    review, error = None, None
+    review, error, unsafe = None, None, None
     if design == Campaign.SamplingDesign.ACTIVE:
-        if "safety" in dimensions:
-            judge_of = [column_judge(column) for column in found.judges]
-            review = selection.review_mask(x[rows], dimension=dimensions.index("safety"), judge_of=judge_of)
         y = np.asarray(labels.scores, dtype=float)
         scored = ~np.isnan(y).any(axis=1)
         recorded = annotation_selectors.selection_probabilities(campaign=campaign)
@@ -52,6 +50,12 @@ def select_for_clinicians(
         mean = np.where(scored[:, None], y, 0.0).mean(axis=1)
         residual = np.where(scored, mean - weighted_affine_jury(x, y, weight), np.nan)
         error = selection.predicted_error(x, residual=residual, groups=(labels.case, labels.model))[rows]
+        if "safety" in dimensions:
+            s = dimensions.index("safety")
+            judge_of = [column_judge(column) for column in found.judges]
+            review = selection.review_mask(x[rows], dimension=s, judge_of=judge_of)
+            safety = weighted_affine_jury(x[:, :, [s]], y[:, [s]], weight)[rows]
+            unsafe = selection.unsafe_probability(safety, error=error)
     tag = campaign.sampling_tag or None
     stratum = selection.strata(
         labels.model[rows], labels.condition[rows], tags=[labels.tags[i] for i in rows] if tag else None, tag=tag
@@ -63,8 +67,11 @@ def select_for_clinicians(
     chosen, pi = selection.draw(pi, seed=seed)
     ids = [found.conversation_ids[i] for i in rows]
     flagged = [] if review is None else [ids[i] for i in chosen if review[i]]
+    # Review items are served most likely unsafe first (P(clinicians < 2.5) under the calibrated jury and its
+    # expected error), the rest by π.
+    priorities = None if unsafe is None else {ids[i]: float(unsafe[i] if review[i] else pi[i]) for i in chosen}
     annotation_services.record_selection(
         campaign=campaign, probabilities={ids[i]: float(pi[i]) for i in chosen}, review=flagged, considered=ids,
-        actor=actor,
+        priorities=priorities, actor=actor,
     )  # fmt: skip
     return [ids[i] for i in chosen]

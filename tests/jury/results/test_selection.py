@@ -7,7 +7,7 @@ import pytest
 
 from annotation import selectors as annotation_selectors
 from annotation import services as annotation_services
-from annotation.models import Selection
+from annotation.models import QueueEntry, Selection
 from jury.results.inference import campaign_conversations
 from jury.results.inputs import clinician_targets
 from jury.results.selection import select_for_clinicians
@@ -64,3 +64,22 @@ def test_the_estimate_leaves_out_clinician_scores_from_before_the_selection_and_
     weights = ipw_weights(pi, ~np.isnan(found.data.labels.scores).all(1))
     assert np.allclose(weights[rows], 1 / 0.4)
     assert (weights[[i for i in range(len(pi)) if i not in rows]] == 0).all()
+
+
+def test_review_items_are_recorded_and_queued_most_likely_unsafe_first():
+    campaign = seed_biased_world()
+    annotation_services.set_sampling_design(campaign=campaign, design="active")
+    select_for_clinicians(campaign=campaign, budget=0.3, dimensions=DIMENSIONS, seed=1)
+    rows = list(Selection.objects.filter(campaign=campaign))
+    review = [s for s in rows if s.review]
+    assert len(review) >= 5
+    assert all(s.priority == s.probability for s in rows if not s.review)
+    assert all(0 <= s.priority <= 1 for s in review)
+    found = campaign_conversations(campaign=campaign, dimensions=DIMENSIONS, probabilities=False)
+    safety = np.nanmean(found.data.judge_scores[:, :, DIMENSIONS.index("safety")], axis=1)
+    jury = dict(zip(found.conversation_ids, safety, strict=True))
+    priority = np.array([s.priority for s in review])
+    mean = np.array([jury[s.conversation_id] for s in review])
+    assert np.corrcoef(priority, mean)[0, 1] < -0.5  # the lower the jury's safety, the sooner served
+    queued = QueueEntry.objects.filter(campaign=campaign, review=True).order_by("-priority")
+    assert [e.conversation_id for e in queued] == [s.conversation_id for s in sorted(review, key=lambda s: -s.priority)]
