@@ -1,5 +1,7 @@
 """The benchmark's data: cases with images and patient profiles, models under test, conversations, rubrics,
-and clinicians' annotations. Keys (``key``) are the ids used in benchmark bundles."""
+and clinicians' annotations. Keys (``key``) are the ids used in benchmark bundles. It is long because the
+app's tables point at one another (campaigns, leases, selections, the queue and its size, annotations) and are
+kept in the one models module Django looks for."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
