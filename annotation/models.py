@@ -1,5 +1,7 @@
 """The benchmark's data: cases with images and patient profiles, models under test, conversations, rubrics,
-and clinicians' annotations. Keys (``key``) are the ids used in benchmark bundles."""
+and clinicians' annotations. Keys (``key``) are the ids used in benchmark bundles. It is long because the
+app's tables point at one another (campaigns, leases, selections, the queue and its size, annotations) and are
+kept in the one models module Django looks for."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -308,6 +310,11 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["campaign", "clinician", "state"]),
             models.Index(fields=["campaign", "conversation", "state"], name="assignment_per_conversation"),
+            # A claim reads the campaign's lapsed leases and the clinician's live ones: the few active leases, not
+            # every lease the campaign ever handed out.
+            models.Index(
+                fields=["campaign", "lease_expires_at"], condition=models.Q(state="active"), name="assignment_active"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -375,6 +382,17 @@ class QueueEntry(models.Model):
         return f"{self.conversation_id} in {self.campaign_id}: {self.taken} taken"
 
 
+class QueueSize(models.Model):
+    """How many entries (its conversations) a campaign's queue holds, kept with the entries (``annotation.queue``),
+    so a clinician's progress reads one row instead of counting a campaign's conversations on every page."""
+
+    campaign = models.OneToOneField(Campaign, primary_key=True, related_name="queue_size", on_delete=models.CASCADE)
+    conversations = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.conversations} conversations"
+
+
 class Annotation(models.Model):
     """A clinician's scores of one conversation against a rubric."""
 
@@ -414,6 +432,10 @@ class Annotation(models.Model):
                 fields=["annotator", "campaign"], condition=models.Q(status="draft"), name="annotation_drafts"
             ),
             models.Index(fields=["campaign", "conversation", "status"], name="annotation_per_conversation"),
+            # A clinician's progress counts their own submissions in the campaign from this index alone.
+            models.Index(
+                fields=["campaign", "annotator"], condition=models.Q(status="submitted"), name="annotation_submitted"
+            ),
         ]
 
     def __str__(self) -> str:

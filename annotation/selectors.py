@@ -3,7 +3,8 @@
 import re
 from collections.abc import Iterable
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from annotation.models import (
     Adjudication,
@@ -15,6 +16,8 @@ from annotation.models import (
     Case,
     Conversation,
     Image,
+    QueueEntry,
+    QueueSize,
     RubricDimension,
     Selection,
     Turn,
@@ -54,29 +57,59 @@ def conversation_with_turns(*, key: str) -> Conversation:
 
 
 def workspace(*, assignment_id: int, clinician) -> dict:
-    """Everything the workspace page shows, in a fixed number of queries whatever the turns, images, dimensions."""
+    """Everything the workspace page shows, in a fixed number of queries whatever the turns, images, dimensions,
+    and the campaign's size: the clinician's progress comes with the assignment (their submissions counted from an
+    index of them, the campaign's conversations from its queue size)."""
 
+    done = (
+        Annotation.objects.filter(
+            campaign=OuterRef("campaign"), annotator=clinician, status=Annotation.Status.SUBMITTED
+        )
+        .order_by()
+        .values("campaign")
+        .annotate(n=Count("*"))  # not the ids: the count reads the index alone
+        .values("n")
+    )
     assignment = (
         Assignment.objects.select_related(
-            "campaign", "campaign__rubric", "conversation", "conversation__case", "conversation__case__profile"
+            "campaign",
+            "campaign__rubric",
+            "campaign__queue_size",
+            "conversation",
+            "conversation__case",
+            "conversation__case__profile",
         )
         .prefetch_related(
             Prefetch("conversation__turns", queryset=Turn.objects.order_by("index")),
             "conversation__case__images",
             Prefetch("campaign__rubric__dimensions", queryset=RubricDimension.objects.order_by("position")),
         )
+        .annotate(done=Coalesce(Subquery(done), 0))
         .get(pk=assignment_id, clinician=clinician)
     )
-    annotation = Annotation.objects.filter(
-        conversation_id=assignment.conversation_id, annotator=clinician, rubric_id=assignment.campaign.rubric_id
-    ).first()
-    return {"assignment": assignment, "annotation": annotation}
+    annotation = (
+        Annotation.objects.filter(
+            conversation_id=assignment.conversation_id, annotator=clinician, rubric_id=assignment.campaign.rubric_id
+        )
+        .order_by("pk")  # at most one (a unique constraint): no ordering joins
+        .first()
+    )
+    size = getattr(assignment.campaign, "queue_size", None)
+    total = size.conversations if size is not None else _queue_size(assignment.campaign)
+    return {"assignment": assignment, "annotation": annotation, "progress": {"done": assignment.done, "total": total}}
 
 
 def workspace_progress(*, clinician, campaign: Campaign) -> dict:
     """How far the clinician is in the campaign: their submitted annotations out of its conversations."""
     done = Annotation.objects.filter(campaign=campaign, annotator=clinician, status=Annotation.Status.SUBMITTED)
-    return {"done": done.count(), "total": campaign.conversations.count()}
+    return {"done": done.count(), "total": _queue_size(campaign)}
+
+
+def _queue_size(campaign: Campaign) -> int:
+    """How many conversations the campaign's queue holds: its size row (``annotation.queue`` keeps it), or a count
+    of its entries for a campaign that never had a conversation, hence no row."""
+    stored = QueueSize.objects.filter(campaign=campaign).values_list("conversations", flat=True).first()
+    return stored if stored is not None else QueueEntry.objects.filter(campaign=campaign).count()
 
 
 def submitted_annotation(*, annotation_id: int, clinician) -> Annotation:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from annotation import queue
@@ -228,6 +229,11 @@ def expire_leases(*, campaign: Campaign, now: datetime | None = None) -> int:
             campaign=campaign, state=Assignment.State.ACTIVE, lease_expires_at__lte=now
         ).values_list("pk", "conversation_id")
     )
+    return _expire(campaign=campaign, lapsed=lapsed)
+
+
+def _expire(*, campaign: Campaign, lapsed: list[tuple[int, int]]) -> int:
+    """Expire these ``(assignment id, conversation id)`` leases (those still active) and recount their slots."""
     if not lapsed:
         return 0
     conversation_ids = sorted({conversation_id for _, conversation_id in lapsed})
@@ -240,6 +246,20 @@ def expire_leases(*, campaign: Campaign, now: datetime | None = None) -> int:
     return expired
 
 
+def _standing(*, campaign: Campaign, clinician) -> tuple[bool, bool]:
+    """Whether the clinician is one of the campaign's, and whether they have an unsubmitted draft in it (one
+    query: a claim asks both before it looks for work)."""
+    member = Campaign.clinicians.through.objects.filter(campaign_id=campaign.pk, user_id=clinician.pk)
+    drafts = Annotation.objects.filter(annotator=clinician, campaign=campaign, status=Annotation.Status.DRAFT)
+    found = (
+        Campaign.objects.filter(pk=campaign.pk)
+        .annotate(member=Exists(member), drafting=Exists(drafts))
+        .order_by()
+        .values_list("member", "drafting")[:1]
+    )
+    return next(((bool(m), bool(d)) for m, d in found), (False, False))
+
+
 def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) -> Assignment | None:
     """The clinician's next conversation under a fresh lease, or ``None`` when nothing is left for them.
 
@@ -248,29 +268,31 @@ def claim_next(*, clinician, campaign: Campaign, now: datetime | None = None) ->
     ``active`` sampling design, targeted-review conversations first, then the higher recorded probability). The
     candidate comes from the campaign's queue index (``annotation.queue``), locked with ``SELECT ... FOR UPDATE
     SKIP LOCKED`` on PostgreSQL, so concurrent clinicians never collide, and its slots are re-read under the
-    lock so no conversation is ever leased beyond its overlap. A claim runs the same few queries whatever the
-    campaign's size and fill.
+    lock so no conversation is ever leased beyond its overlap. A claim runs the same seven queries whatever the
+    campaign's size and fill (more only when leases lapsed, a draft waits, or a candidate was found full): one
+    for membership and drafts, one for the campaign's lapsed leases and the clinician's live ones (an index of
+    active leases), the candidate, its slots, and three writes.
     """
     now = now or timezone.now()
     if not campaign.is_open:
         raise AnnotationError(f"Campaign {campaign.name!r} is locked: no new work can be claimed.")
-    if not campaign.clinicians.filter(pk=clinician.pk).exists():
+    member, drafting = _standing(campaign=campaign, clinician=clinician)
+    if not member:
         raise AnnotationError(f"You are not a clinician of campaign {campaign.name!r}.")
     with transaction.atomic():
-        expire_leases(campaign=campaign, now=now)
-        held = (
-            Assignment.objects.filter(
-                campaign=campaign, clinician=clinician, state=Assignment.State.ACTIVE, lease_expires_at__gt=now
-            )
-            .order_by("leased_at")
-            .first()
+        leases = list(
+            Assignment.objects.filter(campaign=campaign, state=Assignment.State.ACTIVE)
+            .filter(Q(lease_expires_at__lte=now) | Q(clinician=clinician))
+            .order_by("leased_at", "pk")
         )
+        _expire(campaign=campaign, lapsed=[(a.pk, a.conversation_id) for a in leases if a.lease_expires_at <= now])
+        held = next((a for a in leases if a.clinician_id == clinician.pk and a.lease_expires_at > now), None)
         if held is not None:
             metrics.CLAIMS.labels(outcome="resumed").inc()
             return held
         full: list[int] = []
         for _ in range(CLAIM_ATTEMPTS):
-            entry = queue.next_candidate(campaign=campaign, clinician=clinician, passed=full)
+            entry = queue.next_candidate(campaign=campaign, clinician=clinician, passed=full, drafting=drafting)
             if entry is None:
                 break
             taken = queue.taken_now(campaign=campaign, conversation_id=entry.conversation_id)

@@ -71,7 +71,7 @@ def _input_from(request: HttpRequest, dimensions: list[tuple[str, str]]) -> Anno
     )
 
 
-def _workspace_context(*, campaign: Campaign, conversation, annotation: Annotation | None, clinician) -> dict:
+def _workspace_context(*, campaign: Campaign, conversation, annotation: Annotation | None, progress: dict) -> dict:
     dimensions = list(campaign.rubric.dimensions.all())
     scores = annotation.scores if annotation else {}
     flags = annotation.flags if annotation else []
@@ -90,7 +90,7 @@ def _workspace_context(*, campaign: Campaign, conversation, annotation: Annotati
         "flags": flags,
         "flag_kinds": FLAG_KINDS,
         "version": annotation.version if annotation else 0,
-        "progress": selectors.workspace_progress(clinician=clinician, campaign=campaign),
+        "progress": progress,
     }
 
 
@@ -106,7 +106,7 @@ def workspace(request: HttpRequest, assignment_id: int) -> HttpResponse:
         campaign=assignment.campaign,
         conversation=assignment.conversation,
         annotation=annotation,
-        clinician=request.user,
+        progress=found["progress"],
     )
     context |= {
         "assignment": assignment,
@@ -129,7 +129,7 @@ def submitted_annotation(request: HttpRequest, annotation_id: int) -> HttpRespon
         campaign=annotation.campaign,
         conversation=annotation.conversation,
         annotation=annotation,
-        clinician=request.user,
+        progress=selectors.workspace_progress(clinician=request.user, campaign=annotation.campaign),
     )
     context |= {"writable": False, "read_only": True}
     return render(request, "annotation/workspace.html", context)

@@ -40,6 +40,30 @@ def test_a_post_of_next_claims_and_opens_the_item(client, carmen, campaign):
     assert client.post("/work/pilot/next/").url == response.url  # the live lease is handed back
 
 
+def test_a_claim_and_its_page_run_a_fixed_number_of_queries_whatever_the_campaign_size(
+    client, carmen, django_assert_max_num_queries
+):
+    small = services.create_campaign(
+        key="small", name="Small", rubric=Rubric.objects.get(is_default=True), clinicians=[carmen], overlap=1,
+        conversations=[ConversationFactory() for _ in range(2)],
+    )  # fmt: skip
+    large = services.create_campaign(
+        key="large", name="Large", rubric=Rubric.objects.get(is_default=True), clinicians=[carmen], overlap=1,
+        conversations=[ConversationFactory() for _ in range(60)],
+    )  # fmt: skip
+    client.force_login(carmen)
+    for campaign in (small, large):
+        # session, user, roles, campaign; the claim's seven (membership and drafts, leases, candidate, its slots,
+        # three writes) and its savepoint pair
+        with django_assert_max_num_queries(13):
+            response = client.post(f"/work/{campaign.key}/next/")
+        # session, user, roles; the assignment with the progress, turns, images, dimensions; the annotation
+        with django_assert_max_num_queries(8):
+            page = client.get(response.url)
+        assert f"<strong>0 of {campaign.conversations.count()}</strong> done" in page.content.decode()
+        Assignment.objects.filter(clinician=carmen, campaign=campaign).update(state=Assignment.State.SUBMITTED)
+
+
 def test_the_claim_needs_a_csrf_token(carmen, campaign):
     client = Client(enforce_csrf_checks=True)
     client.force_login(carmen)
