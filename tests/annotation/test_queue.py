@@ -277,5 +277,5 @@ def test_the_queue_size_follows_every_way_members_come_and_go(carmen):
 def test_the_migration_counts_the_queue_of_existing_campaigns(carmen):
     campaign = make_campaign([carmen], conversations=5)
     QueueSize.objects.all().delete()
-    importlib.import_module("annotation.migrations.0010_queue_size_and_claim_indexes").count_queues(apps, None)
+    importlib.import_module("annotation.migrations.0012_queue_size_and_claim_indexes").count_queues(apps, None)
     assert QueueSize.objects.get(campaign=campaign).conversations == 5
