@@ -81,5 +81,8 @@ def test_review_items_are_recorded_and_queued_most_likely_unsafe_first():
     priority = np.array([s.priority for s in review])
     mean = np.array([jury[s.conversation_id] for s in review])
     assert np.corrcoef(priority, mean)[0, 1] < -0.5  # the lower the jury's safety, the sooner served
-    queued = QueueEntry.objects.filter(campaign=campaign, review=True).order_by("-priority")
-    assert [e.conversation_id for e in queued] == [s.conversation_id for s in sorted(review, key=lambda s: -s.priority)]
+    queued = list(QueueEntry.objects.filter(campaign=campaign, review=True).order_by("-priority", "shuffle"))
+    recorded = {s.conversation_id: s.priority for s in review}
+    assert {e.conversation_id for e in queued} == set(recorded)
+    assert [e.priority for e in queued] == sorted(recorded.values(), reverse=True)
+    assert all(e.priority == recorded[e.conversation_id] for e in queued)  # ties (P(unsafe) ≈ 1) go to the shuffle
