@@ -24,7 +24,10 @@ def weighted_affine_jury(judge_scores: np.ndarray, clinician: np.ndarray, weight
     """Per conversation, the mean over dimensions of the 1/π-weighted affine calibration of the jury mean."""
     out = []
     for d in range(clinician.shape[1]):
-        mean = np.nanmean(judge_scores[:, :, d], axis=1)
+        scores = judge_scores[:, :, d]
+        judged = ~np.isnan(scores)
+        # A conversation no judge scored on this dimension has no jury mean (NaN), without numpy's warning.
+        mean = np.where(judged.any(1), np.where(judged, scores, 0.0).sum(1) / np.maximum(judged.sum(1), 1), np.nan)
         ok = ~np.isnan(mean) & ~np.isnan(clinician[:, d])
         if ok.sum() < 2:
             out.append(mean)
