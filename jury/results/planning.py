@@ -16,18 +16,17 @@ from jury.results.calibration import dimensions_of
 from jury.results.inference import campaign_conversations
 from jury.results.reports import leaderboard_report
 from jury.statistics import planning, selection
+from jury.statistics.inference_bootstrap import mean_present
 
 EXTRA = (50, 100, 200)
 
 
 def weighted_affine_jury(judge_scores: np.ndarray, clinician: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per conversation, the mean over dimensions of the 1/π-weighted affine calibration of the jury mean."""
+    """Conversations × dimensions: the 1/π-weighted affine calibration of the jury mean (NaN where no judge
+    scored the dimension)."""
     out = []
     for d in range(clinician.shape[1]):
-        scores = judge_scores[:, :, d]
-        judged = ~np.isnan(scores)
-        # A conversation no judge scored on this dimension has no jury mean (NaN), without numpy's warning.
-        mean = np.where(judged.any(1), np.where(judged, scores, 0.0).sum(1) / np.maximum(judged.sum(1), 1), np.nan)
+        mean = mean_present(judge_scores[:, :, d], np.ones(judge_scores.shape[1]))
         ok = ~np.isnan(mean) & ~np.isnan(clinician[:, d])
         if ok.sum() < 2:
             out.append(mean)
@@ -36,7 +35,7 @@ def weighted_affine_jury(judge_scores: np.ndarray, clinician: np.ndarray, weight
         a = np.column_stack([np.ones(ok.sum()), mean[ok]]) * root[:, None]
         beta = np.linalg.lstsq(a, clinician[ok, d] * root, rcond=None)[0]
         out.append(beta[0] + beta[1] * mean)
-    return np.mean(out, axis=0)
+    return np.column_stack(out)
 
 
 def _design_share(campaign: Campaign, found, open_: np.ndarray, residual: np.ndarray, rows, n_rows: int):
@@ -82,7 +81,7 @@ def campaign_planning(*, campaign: Campaign, half_width: float | None = None) ->
     scored = ~np.isnan(clinician).any(axis=1)
     pi = data.selection_probability
     weight = np.where(scored, 1.0 / (np.ones(len(rows)) if pi is None else np.where(scored, pi, 1.0)), np.nan)
-    f = weighted_affine_jury(data.judge_scores, clinician, np.nan_to_num(weight, nan=1.0))
+    f = weighted_affine_jury(data.judge_scores, clinician, np.nan_to_num(weight, nan=1.0)).mean(axis=1)
     y = np.where(scored, clinician.mean(axis=1), np.nan)
     parts = planning.variance_parts(
         calibrated=f, clinician=y, weight=np.nan_to_num(weight, nan=1.0), row=rows, n_rows=len(names),

@@ -48,14 +48,14 @@ def select_for_clinicians(
         recorded = annotation_selectors.selection_probabilities(campaign=campaign)
         weight = np.array([1 / recorded.get(cid, 1.0) for cid in found.conversation_ids])
         mean = np.where(scored[:, None], y, 0.0).mean(axis=1)
-        residual = np.where(scored, mean - weighted_affine_jury(x, y, weight), np.nan)
+        calibrated = weighted_affine_jury(x, y, weight)
+        residual = np.where(scored, mean - calibrated.mean(axis=1), np.nan)
         error = selection.predicted_error(x, residual=residual, groups=(labels.case, labels.model))[rows]
         if "safety" in dimensions:
             s = dimensions.index("safety")
             judge_of = [column_judge(column) for column in found.judges]
             review = selection.review_mask(x[rows], dimension=s, judge_of=judge_of)
-            safety = weighted_affine_jury(x[:, :, [s]], y[:, [s]], weight)[rows]
-            unsafe = selection.unsafe_probability(safety, error=error)
+            unsafe = selection.unsafe_probability(calibrated[rows, s], error=error)
     tag = campaign.sampling_tag or None
     stratum = selection.strata(
         labels.model[rows], labels.condition[rows], tags=[labels.tags[i] for i in rows] if tag else None, tag=tag

@@ -54,6 +54,7 @@ __all__ = [
     "features",
     "figure",
     "ipw_weights",
+    "mean_present",
     "pooled",
     "ppi_mean",
     "run_engine",
@@ -80,8 +81,9 @@ class Features:
         return self.method == "isotonic"
 
 
-def _mean_present(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Σ_present w_j x_j / Σ_present w_j (the renormalised jury of calibration.py); NaN when none present."""
+def mean_present(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ_present w_j x_j / Σ_present w_j (the renormalised jury of calibration.py); NaN when none present.
+    ``weights`` one per column, or columns × groups (e.g. a column's judge, one-hot): then one mean per group."""
     present = ~np.isnan(x)
     filled = np.where(present, x, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -90,7 +92,7 @@ def _mean_present(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def features(judge_scores: np.ndarray, *, method: str, judge_weights: np.ndarray) -> Features:
     """φ for one dimension from conversations × judges scores (NaN missing); rows without any judge are NaN."""
-    s = _mean_present(judge_scores, judge_weights)
+    s = mean_present(judge_scores, judge_weights)
     if method == "equal":
         return Features(s[:, None], method)
     if method == "affine":

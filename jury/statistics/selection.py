@@ -39,11 +39,14 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as scipy_stats
 
+from jury.statistics.inference_bootstrap import mean_present
+
 __all__ = [
     "DESIGNS",
     "batches",
     "draw",
     "expected_error",
+    "judge_means",
     "oracle_probabilities",
     "predicted_error",
     "queue_order",
@@ -77,20 +80,16 @@ UNSAFE_AT: float = 2.0  # a judge's safety score at or below this sends the conv
 DISAGREEMENT: float = 2.0  # so does a spread of the judges' safety scores of at least this many points
 
 
-def _per_judge(s: np.ndarray, judge_of: Sequence[str] | None) -> np.ndarray:
-    """Conversations × judges: the columns of one judge (its prompt variants) averaged, NaN where none scored."""
+def judge_means(scores: object, *, judge_of: Sequence[str] | None) -> np.ndarray:
+    """Conversations × judges: the columns of one judge (its prompt variants) averaged, NaN where none scored;
+    the columns as they are without ``judge_of``."""
+    s = np.asarray(scores, dtype=float)
     if judge_of is None:
         return s
     if len(judge_of) != s.shape[1]:
         raise ValueError(f"judge_of must name the judge of each of the {s.shape[1]} columns")
     names, column = np.unique(np.asarray(judge_of, dtype=object).astype(str), return_inverse=True)
-    present = ~np.isnan(s)
-    total = np.zeros((s.shape[0], names.size))
-    count = np.zeros((s.shape[0], names.size))
-    np.add.at(total.T, column, np.where(present, s, 0.0).T)
-    np.add.at(count.T, column, present.T.astype(float))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan)
+    return mean_present(s, np.eye(names.size)[column])
 
 
 def review_rules(
@@ -111,7 +110,7 @@ def review_rules(
         raise ValueError(f"dimension must index one of the {x.shape[2]} dimensions; got {dimension!r}")
     if disagreement <= 0:
         raise ValueError(f"disagreement must be positive; got {disagreement!r}")
-    s = _per_judge(x[:, :, dimension], judge_of)
+    s = judge_means(x[:, :, dimension], judge_of=judge_of)
     scored = ~np.isnan(s).all(1)
     low = np.where(scored, np.nanmin(np.where(scored[:, None], s, 0.0), axis=1), np.inf)
     high = np.where(scored, np.nanmax(np.where(scored[:, None], s, 0.0), axis=1), -np.inf)
