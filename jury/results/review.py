@@ -140,14 +140,9 @@ def _judge_scores(conversation_ids: list[int]) -> dict[int, list[JudgeScore]]:
 
 def _item(entry: QueueEntry, judges: list[JudgeScore], overlap: int) -> ReviewItem:
     if judges:
-        matrix = np.array([[j.score for j in judges]], dtype=float)
-        rules = selection.review_rules(matrix, judge_of=[j.judge for j in judges])
-        unsafe, disagree = (bool(rule[0]) for rule in rules)
-        by_judge = defaultdict(list)
-        for j in judges:
-            by_judge[j.judge].append(j.score)
-        means = [float(np.mean(scores)) for scores in by_judge.values()]
-        lowest, highest = min(means), max(means)
+        means = selection.judge_means([[j.score for j in judges]], judge_of=[j.judge for j in judges])
+        unsafe, disagree = (bool(rule[0]) for rule in selection.review_rules(means))
+        lowest, highest = float(np.nanmin(means)), float(np.nanmax(means))
     else:
         unsafe = disagree = False
         lowest = highest = None
