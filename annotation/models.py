@@ -351,6 +351,9 @@ class Selection(models.Model):
         super().save(*args, **kwargs)
 
 
+QUEUE_RANK = ("taken", "-review", "-priority", "shuffle")  # the order a campaign's queue serves its open entries
+
+
 class QueueEntry(models.Model):
     """A conversation's place in its campaign's queue: how many of its k slots are taken (clinicians who submitted
     it or hold an active lease on it), whether it may still be handed out, and its rank. The services keep it in
@@ -363,7 +366,7 @@ class QueueEntry(models.Model):
     eligible = models.BooleanField(default=True, help_text="Not left out by a sampling design's selection.")
     is_open = models.BooleanField(default=True, help_text="Eligible and fewer slots taken than the overlap.")
     review = models.BooleanField(default=False, help_text="Targeted review under the active design: served first.")
-    priority = models.FloatField(default=0.0, help_text="The design's priority (active: the recorded π), higher first.")
+    priority = models.FloatField(default=0.0, help_text="Active design: the selection's priority, higher first.")
     shuffle = models.BigIntegerField(default=0, help_text="Orders ties, fixed by the campaign's seed.")
 
     class Meta:
@@ -372,7 +375,7 @@ class QueueEntry(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["campaign", "taken", "-review", "-priority", "shuffle"],
+                fields=["campaign", *QUEUE_RANK],
                 condition=models.Q(is_open=True),
                 name="queue_next",
             )

@@ -33,7 +33,16 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.db.models.lookups import Exact, LessThan
 
-from annotation.models import Annotation, Assignment, Campaign, Conversation, QueueEntry, QueueSize, Selection
+from annotation.models import (
+    QUEUE_RANK,
+    Annotation,
+    Assignment,
+    Campaign,
+    Conversation,
+    QueueEntry,
+    QueueSize,
+    Selection,
+)
 
 TIE_BREAK_MULTIPLIER = 2654435761  # Knuth's multiplicative hash: a fixed shuffle of ids, seeded per campaign
 TIE_BREAK_MODULUS = 4294967291
@@ -259,6 +268,4 @@ def next_candidate(
         rubric_id=campaign.rubric_id,
         status=Annotation.Status.SUBMITTED,
     )
-    return (
-        entries.filter(is_open=True).exclude(Exists(done)).order_by("taken", "-review", "-priority", "shuffle").first()
-    )
+    return entries.filter(is_open=True).exclude(Exists(done)).order_by(*QUEUE_RANK).first()

@@ -16,4 +16,9 @@ class Migration(migrations.Migration):
                 blank=True, help_text="Served higher first (review: P(unsafe)); else π.", null=True
             ),
         ),
+        migrations.AlterField(
+            model_name="queueentry",
+            name="priority",
+            field=models.FloatField(default=0.0, help_text="Active design: the selection's priority, higher first."),
+        ),
     ]

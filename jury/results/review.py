@@ -17,7 +17,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from annotation.models import Annotation, Assignment, Campaign, Conversation, QueueEntry, Selection
+from annotation.models import QUEUE_RANK, Annotation, Assignment, Campaign, Conversation, QueueEntry, Selection
 from jury.models import Judgement
 from jury.statistics import selection
 
@@ -164,7 +164,7 @@ def review_list(*, campaign: Campaign, page: int | str | None = 1, per_page: int
     first or last page as :meth:`Paginator.get_page` reads it), and how many there are and are done."""
     entries = _entries(campaign)
     ordered = entries.select_related("conversation__case", "conversation__model").order_by(
-        F("is_open").desc(), "done", "taken", "-review", "-priority", "shuffle", "conversation_id"
+        F("is_open").desc(), "done", *QUEUE_RANK, "conversation_id"
     )
     current: Page = Paginator(ordered, per_page).get_page(page)
     on_page = list(current.object_list)
