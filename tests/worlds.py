@@ -161,7 +161,8 @@ REVIEW_SCORES = (
 def seed_review_world(*, clinicians, review: int = 4, others: int = 3, key: str = "review", overlap: int = 2):
     """An open, blinded campaign under the active design whose selection sent ``review`` conversations to targeted
     review (π = 1), cycling through ``REVIEW_SCORES``, and ``others`` the two judges agree are safe (4 and 5, π =
-    0.5). Each judgement carries a reason naming its judge and conversation. Returns the campaign and the review
+    0.5). Review items are served lowest judge score first, as a draw's recorded priority would have them. Each
+    judgement carries a reason naming its judge and conversation. Returns the campaign and the review
     conversations' ids."""
     rubric = default_rubric()
     alpha = ModelUnderTest.objects.filter(key="alpha-one").first() or ModelUnderTestFactory(
@@ -190,10 +191,12 @@ def seed_review_world(*, clinicians, review: int = 4, others: int = 3, key: str 
         overlap=overlap,
     )  # fmt: skip
     services.set_sampling_design(campaign=campaign, design="active")
+    lowest = {c.pk: min(j.score for j in judgements if j.conversation == c) for c in conversations}
     services.record_selection(
         campaign=campaign,
         probabilities={c.pk: 1.0 if c.pk in flagged else 0.5 for c in conversations},
         review=flagged,
         considered=[c.pk for c in conversations],
+        priorities={cid: (5 - lowest[cid]) / 4 for cid in flagged},  # as the draw: the likelier unsafe first
     )
     return campaign, flagged
